@@ -1,0 +1,485 @@
+"""Fake file descriptors: non-blocking sockets whose kernel side obeys a ``FaultPlan``.
+
+Rules for this module:
+- Fds never decide a fault. Every deviation from an ordinary non-blocking socket comes from the plan,
+  through a cursor each fd owns; with an empty plan a fake fd is an ordinary socket.
+- Fds raise exactly what the OS would (``InterruptedError``, ``BlockingIOError``,
+  ``ConnectionResetError``, ``BrokenPipeError``, ``OSError(EBADF)``). Whether a fault was *injected* is
+  written in the trace, never in the exception.
+- Generated flood bytes are produced on demand from a pattern; a 1 GiB flood costs only what is read.
+"""
+
+from __future__ import annotations
+
+import collections
+import errno
+import os
+import socket
+from typing import TYPE_CHECKING, Any
+
+from ._plan import (
+    Chunk,
+    Dribble,
+    Eintr,
+    Eof,
+    FaultPlan,
+    Flood,
+    Pass,
+    Reset,
+    SendBrokenPipe,
+    SendEintr,
+    SendPartial,
+    SendReset,
+    SendWouldBlock,
+    Step,
+    WouldBlock,
+)
+from ._trace import hexdump_bytes
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._loop import IOLoop
+
+READ = 0x001
+WRITE = 0x004
+ERROR = 0x018
+
+#: How many bytes may sit unread in one direction before ``send`` reports EWOULDBLOCK.
+DEFAULT_CAPACITY = 4 * 1024 * 1024
+
+
+def _oserror(cls: type[OSError], code: int) -> OSError:
+    return cls(code, os.strerror(code))
+
+
+class _Generated:
+    """``nbytes`` bytes of a repeating 256-byte pattern, produced on demand."""
+
+    __slots__ = ("remaining", "offset", "pattern")
+
+    def __init__(self, nbytes: int, pattern_seed: int) -> None:
+        self.remaining = nbytes
+        self.offset = 0
+        # A permutation of all byte values, rotated by the seed: every byte value appears, none is special.
+        base = bytes(range(256))
+        shift = pattern_seed % 256
+        self.pattern = base[shift:] + base[:shift]
+
+    def __len__(self) -> int:
+        return self.remaining
+
+    def take(self, n: int) -> bytes:
+        n = min(n, self.remaining)
+        start = self.offset % 256
+        reps = (start + n) // 256 + 1
+        out = (self.pattern * reps)[start : start + n]
+        self.offset += n
+        self.remaining -= n
+        return out
+
+
+class _Pipe:
+    """Bytes in flight in one direction: ordered segments (real bytes or generated floods)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.segments: collections.deque[Any] = collections.deque()
+        self.available = 0
+        self.accepted = 0  # bytes ever written into the pipe
+        self.delivered = 0  # bytes ever read out of it
+        self.fin = False  # the writer shut down: EOF once drained
+        self.dead = False  # connection reset: nothing more flows
+
+    def append(self, data: bytes) -> None:
+        if self.fin or self.dead:
+            return  # the other side is gone or cut: bytes are dropped, as on a real reset
+        self.segments.append(data)
+        self.available += len(data)
+        self.accepted += len(data)
+
+    def insert_generated(self, nbytes: int, pattern_seed: int) -> None:
+        self.segments.appendleft(_Generated(nbytes, pattern_seed))
+        self.available += nbytes
+        self.accepted += nbytes
+
+    def take(self, n: int) -> bytes:
+        out = bytearray()
+        while n > 0 and self.segments:
+            seg = self.segments[0]
+            if isinstance(seg, _Generated):
+                piece = seg.take(n)
+                if not seg.remaining:
+                    self.segments.popleft()
+            elif len(seg) <= n:
+                piece = self.segments.popleft()
+            else:
+                piece, self.segments[0] = seg[:n], seg[n:]
+            out += piece
+            n -= len(piece)
+        self.available -= len(out)
+        self.delivered += len(out)
+        return bytes(out)
+
+    def discard(self) -> int:
+        lost = self.available
+        self.segments.clear()
+        self.available = 0
+        return lost
+
+
+class FakeSocket:
+    """A connected, non-blocking, socket-like object living in a loop's simulated kernel.
+
+    ``role`` is ``"target"`` (obeys the plan) or ``"peer"`` (ordinary). Both ends record every call
+    in the loop's trace.
+    """
+
+    def __init__(
+        self,
+        loop: IOLoop,
+        *,
+        inbound: _Pipe,
+        outbound: _Pipe,
+        plan: FaultPlan | None,
+        role: str,
+        keep_received: bool = True,
+    ) -> None:
+        self.loop = loop
+        self.role = role
+        self.plan = plan or FaultPlan()
+        self._in = inbound
+        self._out = outbound
+        self._read_steps: list[Step] = list(self.plan.read)
+        self._write_steps: list[Step] = list(self.plan.write)
+        self._read_i = 0
+        self._write_i = 0
+        self._step_left: int | None = None  # progress inside the current counted step
+        self._write_left: int | None = None
+        self._closed = False
+        self._reset = False
+        self._so_error = 0
+        self._connecting = False
+        self._blocking = True
+        #: Counters the monitors and benchmarks read.
+        self.recv_calls = 0
+        self.send_calls = 0
+        self.faults_injected = 0
+        self.bytes_received = 0
+        self.bytes_sent = 0
+        self.close_calls = 0
+        #: Every byte ``recv`` handed out, in order (the ground truth for data-integrity checks).
+        self.received = bytearray() if keep_received else None
+        self._fileno = loop._register_fd(self)
+        self.peer: FakeSocket | None = None
+        self._settle()
+
+    # -- plain socket surface -----------------------------------------------------------------------
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<FakeSocket fd={self._fileno} {self.role} {state}>"
+
+    def fileno(self) -> int:
+        return self._fileno if not self._closed else -1
+
+    @property
+    def fd(self) -> int:
+        """The fd number, also after close (``fileno()`` returns -1 then, like a real socket)."""
+        return self._fileno
+
+    def setblocking(self, flag: bool) -> None:
+        self._blocking = bool(flag)
+
+    def settimeout(self, value: float | None) -> None:
+        self._blocking = value is None
+
+    def setsockopt(self, *args: Any) -> None:
+        self._trace("setsockopt", args=repr(args))
+
+    def getsockopt(self, level: int, optname: int, buflen: int | None = None) -> int:
+        if level == socket.SOL_SOCKET and optname == socket.SO_ERROR:
+            err, self._so_error = self._so_error, 0
+            self._trace("getsockopt", option="SO_ERROR", value=err)
+            return err
+        return 0
+
+    def getpeername(self) -> tuple[str, int]:
+        return ("fake-peer", self._fileno)
+
+    def getsockname(self) -> tuple[str, int]:
+        return ("fake-local", self._fileno)
+
+    def connect(self, address: Any) -> None:
+        """Non-blocking connect: raises EINPROGRESS; the socket becomes writable on the next poll."""
+        self._check_open("connect")
+        self._connecting = True
+        self._trace("connect", address=repr(address))
+        raise _oserror(BlockingIOError, errno.EINPROGRESS)
+
+    def connect_ex(self, address: Any) -> int:
+        try:
+            self.connect(address)
+        except BlockingIOError as exc:
+            return exc.errno
+        return 0  # pragma: no cover
+
+    def shutdown(self, how: int) -> None:
+        self._check_open("shutdown")
+        self._trace("shutdown", how=how)
+        if how in (socket.SHUT_WR, socket.SHUT_RDWR):
+            self._out.fin = True
+
+    def close(self) -> None:
+        self.close_calls += 1
+        self._trace("close", calls=self.close_calls)
+        if self._closed:
+            return
+        self._closed = True
+        self._out.fin = True  # the peer reads EOF after what we sent
+        self._in.dead = True  # the peer's later sends go nowhere
+        self.loop._unregister_fd(self)
+
+    def closed(self) -> bool:
+        return self._closed
+
+    # -- receiving ----------------------------------------------------------------------------------
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        self.recv_calls += 1
+        data = self._recv(bufsize, "recv")
+        return data
+
+    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+        self.recv_calls += 1
+        view = memoryview(buffer).cast("B")
+        data = self._recv(nbytes or len(view), "recv_into")
+        view[: len(data)] = data
+        return len(data)
+
+    def _recv(self, bufsize: int, call: str) -> bytes:
+        self._check_open(call)
+        if bufsize < 0:
+            raise ValueError("negative buffersize in recv")
+        self._settle()
+        step = self._read_step()
+        if isinstance(step, Eintr):
+            self._advance_read()
+            return self._inject(call, InterruptedError, errno.EINTR, step)
+        if isinstance(step, WouldBlock):
+            left = self._step_left if self._step_left is not None else step.count
+            left -= 1
+            if left:
+                self._step_left = left
+            else:
+                self._advance_read()
+            return self._inject(call, BlockingIOError, errno.EAGAIN, step)
+        if self._so_error:
+            code, self._so_error = self._so_error, 0
+            self._trace(call, asked=bufsize, result=errno.errorcode[code], injected=True)
+            raise _oserror(ConnectionResetError, code)
+        if bufsize == 0:
+            return b""
+        if not self._in.available:
+            if self._in.fin or self._reset:
+                self._trace(call, asked=bufsize, result="EOF", nbytes=0)
+                return b""
+            self._trace(call, asked=bufsize, result="EAGAIN", injected=False)
+            raise _oserror(BlockingIOError, errno.EAGAIN)
+        limit = min(bufsize, self._in.available)
+        if isinstance(step, Chunk):
+            limit = min(limit, step.max_bytes)
+        elif isinstance(step, Pass):
+            limit = min(limit, self._left(step.nbytes))
+        elif isinstance(step, Dribble):
+            limit = 1
+        data = self._in.take(limit)
+        if isinstance(step, Chunk):
+            self._advance_read()
+        elif isinstance(step, (Pass, Dribble)):
+            if step.nbytes is not None:
+                left = self._left(step.nbytes) - len(data)
+                self._step_left = left
+                if left <= 0:
+                    self._advance_read()
+        self.bytes_received += len(data)
+        if self.received is not None:
+            self.received += data
+        self._trace(
+            call,
+            asked=bufsize,
+            result="data",
+            nbytes=len(data),
+            data_hex=hexdump_bytes(data),
+            shaped=step.kind if step is not None else "",
+        )
+        self._settle()
+        return data
+
+    def _left(self, total: int) -> int:
+        return self._step_left if self._step_left is not None else total
+
+    def _read_step(self) -> Step | None:
+        return self._read_steps[self._read_i] if self._read_i < len(self._read_steps) else None
+
+    def _advance_read(self) -> None:
+        self._read_i += 1
+        self._step_left = None
+
+    def _settle(self) -> None:
+        """Apply the steps that happen *to* the connection rather than to one call: a flood arriving,
+        the peer's FIN, the peer's RST. They take effect as soon as the cursor reaches them."""
+        for _ in range(len(self._read_steps) + 1):
+            step = self._read_step()
+            if isinstance(step, Pass) and self._left(step.nbytes) <= 0:
+                self._advance_read()
+            elif isinstance(step, Flood):
+                self._advance_read()
+                self._in.insert_generated(step.nbytes, step.pattern_seed)
+                self.faults_injected += 1
+                self._trace("inject", fault="flood", nbytes=step.nbytes)
+            elif isinstance(step, Eof):
+                self._advance_read()
+                lost = self._in.discard()
+                self._in.fin = True
+                self._in.dead = True
+                self.faults_injected += 1
+                self._trace("inject", fault="eof", discarded=lost)
+            elif isinstance(step, Reset):
+                self._advance_read()
+                self._apply_reset("reset")
+            else:
+                return
+
+    def _apply_reset(self, why: str) -> None:
+        lost = self._in.discard()
+        self._in.dead = True
+        self._out.dead = True
+        self._out.discard()
+        self._reset = True
+        self._so_error = errno.ECONNRESET
+        self.faults_injected += 1
+        self._trace("inject", fault=why, discarded=lost)
+
+    def _inject(self, call: str, cls: type[OSError], code: int, step: Step) -> Any:
+        self.faults_injected += 1
+        self._trace(call, result=errno.errorcode[code], injected=True, step=step.kind)
+        raise _oserror(cls, code)
+
+    # -- sending ------------------------------------------------------------------------------------
+    def send(self, data: Any, flags: int = 0) -> int:
+        self.send_calls += 1
+        self._check_open("send")
+        view = memoryview(data).cast("B")
+        step = self._write_steps[self._write_i] if self._write_i < len(self._write_steps) else None
+        if isinstance(step, SendEintr):
+            self._write_i += 1
+            return self._inject("send", InterruptedError, errno.EINTR, step)
+        if isinstance(step, SendWouldBlock):
+            left = (self._write_left if self._write_left is not None else step.count) - 1
+            if left:
+                self._write_left = left
+            else:
+                self._write_i += 1
+                self._write_left = None
+            return self._inject("send", BlockingIOError, errno.EAGAIN, step)
+        if isinstance(step, SendReset):
+            self._write_i += 1
+            self._apply_reset("send_reset")
+            self._so_error = 0
+            return self._inject("send", ConnectionResetError, errno.ECONNRESET, step)
+        if isinstance(step, SendBrokenPipe):
+            self._write_i += 1
+            self._out.dead = True
+            return self._inject("send", BrokenPipeError, errno.EPIPE, step)
+        if self._so_error:
+            code, self._so_error = self._so_error, 0
+            self._trace("send", result=errno.errorcode[code], injected=True)
+            raise _oserror(ConnectionResetError, code)
+        if self._out.dead or self._out.fin:
+            self._trace("send", asked=len(view), result="EPIPE", injected=self._reset)
+            raise _oserror(BrokenPipeError, errno.EPIPE)
+        if not len(view):
+            return 0
+        space = self._out.capacity - self._out.available
+        if space <= 0:
+            self._trace("send", asked=len(view), result="EAGAIN", injected=False)
+            raise _oserror(BlockingIOError, errno.EAGAIN)
+        limit = min(len(view), space)
+        if isinstance(step, SendPartial):
+            limit = min(limit, step.max_bytes)
+            left = (self._write_left if self._write_left is not None else step.count) - 1
+            if left:
+                self._write_left = left
+            else:
+                self._write_i += 1
+                self._write_left = None
+        chunk = bytes(view[:limit])
+        self._out.append(chunk)
+        self.bytes_sent += limit
+        self._trace(
+            "send",
+            asked=len(view),
+            result="data",
+            nbytes=limit,
+            data_hex=hexdump_bytes(chunk),
+            shaped=step.kind if step is not None else "",
+        )
+        return limit
+
+    # -- what the loop asks -------------------------------------------------------------------------
+    def poll_events(self) -> int:
+        """The readiness an ``epoll`` would report now (level-triggered)."""
+        if self._closed:
+            return 0
+        self._settle()
+        events = 0
+        step = self._read_step()
+        if self._in.available or self._in.fin or self._reset or isinstance(step, (Eintr, WouldBlock)):
+            events |= READ
+        if self._reset:
+            events |= ERROR | WRITE
+        elif self._connecting:
+            self._connecting = False  # the handshake with the fake peer completes at the first poll
+            events |= WRITE
+        elif self._out.dead or self._out.available < self._out.capacity:
+            events |= WRITE
+        return events
+
+    # -- peer conveniences --------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Reset the connection from this end: the other end's next recv raises ECONNRESET."""
+        self._check_open("reset")
+        self._trace("reset")
+        other = self.peer
+        if other is not None and not other._closed:
+            other._apply_reset("peer_reset")
+        self._closed = True
+        self.loop._unregister_fd(self)
+
+    def pending(self) -> int:
+        """Bytes waiting to be received on this end."""
+        return self._in.available
+
+    def _check_open(self, call: str) -> None:
+        if self._closed:
+            self._trace(call, result="EBADF", injected=False)
+            raise _oserror(OSError, errno.EBADF)
+
+    def _trace(self, kind: str, **detail: Any) -> None:
+        self.loop.trace.record("fd", kind, fd=self._fileno, role=self.role, **detail)
+
+
+def socketpair(
+    loop: IOLoop,
+    plan: FaultPlan | None = None,
+    *,
+    capacity: int = DEFAULT_CAPACITY,
+    keep_received: bool = True,
+) -> tuple[FakeSocket, FakeSocket]:
+    """A connected pair ``(target, peer)``: ``target`` obeys ``plan``, ``peer`` is ordinary."""
+    if plan is not None and not isinstance(plan, FaultPlan):
+        raise TypeError(f"plan must be a FaultPlan or None, got {type(plan).__name__}")
+    to_target, to_peer = _Pipe(capacity), _Pipe(capacity)
+    target = FakeSocket(
+        loop, inbound=to_target, outbound=to_peer, plan=plan, role="target", keep_received=keep_received
+    )
+    peer = FakeSocket(loop, inbound=to_peer, outbound=to_target, plan=None, role="peer")
+    target.peer, peer.peer = peer, target
+    return target, peer

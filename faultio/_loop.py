@@ -1,0 +1,394 @@
+"""A deterministic IOLoop with Tornado 4's interface, a virtual clock and a step budget.
+
+Rules for this module:
+- The loop owns the only clock. It never sleeps: when nothing is ready it jumps to the next timeout.
+- Everything happens in a fixed order (callbacks FIFO, then due timeouts by deadline and creation order,
+  then fd events by ascending fd), so the same program and plan give the same trace, always.
+- Every callback, timeout and handler call is one *step*. Observers run after every step and at
+  quiescence; they may raise to stop the run. A step budget turns a livelock into an error, never a hang.
+- The loop only polls fake fds (``faultio._fakefd``); it knows nothing about streams.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime
+import functools
+import heapq
+import inspect
+import itertools
+import logging
+from typing import Any, Callable
+
+from ._errors import LoopBudgetExceeded, StalledError
+from ._future import Future
+from ._trace import Trace
+
+log = logging.getLogger("faultio.loop")
+
+#: Default step budget: generous for real exchanges, small enough that a livelock ends in seconds.
+DEFAULT_MAX_STEPS = 2_000_000
+
+
+def _name(fn: Any) -> str:
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    return getattr(fn, "__qualname__", None) or type(fn).__name__
+
+
+class _Timeout:
+    __slots__ = ("deadline", "seq", "callback", "cancelled")
+
+    def __init__(self, deadline: float, seq: int, callback: Callable[[], Any]) -> None:
+        self.deadline = deadline
+        self.seq = seq
+        self.callback = callback
+        self.cancelled = False
+
+    def __lt__(self, other: _Timeout) -> bool:
+        return (self.deadline, self.seq) < (other.deadline, other.seq)
+
+
+class IOLoop:
+    """A single-threaded event loop over fake fds. See ``docs/design.md`` for the iteration order."""
+
+    NONE = 0
+    READ = 0x001
+    WRITE = 0x004
+    ERROR = 0x018
+
+    _current: IOLoop | None = None
+
+    def __init__(
+        self,
+        *,
+        max_steps: int = DEFAULT_MAX_STEPS,
+        trace: Trace | None = None,
+        make_current: bool = True,
+        trace_callbacks: bool = True,
+    ) -> None:
+        if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+            raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
+        self.trace = trace if trace is not None else Trace()
+        self.max_steps = max_steps
+        self.step = 0
+        self.uncaught: list[BaseException] = []
+        self._trace_callbacks = trace_callbacks
+        self._time = 0.0
+        self._fds: dict[int, Any] = {}
+        self._next_fd = 3
+        self._handlers: dict[int, list[Any]] = {}
+        self._callbacks: collections.deque[Callable[[], Any]] = collections.deque()
+        self._timeouts: list[_Timeout] = []
+        self._seq = itertools.count()
+        self._stopped = False
+        self._running = False
+        self._closed = False
+        self._observers: list[Callable[[IOLoop, str], Any]] = []
+        if make_current:
+            self.make_current()
+
+    # -- current loop -------------------------------------------------------------------------------
+    @classmethod
+    def current(cls, instance: bool = True) -> IOLoop | None:
+        if cls._current is None and instance:
+            cls._current = IOLoop(make_current=False)
+        return cls._current
+
+    def make_current(self) -> None:
+        IOLoop._current = self
+
+    @classmethod
+    def clear_current(cls) -> None:
+        cls._current = None
+
+    # -- the simulated kernel's fd table ------------------------------------------------------------
+    def _register_fd(self, sock: Any) -> int:
+        fd = self._next_fd
+        self._next_fd += 1
+        self._fds[fd] = sock
+        return fd
+
+    def _unregister_fd(self, sock: Any) -> None:
+        self._fds.pop(sock.fd, None)
+
+    @staticmethod
+    def _fd_of(fd: Any) -> int:
+        return fd.fileno() if hasattr(fd, "fileno") else int(fd)
+
+    # -- handlers -----------------------------------------------------------------------------------
+    def add_handler(self, fd: Any, handler: Callable[[int, int], Any], events: int) -> None:
+        """Call ``handler(fd, events)`` whenever the fd is ready for any of ``events`` (ERROR always)."""
+        num = self._fd_of(fd)
+        if num not in self._fds:
+            raise ValueError(
+                f"fd {num} is not a faultio fake fd of this loop; this loop can only poll sockets made by "
+                "faultio.socketpair(loop, ...)"
+            )
+        if num in self._handlers:
+            self.trace.record("loop", "add_handler", fd=num, events=events, error="EEXIST")
+            raise FileExistsError(f"fd {num} already has a handler; use update_handler to change its events")
+        self._handlers[num] = [handler, events | self.ERROR]
+        self.trace.record("loop", "add_handler", fd=num, events=events)
+
+    def update_handler(self, fd: Any, events: int) -> None:
+        num = self._fd_of(fd)
+        if num not in self._handlers:
+            self.trace.record("loop", "update_handler", fd=num, events=events, error="ENOENT")
+            raise FileNotFoundError(f"fd {num} has no handler to update; add_handler it first")
+        self._handlers[num][1] = events | self.ERROR
+        self.trace.record("loop", "update_handler", fd=num, events=events)
+
+    def remove_handler(self, fd: Any) -> None:
+        num = fd.fd if hasattr(fd, "fd") and not isinstance(fd, int) else self._fd_of(fd)
+        registered = self._handlers.pop(num, None) is not None
+        # Like Tornado, removing an unknown fd is not an error here; the trace says it happened.
+        self.trace.record("loop", "remove_handler", fd=num, registered=registered)
+
+    def handler_mask(self, fd: int) -> int | None:
+        """The event mask registered for ``fd`` (always including ERROR), or ``None``."""
+        entry = self._handlers.get(fd)
+        return None if entry is None else entry[1]
+
+    # -- callbacks and timeouts ---------------------------------------------------------------------
+    def add_callback(self, callback: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Run ``callback(*args, **kwargs)`` on the next iteration."""
+        if args or kwargs:
+            callback = functools.partial(callback, *args, **kwargs)
+        self._callbacks.append(callback)
+        if self._trace_callbacks:
+            self.trace.record("loop", "add_callback", name=_name(callback))
+
+    add_callback_from_signal = add_callback
+
+    def spawn_callback(self, callback: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        self.add_callback(callback, *args, **kwargs)
+
+    def add_future(self, future: Future, callback: Callable[[Future], Any]) -> None:
+        """Run ``callback(future)`` on the iteration after ``future`` completes."""
+        future.add_done_callback(lambda f: self.add_callback(callback, f))
+
+    def time(self) -> float:
+        return self._time
+
+    def add_timeout(self, deadline: float | datetime.timedelta, callback: Callable[..., Any], *args: Any, **kwargs: Any) -> _Timeout:
+        if isinstance(deadline, datetime.timedelta):
+            deadline = self._time + deadline.total_seconds()
+        if not isinstance(deadline, (int, float)):
+            raise TypeError(f"deadline must be a number or a timedelta, got {deadline!r}")
+        fn = functools.partial(callback, *args, **kwargs) if (args or kwargs) else callback
+        timeout = _Timeout(float(deadline), next(self._seq), fn)
+        heapq.heappush(self._timeouts, timeout)
+        self.trace.record("loop", "add_timeout", deadline=float(deadline), name=_name(fn))
+        return timeout
+
+    def call_later(self, delay: float, callback: Callable[..., Any], *args: Any, **kwargs: Any) -> _Timeout:
+        return self.add_timeout(self._time + delay, callback, *args, **kwargs)
+
+    def call_at(self, when: float, callback: Callable[..., Any], *args: Any, **kwargs: Any) -> _Timeout:
+        return self.add_timeout(when, callback, *args, **kwargs)
+
+    def remove_timeout(self, timeout: _Timeout) -> None:
+        timeout.cancelled = True
+
+    def sleep(self, seconds: float) -> Future:
+        """A future that completes after ``seconds`` of virtual time."""
+        future = Future(label=f"sleep({seconds})")
+        self.call_later(seconds, lambda: future.set_result(None))
+        return future
+
+    # -- coroutines ---------------------------------------------------------------------------------
+    def spawn(self, func: Any) -> Future:
+        """Start a coroutine (or call a function returning one) and return a future of its result.
+
+        The coroutine runs synchronously until its first ``await`` (Tornado coroutine semantics); it may
+        await only faultio ``Future`` objects.
+        """
+        if inspect.iscoroutine(func):
+            coro = func
+        elif callable(func):
+            result = func()
+            if isinstance(result, Future):
+                return result
+            if not inspect.iscoroutine(result):
+                done = Future(label=_name(func))
+                done.set_result(result)
+                return done
+            coro = result
+        else:
+            raise TypeError(f"spawn() takes a coroutine or a callable, got {func!r}")
+        future = Future(label=getattr(coro, "__qualname__", "coroutine"))
+
+        def step(value: Any = None, error: BaseException | None = None) -> None:
+            try:
+                awaited = coro.throw(error) if error is not None else coro.send(value)
+            except StopIteration as stop:
+                future.set_result(stop.value)
+                return
+            except Exception as exc:
+                future.set_exception(exc)
+                return
+            if not isinstance(awaited, Future):
+                problem = TypeError(
+                    f"a coroutine on the faultio loop awaited {awaited!r}; it can only await faultio "
+                    "Futures (stream methods, loop.sleep, loop.spawn)"
+                )
+                self.add_callback(step, None, problem)
+                return
+            awaited.add_done_callback(lambda f: self.add_callback(resume, f))
+
+        def resume(done: Future) -> None:
+            error = done.exception()
+            if error is not None:
+                step(None, error)
+            else:
+                step(done.result())
+
+        step()
+        return future
+
+    # -- running ------------------------------------------------------------------------------------
+    def add_observer(self, fn: Callable[[IOLoop, str], Any]) -> None:
+        """Call ``fn(loop, what)`` after every step (``what`` is ``"step"``) and at quiescence."""
+        self._observers.append(fn)
+
+    def remove_observer(self, fn: Callable[[IOLoop, str], Any]) -> None:
+        self._observers.remove(fn)
+
+    def _notify(self, what: str) -> None:
+        for fn in list(self._observers):
+            fn(self, what)
+
+    def _run(self, kind: str, fn: Callable[[], Any], **detail: Any) -> None:
+        self.step += 1
+        self.trace.step = self.step
+        if self.step > self.max_steps:
+            raise LoopBudgetExceeded(
+                f"the loop ran {self.max_steps} steps without settling: a livelock or busy loop "
+                f"(last: {kind} {_name(fn)})",
+                steps=self.max_steps,
+            )
+        if kind != "callback" or self._trace_callbacks:
+            self.trace.record("loop", kind, name=_name(fn), **detail)
+        try:
+            fn()
+        except Exception as exc:
+            self.uncaught.append(exc)
+            self.trace.record("loop", "uncaught", where=kind, name=_name(fn), error=repr(exc))
+            log.error("Exception in %s %s", kind, _name(fn), exc_info=True)
+        self._notify("step")
+
+    def run_once(self) -> bool:
+        """Run one iteration. Returns False when the loop is quiescent (nothing ran, nothing scheduled)."""
+        ran = False
+        for _ in range(len(self._callbacks)):
+            self._run("callback", self._callbacks.popleft())
+            ran = True
+        while self._timeouts and self._timeouts[0].deadline <= self._time:
+            timeout = heapq.heappop(self._timeouts)
+            if not timeout.cancelled:
+                self._run("timeout", timeout.callback)
+                ran = True
+        ready = []
+        for fd in sorted(self._handlers):
+            sock = self._fds.get(fd)
+            if sock is None:
+                continue
+            events = sock.poll_events() & self._handlers[fd][1]
+            if events:
+                ready.append((fd, events))
+        for fd, events in ready:
+            entry = self._handlers.get(fd)
+            if entry is None:
+                continue  # removed by an earlier handler in this iteration
+            events &= entry[1]
+            if events:
+                self._run("handler", functools.partial(entry[0], fd, events), fd=fd, events=events)
+                ran = True
+        if ran or self._callbacks:
+            return True
+        while self._timeouts and self._timeouts[0].cancelled:
+            heapq.heappop(self._timeouts)
+        if self._timeouts:
+            self._time = self._timeouts[0].deadline
+            self.trace.time = self._time
+            self.trace.record("loop", "clock", time=self._time)
+            return True
+        return False
+
+    def is_quiescent(self) -> bool:
+        """True when nothing is queued, no timeout is pending and no registered fd is ready."""
+        if self._callbacks or any(not t.cancelled for t in self._timeouts):
+            return False
+        for fd, (handler, mask) in self._handlers.items():
+            sock = self._fds.get(fd)
+            if sock is not None and sock.poll_events() & mask:
+                return False
+        return True
+
+    def run_until(self, predicate: Callable[[], bool]) -> bool:
+        """Iterate until ``predicate()`` holds (checked between iterations) or the loop is quiescent.
+
+        Returns the final value of ``predicate()``.
+        """
+        self._running = True
+        self._stopped = False
+        try:
+            while not predicate():
+                if self._stopped:
+                    break
+                if not self.run_once():
+                    self.trace.record("loop", "quiescent")
+                    self._notify("quiescent")
+                    break
+        finally:
+            self._running = False
+        return predicate()
+
+    def run_until_quiescent(self) -> int:
+        """Run until nothing is left to do; return how many steps ran."""
+        start = self.step
+        self.run_until(lambda: False)
+        return self.step - start
+
+    def start(self) -> None:
+        """Run until ``stop()``. Quiescence before ``stop()`` would block for ever: ``StalledError``."""
+        self.run_until(lambda: self._stopped)
+        if not self._stopped:
+            raise StalledError(self._stall_message("start() was never stopped"))
+
+    def stop(self) -> None:
+        self._stopped = True
+
+    def run_sync(self, func: Any, timeout: float | None = None) -> Any:
+        """Run ``func`` (a coroutine function, coroutine, or callable) to completion and return its result.
+
+        ``timeout`` is in virtual seconds. Quiescence with the result still pending raises ``StalledError``.
+        """
+        future = self.spawn(func)
+        if timeout is not None:
+            def expire() -> None:
+                if not future.done():
+                    future.set_exception(TimeoutError(f"operation timed out after {timeout} virtual seconds"))
+            self.call_later(timeout, expire)
+        if not self.run_until(future.done):
+            raise StalledError(self._stall_message(f"{future!r} is still pending"))
+        return future.result()
+
+    def _stall_message(self, what: str) -> str:
+        tail = "\n".join("  " + e.describe() for e in list(self.trace)[-12:])
+        return (
+            f"the loop is quiescent (no callbacks, no timeouts, no ready fds) at step {self.step} but {what}; "
+            f"on a real machine this hangs for ever.\nlast trace events:\n{tail}"
+        )
+
+    def close(self, all_fds: bool = False) -> None:
+        if all_fds:
+            for fd in sorted(self._handlers):
+                sock = self._fds.get(fd)
+                if sock is not None:
+                    sock.close()
+        self._handlers.clear()
+        self._closed = True
+        if IOLoop._current is self:
+            IOLoop._current = None

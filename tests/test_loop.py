@@ -1,0 +1,239 @@
+import datetime
+
+import pytest
+
+from faultio import (
+    Future,
+    InvalidStateError,
+    IOLoop,
+    LoopBudgetExceeded,
+    StalledError,
+    socketpair,
+)
+
+
+def test_callbacks_run_fifo_on_the_next_iteration_not_inline():
+    loop = IOLoop()
+    seen = []
+    loop.add_callback(seen.append, 1)
+    loop.add_callback(lambda: loop.add_callback(seen.append, 3))
+    loop.add_callback(seen.append, 2)
+    assert seen == []
+    loop.run_once()
+    assert seen == [1, 2]
+    loop.run_once()
+    assert seen == [1, 2, 3]
+
+
+def test_virtual_clock_jumps_to_timeouts_in_deadline_then_creation_order():
+    loop = IOLoop()
+    seen = []
+    loop.call_later(5, seen.append, "b")
+    loop.add_timeout(datetime.timedelta(seconds=1), seen.append, "a")
+    loop.call_at(5, seen.append, "c")
+    cancelled = loop.call_later(2, seen.append, "never")
+    loop.remove_timeout(cancelled)
+    loop.run_until_quiescent()
+    assert seen == ["a", "b", "c"]
+    assert loop.time() == 5.0
+
+
+def test_handlers_get_ready_events_masked_by_registration_plus_error():
+    loop = IOLoop()
+    target, peer = socketpair(loop)
+    events = []
+    loop.add_handler(target.fileno(), lambda fd, ev: events.append(ev), IOLoop.READ)
+    loop.run_once()
+    assert events == []  # writable, but WRITE was not asked for
+    peer.send(b"x")
+    loop.run_once()
+    assert events == [IOLoop.READ]
+    loop.update_handler(target, IOLoop.WRITE)
+    loop.run_once()
+    assert events[-1] == IOLoop.WRITE
+    loop.remove_handler(target.fileno())
+    loop.run_once()
+    assert len(events) == 2
+
+
+def test_update_of_an_unregistered_fd_fails_and_is_traced():
+    loop = IOLoop()
+    target, peer = socketpair(loop)
+    with pytest.raises(FileNotFoundError, match="add_handler it first"):
+        loop.update_handler(target.fileno(), IOLoop.READ)
+    loop.remove_handler(target.fileno())
+    assert [e.get("registered") for e in loop.trace.events(kind="remove_handler")] == [False]
+
+
+def test_adding_a_handler_twice_fails_like_epoll():
+    loop = IOLoop()
+    target, _ = socketpair(loop)
+    loop.add_handler(target, lambda fd, ev: None, IOLoop.READ)
+    with pytest.raises(FileExistsError):
+        loop.add_handler(target, lambda fd, ev: None, IOLoop.READ)
+
+
+def test_only_fake_fds_can_be_registered():
+    with pytest.raises(ValueError, match="not a faultio fake fd"):
+        IOLoop().add_handler(999, lambda fd, ev: None, IOLoop.READ)
+
+
+def test_a_livelock_hits_the_step_budget_instead_of_hanging():
+    loop = IOLoop(max_steps=500)
+
+    def again():
+        loop.add_callback(again)
+
+    loop.add_callback(again)
+    with pytest.raises(LoopBudgetExceeded, match="500 steps") as info:
+        loop.run_until_quiescent()
+    assert info.value.steps == 500
+
+
+def test_a_busy_write_registration_is_a_livelock_too():
+    loop = IOLoop(max_steps=200)
+    target, _ = socketpair(loop)
+    loop.add_handler(target, lambda fd, ev: None, IOLoop.WRITE)
+    with pytest.raises(LoopBudgetExceeded):
+        loop.run_until_quiescent()
+
+
+def test_run_sync_drives_async_def_code_over_fake_fds():
+    loop = IOLoop()
+    target, peer = socketpair(loop)
+
+    async def wait_readable():
+        future = Future()
+
+        def on_ready(fd, events):
+            loop.remove_handler(fd)
+            future.set_result(target.recv(100))
+
+        loop.add_handler(target, on_ready, IOLoop.READ)
+        loop.call_later(3, peer.send, b"late hello")
+        data = await future
+        await loop.sleep(1)
+        return data, loop.time()
+
+    assert loop.run_sync(wait_readable) == (b"late hello", 4.0)
+
+
+def test_run_sync_reports_a_stall_instead_of_hanging():
+    loop = IOLoop()
+
+    async def forever():
+        await Future(label="never")
+
+    with pytest.raises(StalledError, match="quiescent") as info:
+        loop.run_sync(forever)
+    assert "hangs for ever" in str(info.value)
+
+
+def test_run_sync_timeout_is_virtual():
+    loop = IOLoop()
+
+    async def slow():
+        await loop.sleep(100)
+
+    with pytest.raises(TimeoutError, match="2 virtual seconds"):
+        loop.run_sync(slow, timeout=2)
+    assert loop.time() == 2.0
+
+
+def test_exceptions_in_coroutines_propagate_through_run_sync():
+    loop = IOLoop()
+
+    async def inner():
+        await loop.sleep(1)
+        raise KeyError("boom")
+
+    async def outer():
+        try:
+            await loop.spawn(inner())
+        except KeyError as exc:
+            return f"caught {exc}"
+
+    assert loop.run_sync(outer) == "caught 'boom'"
+
+
+def test_awaiting_a_foreign_awaitable_is_a_clear_error():
+    import asyncio
+
+    loop = IOLoop()
+
+    async def wrong():
+        await asyncio.sleep(0)
+
+    with pytest.raises(TypeError, match="can only await faultio Futures"):
+        loop.run_sync(wrong)
+
+
+def test_uncaught_callback_errors_are_recorded_and_the_loop_goes_on(caplog):
+    loop = IOLoop()
+    seen = []
+    loop.add_callback(lambda: 1 / 0)
+    loop.add_callback(seen.append, "after")
+    loop.run_until_quiescent()
+    assert seen == ["after"]
+    assert isinstance(loop.uncaught[0], ZeroDivisionError)
+    assert loop.trace.events(kind="uncaught")
+    assert "Exception in callback" in caplog.text
+
+
+def test_observers_see_every_step_and_quiescence():
+    loop = IOLoop()
+    seen = []
+    loop.add_observer(lambda lp, what: seen.append((what, lp.step)))
+    loop.add_callback(lambda: None)
+    loop.add_callback(lambda: None)
+    loop.run_until_quiescent()
+    assert seen == [("step", 1), ("step", 2), ("quiescent", 2)]
+
+
+def test_stop_ends_start():
+    loop = IOLoop()
+    loop.call_later(1, loop.stop)
+    loop.start()
+    assert loop.time() == 1.0
+    with pytest.raises(StalledError):
+        IOLoop().start()
+
+
+def test_current_loop_follows_make_current():
+    a = IOLoop()
+    assert IOLoop.current() is a
+    b = IOLoop(make_current=False)
+    assert IOLoop.current() is a
+    b.make_current()
+    assert IOLoop.current() is b
+
+
+def test_future_completes_once_and_counts_extra_completions():
+    f = Future(label="x")
+    seen = []
+    f.add_done_callback(lambda fut: seen.append(fut.result()))
+    with pytest.raises(InvalidStateError):
+        f.result()
+    f.set_result(1)
+    f.add_done_callback(lambda fut: seen.append("late"))
+    assert seen == [1, "late"]
+    with pytest.raises(InvalidStateError, match="second time"):
+        f.set_exception(ValueError())
+    assert f.completions == 2 and f.result() == 1
+
+
+def test_same_program_gives_identical_traces():
+    def run():
+        loop = IOLoop()
+        target, peer = socketpair(loop)
+
+        async def main():
+            loop.call_later(1, peer.send, b"abc")
+            fut = Future()
+            loop.add_handler(target, lambda fd, ev: fut.done() or fut.set_result(target.recv(9)), IOLoop.READ)
+            return await fut
+
+        loop.run_sync(main)
+        return loop.trace.fingerprint()
+
+    assert run() == run()
