@@ -4,6 +4,7 @@ The public names are re-exported here; implementations live in underscore module
 """
 
 from ._errors import (
+    BusyLoopError,
     FaultioError,
     InvalidStateError,
     LoopBudgetExceeded,
@@ -15,7 +16,9 @@ from ._errors import (
 )
 from ._fakefd import FakeSocket, socketpair
 from ._future import Future
+from ._iostream import BaseIOStream, IOStream
 from ._loop import IOLoop
+from ._peer import Peer
 from ._plan import (
     FAULT_KINDS,
     Chunk,

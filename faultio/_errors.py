@@ -66,3 +66,11 @@ class UnsatisfiableReadError(Exception):
 
 class StreamBufferFullError(Exception):
     """The read buffer would grow past ``max_buffer_size``; the stream closes with this as ``error``."""
+
+
+class BusyLoopError(BaseException):
+    """The code under test kept calling a fake fd that said EWOULDBLOCK, within one loop step.
+
+    A real program would spin at 100 % CPU here. This derives from ``BaseException`` on purpose: a
+    stream's ``except Exception`` must not swallow it, so the spin ends and is reported.
+    """

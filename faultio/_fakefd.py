@@ -34,6 +34,7 @@ from ._plan import (
     Step,
     WouldBlock,
 )
+from ._errors import BusyLoopError
 from ._trace import hexdump_bytes
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -42,6 +43,9 @@ if TYPE_CHECKING:  # pragma: no cover
 READ = 0x001
 WRITE = 0x004
 ERROR = 0x018
+
+#: How many EWOULDBLOCK answers one fd gives within a single loop step before it calls the caller a spinner.
+SPIN_LIMIT = 256
 
 #: How many bytes may sit unread in one direction before ``send`` reports EWOULDBLOCK.
 DEFAULT_CAPACITY = 4 * 1024 * 1024
@@ -159,6 +163,8 @@ class FakeSocket:
         self._so_error = 0
         self._connecting = False
         self._blocking = True
+        self._eagain_step = -1
+        self._eagain_count = 0
         #: Counters the monitors and benchmarks read.
         self.recv_calls = 0
         self.send_calls = 0
@@ -281,6 +287,7 @@ class FakeSocket:
                 self._trace(call, asked=bufsize, result="EOF", nbytes=0)
                 return b""
             self._trace(call, asked=bufsize, result="EAGAIN", injected=False)
+            self._count_eagain(call)
             raise _oserror(BlockingIOError, errno.EAGAIN)
         limit = min(bufsize, self._in.available)
         if isinstance(step, Chunk):
@@ -311,6 +318,18 @@ class FakeSocket:
         )
         self._settle()
         return data
+
+    def _count_eagain(self, call: str) -> None:
+        step = self.loop.step
+        if step != self._eagain_step:
+            self._eagain_step, self._eagain_count = step, 0
+        self._eagain_count += 1
+        if self._eagain_count > SPIN_LIMIT:
+            self._trace("spin", call=call, eagain=self._eagain_count)
+            raise BusyLoopError(
+                f"fd {self._fileno}: {call} answered EWOULDBLOCK {self._eagain_count} times in loop step {step}; "
+                "the caller retries instead of waiting for readiness (a busy loop)"
+            )
 
     def _left(self, total: int) -> int:
         return self._step_left if self._step_left is not None else total
@@ -400,6 +419,7 @@ class FakeSocket:
         space = self._out.capacity - self._out.available
         if space <= 0:
             self._trace("send", asked=len(view), result="EAGAIN", injected=False)
+            self._count_eagain("send")
             raise _oserror(BlockingIOError, errno.EAGAIN)
         limit = min(len(view), space)
         if isinstance(step, SendPartial):

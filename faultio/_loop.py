@@ -249,7 +249,8 @@ class IOLoop:
 
     # -- running ------------------------------------------------------------------------------------
     def add_observer(self, fn: Callable[[IOLoop, str], Any]) -> None:
-        """Call ``fn(loop, what)`` after every step (``what`` is ``"step"``) and at quiescence."""
+        """Call ``fn(loop, what)`` after every step (``what`` is ``"step"``), whenever the loop is idle
+        before a clock jump (``"idle"``) and at quiescence (``"quiescent"``)."""
         self._observers.append(fn)
 
     def remove_observer(self, fn: Callable[[IOLoop, str], Any]) -> None:
@@ -310,6 +311,9 @@ class IOLoop:
         while self._timeouts and self._timeouts[0].cancelled:
             heapq.heappop(self._timeouts)
         if self._timeouts:
+            # Nothing is ready: this is the moment a real loop would sleep. Observers get to look at the
+            # idle world before the clock jumps.
+            self._notify("idle")
             self._time = self._timeouts[0].deadline
             self.trace.time = self._time
             self.trace.record("loop", "clock", time=self._time)

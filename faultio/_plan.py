@@ -390,6 +390,9 @@ def plan_for_kind(
         offset = at if at is not None else rng.randint(1, max(1, inbound_size - 1))
         _check_int("plan", "at", offset, minimum=0)
         read += [Pass(nbytes=offset), Reset()]
+        if outbound_size:
+            # A reset can also meet a send first: after some bytes have gone out, the next send fails.
+            write += [SendPartial(max_bytes=rng.randint(1, outbound_size)), SendReset()]
     elif kind == "flood":
         offset = at if at is not None else rng.randint(0, inbound_size)
         _check_int("plan", "at", offset, minimum=0)

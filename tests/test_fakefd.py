@@ -246,3 +246,15 @@ def test_same_plan_twice_gives_identical_traces():
 def test_socketpair_refuses_a_non_plan():
     with pytest.raises(TypeError, match="FaultPlan"):
         socketpair(IOLoop(), plan="eintr")
+
+
+def test_retrying_eagain_within_one_step_is_called_a_busy_loop():
+    from faultio import BusyLoopError
+
+    loop, target, peer = pair()
+    with pytest.raises(BusyLoopError, match="busy loop"):
+        for _ in range(10_000):
+            try:
+                target.recv(1)
+            except BlockingIOError:
+                pass
