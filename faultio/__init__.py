@@ -19,6 +19,14 @@ from ._future import Future
 from ._iostream import BaseIOStream, IOStream
 from ._loop import IOLoop
 from ._peer import Peer
+from ._ssl import (
+    CertificateVerificationError,
+    NonDrainingSSLIOStream,
+    RaggedEOFError,
+    SSLIOStream,
+    TLSError,
+    TLSHandshakeError,
+)
 from ._plan import (
     FAULT_KINDS,
     Chunk,
@@ -39,6 +47,7 @@ from ._plan import (
     parse_kinds,
     plan_for_kind,
 )
+from ._tlspeer import TLSPeer
 from ._trace import Trace, TraceEvent
 
 __version__ = "0.1.0"

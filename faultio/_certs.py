@@ -1,0 +1,126 @@
+"""Test certificates made in memory, once per process, and the pyOpenSSL contexts built on them.
+
+Rules for this module:
+- No key or certificate ever touches the disk or the repository: trustme generates them in memory.
+- Key generation is the only slow part, so it happens at most once per process per name: every function
+  that generates or parses keys is wrapped in ``functools.lru_cache``. Contexts are *not* cached: a
+  pyOpenSSL ``Context`` refuses most changes once a ``Connection`` has used it, so every call returns a
+  fresh one (cheap: it only points at the cached key and certificates).
+- Only non-deprecated pyOpenSSL APIs (``cryptography`` objects in, never ``OpenSSL.crypto.X509``
+  construction): the test suite turns every warning into an error.
+- Nothing here knows about streams, fds or the loop.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Union
+
+import trustme
+from OpenSSL import SSL
+
+#: The names the server certificate is valid for (subjectAltName DNS entries).
+SERVER_HOSTNAMES: tuple[str, ...] = ("localhost", "faultio.test")
+
+#: A name the server certificate is *not* valid for (host-name-mismatch tests).
+WRONG_HOSTNAME = "wrong.faultio.test"
+
+#: Readable protocol names, as used in parametrize ids, to OpenSSL protocol version constants.
+TLS_VERSIONS: dict[str, int] = {"tls12": SSL.TLS1_2_VERSION, "tls13": SSL.TLS1_3_VERSION}
+
+#: What ``version`` may be: ``"tls12"``, ``"tls13"``, an OpenSSL version constant, or ``None`` (negotiate
+#: TLS 1.2 or 1.3).
+Version = Union[str, int, None]
+
+
+def certificate_authority(name: str = "faultio") -> trustme.CA:
+    """The in-memory CA called ``name`` (generated on first use, then reused for the whole process).
+
+    ``"faultio"`` signs the server certificate; any other name is a CA nobody else trusts.
+    """
+    # Through one positional cache key: lru_cache would treat f() and f("faultio") as different calls.
+    return _authority(name)
+
+
+@functools.lru_cache(maxsize=None)
+def _authority(name: str) -> trustme.CA:
+    return trustme.CA(organization_name=f"{name} test CA")
+
+
+@functools.lru_cache(maxsize=None)
+def server_certificate() -> trustme.LeafCert:
+    """The server's leaf certificate for ``SERVER_HOSTNAMES``, signed by the ``"faultio"`` CA (cached)."""
+    return certificate_authority().issue_cert(*SERVER_HOSTNAMES)
+
+
+def untrusted_authority() -> trustme.CA:
+    """A second CA that did *not* sign the server certificate (cached): trusting only it must fail."""
+    return certificate_authority("untrusted")
+
+
+def _version_number(version: Version) -> int | None:
+    if version is None:
+        return None
+    if isinstance(version, str):
+        try:
+            return TLS_VERSIONS[version]
+        except KeyError:
+            raise ValueError(
+                f"unknown TLS version {version!r}; valid: {', '.join(TLS_VERSIONS)} or None"
+            ) from None
+    if isinstance(version, bool) or not isinstance(version, int) or version not in TLS_VERSIONS.values():
+        raise ValueError(
+            f"unknown TLS version {version!r}; valid: {', '.join(TLS_VERSIONS)}, "
+            "OpenSSL.SSL.TLS1_2_VERSION, OpenSSL.SSL.TLS1_3_VERSION or None"
+        )
+    return version
+
+
+def _pin_version(ctx: SSL.Context, version: Version) -> None:
+    """Allow exactly ``version`` (or TLS 1.2 to 1.3 when ``None``)."""
+    number = _version_number(version)
+    if number is None:
+        ctx.set_min_proto_version(SSL.TLS1_2_VERSION)
+        ctx.set_max_proto_version(SSL.TLS1_3_VERSION)
+    else:
+        ctx.set_min_proto_version(number)
+        ctx.set_max_proto_version(number)
+
+
+def server_context(version: Version = None) -> SSL.Context:
+    """A new server ``Context`` presenting the cached server certificate.
+
+    ``version``: ``"tls12"`` or ``"tls13"`` pins the protocol; ``None`` accepts either.
+    """
+    ctx = SSL.Context(SSL.TLS_SERVER_METHOD)
+    _pin_version(ctx, version)
+    server_certificate().configure_cert(ctx)
+    ctx.check_privatekey()
+    return ctx
+
+
+def client_context(version: Version = None, *, trust: str = "faultio") -> SSL.Context:
+    """A new client ``Context`` that verifies the server's chain against the CA named ``trust``.
+
+    With the default ``trust`` the server certificate verifies; with any other name it does not. The host
+    name is checked by the stream (``SSLIOStream(server_hostname=...)``), not by the context.
+    """
+    ctx = SSL.Context(SSL.TLS_CLIENT_METHOD)
+    _pin_version(ctx, version)
+    certificate_authority(trust).configure_trust(ctx)
+    ctx.set_verify(SSL.VERIFY_PEER)
+    return ctx
+
+
+def untrusted_client_context(version: Version = None) -> SSL.Context:
+    """A new client ``Context`` that trusts only a *different* CA: every handshake with it fails."""
+    return client_context(version, trust="untrusted")
+
+
+def version_name(version: Version) -> str:
+    """The readable id of ``version`` (``"tls12"``, ``"tls13"``, or ``"tls"`` for negotiated)."""
+    number = _version_number(version)
+    for name, value in TLS_VERSIONS.items():
+        if value == number:
+            return name
+    return "tls"

@@ -1,0 +1,128 @@
+"""Value objects of a harness run: a case, a violation, a case's result.
+
+Rules for this module:
+- Frozen dataclasses with keyword-only, validating constructors; nothing here runs anything.
+- A case is fully described by its fields: the same case run twice gives the same result.
+- ``to_json`` produces exactly the shape ``docs/report-format.md`` documents for one item of ``cases``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from faultio import FaultPlan
+
+from ._invariants import INVARIANTS
+
+STYLES = ("callback", "future", "scenario")
+TRANSPORTS = ("plain", "ssl")
+OUTCOMES = ("pass", "violation", "error")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Case:
+    """One cell run: an operation in a style, under a fault plan, over a transport."""
+
+    operation: str
+    style: str
+    fault: str
+    transport: str
+    plan: FaultPlan
+    seed: int
+    origin: str = "fixed"
+    #: Distinguishes several generated cases of the same cell.
+    index: int = 0
+
+    def __post_init__(self) -> None:
+        if self.style not in STYLES:
+            raise ValueError(f"style {self.style!r} is not valid; valid: {', '.join(STYLES)}")
+        if self.transport not in TRANSPORTS:
+            raise ValueError(f"transport {self.transport!r} is not valid; valid: {', '.join(TRANSPORTS)}")
+        if self.origin not in ("fixed", "generated", "replay"):
+            raise ValueError(f"origin {self.origin!r} is not valid; valid: fixed, generated, replay")
+
+    @property
+    def id(self) -> str:
+        base = f"{self.operation}/{self.style}/{self.fault}/{self.transport}"
+        return f"{base}#{self.index}" if self.origin == "generated" else base
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "operation": self.operation,
+            "style": self.style,
+            "fault": self.fault,
+            "transport": self.transport,
+            "origin": self.origin,
+            "seed": self.seed,
+            "plan": self.plan.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Case:
+        try:
+            return cls(
+                operation=data["operation"],
+                style=data["style"],
+                fault=data["fault"],
+                transport=data["transport"],
+                plan=FaultPlan.from_json(data["plan"]),
+                seed=int(data["seed"]),
+                origin=data.get("origin", "fixed"),
+                index=int(data.get("index", 0)),
+            )
+        except KeyError as exc:
+            raise ValueError(f"a case needs the key {exc.args[0]!r}; got keys {sorted(data)}") from None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Violation:
+    """An invariant broken at a loop step; ``event`` is the trace index it points at (or -1)."""
+
+    slug: str
+    message: str
+    step: int
+    event: int = -1
+
+    def __post_init__(self) -> None:
+        if self.slug not in INVARIANTS:
+            raise ValueError(f"unknown invariant slug {self.slug!r}; valid: {', '.join(INVARIANTS)}")
+
+    @property
+    def explanation(self) -> str:
+        return INVARIANTS[self.slug].explanation
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "slug": self.slug,
+            "explanation": self.explanation,
+            "message": self.message,
+            "step": self.step,
+            "event": self.event,
+        }
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CaseResult:
+    """What running a case showed: the violations (empty when every invariant held) and the evidence."""
+
+    case: Case
+    violations: tuple[Violation, ...] = ()
+    error: str = ""
+    steps: int = 0
+    trace: tuple[dict[str, Any], ...] = ()
+    sent: bytes = b""
+    received: bytes = b""
+    #: The plan shrunk to a minimal reproducer, for a failing generated case.
+    shrunk: FaultPlan | None = None
+
+    @property
+    def outcome(self) -> str:
+        if self.error:
+            return "error"
+        return "violation" if self.violations else "pass"
+
+    @property
+    def slugs(self) -> list[str]:
+        return sorted({v.slug for v in self.violations})

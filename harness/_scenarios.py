@@ -1,0 +1,511 @@
+"""The operations of the fault matrix: what the harness, as the stream's user, does in each case.
+
+Rules for this module:
+- A scenario is ``async def scenario(run)``: it drives the stream through a ``Driver`` (which knows the
+  callback and future styles and reports every result to the monitor) and drives the peer directly.
+- Scenarios assert nothing themselves; every judgement is a monitor check with a slug. They only end:
+  by the stream closing, or (bounded) by the harness closing it after an operation cap.
+- Payloads derive from the case's seed, so a case is the same every time it runs.
+"""
+
+from __future__ import annotations
+
+import inspect
+import random
+import re
+from typing import Any, Awaitable, Callable
+
+from faultio import Future, StreamClosedError, UnsatisfiableReadError
+from faultio._seed import REPLY, frame, handle_connection, seed_messages
+
+from ._monitors import ReadOp
+
+DELIMITER = b"\r\n"
+LINE_REGEX = re.compile(rb"\r\n")
+#: How many operations one scenario may issue after the payload is consumed (floods never end).
+EXTRA_OPS = 24
+#: How many bytes past the peer's payload a scenario keeps reading before it closes the stream itself.
+EXTRA_BYTES = 8192
+MAX_LINE = 48
+
+
+class Driver:
+    """Issues stream operations in one style and reports everything to the monitor."""
+
+    def __init__(self, run: Any, style: str) -> None:
+        self.run = run
+        self.style = style
+        self.stream = run.stream
+        self.monitor = run.monitor
+        self._outstanding: tuple[Future, ReadOp | None] | None = None
+        self._after_close = False
+        self.closed = Future(label="close-callback")
+        self.stream.set_close_callback(self._on_close)
+        self.monitor.close_cb_set = True
+
+    def _on_close(self) -> None:
+        self.monitor.close_callback_ran()
+        if self._outstanding is not None:
+            done, op = self._outstanding
+            self._outstanding = None
+            if not done.done():
+                self.monitor.read_failed(op, None, "closed with the read outstanding")
+                self.monitor.read_finished()
+                done.set_result(("closed", None))
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    async def read(self, op: ReadOp, method: str, *args: Any, streaming: bool = False, **kwargs: Any) -> tuple[str, Any]:
+        """Run one read; returns ``("ok", data)``, ``("closed", exc)`` or ``("crashed", exc)``."""
+        monitor = self.monitor
+        monitor.op_started(op)
+        self._after_close = bool(self.stream.closed())
+        # A read started after the close callback may still be served from the buffer; its callbacks
+        # legitimately come after the close callback.
+        late = monitor.close_cb_runs > 0
+        if streaming:
+            def on_chunk(chunk: bytes) -> None:
+                if not late:
+                    monitor.data_callback_ran("streaming")
+                monitor.deliver(chunk, f"{method} streaming_callback")
+            kwargs["streaming_callback"] = on_chunk
+        if self.style == "callback":
+            done = Future(label=f"{method}-callback")
+            calls = [0]
+
+            def on_data(data: bytes = b"") -> None:
+                calls[0] += 1
+                if not late:
+                    monitor.data_callback_ran(method)
+                if calls[0] > 1:
+                    monitor.violate("pending-exactly-once", f"the {method} callback ran {calls[0]} times")
+                    return
+                self._outstanding = None
+                monitor.read_finished()
+                self._check_result(op, method, data, streaming)
+                if not done.done():  # already settled if the close callback came first (judged there)
+                    done.set_result(("ok", data))
+
+            self._outstanding = (done, op)
+            try:
+                getattr(self.stream, method)(*args, callback=on_data, **kwargs)
+            except Exception as exc:
+                self._outstanding = None
+                return self._raised(op, method, exc)
+            return await done
+        try:
+            future = getattr(self.stream, method)(*args, **kwargs)
+        except Exception as exc:
+            return self._raised(op, method, exc)
+        monitor.track_future(future, method)
+        try:
+            data = await future
+        except StreamClosedError as exc:
+            monitor.read_failed(op, exc, "future failed", after_close=self._after_close)
+            monitor.read_finished()
+            return ("closed", exc)
+        except Exception as exc:  # the monitor has already judged the exception type
+            monitor.read_finished()
+            return ("closed", exc)
+        monitor.read_finished()
+        self._check_result(op, method, data, streaming)
+        return ("ok", data)
+
+    def _check_result(self, op: ReadOp, method: str, data: bytes, streaming: bool) -> None:
+        if streaming:
+            if data:
+                self.monitor.violate("streaming-delivery", f"{method} with a streaming callback returned "
+                                     f"{len(data)} byte(s) instead of an empty result")
+            return
+        if op.max_bytes is not None and len(data) > op.max_bytes:
+            self.monitor.violate("max-bytes", f"{method} returned {len(data)} bytes, beyond max_bytes={op.max_bytes}")
+        self.monitor.deliver(data, method)
+
+    def _raised(self, op: ReadOp | None, method: str, exc: Exception) -> tuple[str, Any]:
+        self.monitor.read_finished()
+        if isinstance(exc, StreamClosedError):
+            self.monitor.read_failed(op, exc, "raised", after_close=self._after_close)
+            return ("closed", exc)
+        if isinstance(exc, UnsatisfiableReadError):
+            self.monitor.violate("max-bytes", f"{method} raised UnsatisfiableReadError synchronously")
+            return ("closed", exc)
+        if "lready reading" in str(exc):
+            self.monitor.violate("reads-after-close", f"{method} raised {exc!r}: an earlier failed read "
+                                 "left the stream 'Already reading'")
+            return ("crashed", exc)
+        self.monitor.violate("target-crashed", f"{method} raised {exc!r}")
+        return ("crashed", exc)
+
+    async def reads_after_close(self, issue: Callable[[], Awaitable[tuple[str, Any]]]) -> None:
+        """Two reads on the closed stream: each served from the buffer or refused with StreamClosedError."""
+        for _ in range(2):
+            if self.style == "callback":
+                # A refused callback-style read never calls back; only a synchronous refusal is visible.
+                before = len(self.monitor.violations)
+                try:
+                    result = issue()
+                    if inspect.isawaitable(result):
+                        result.close()  # type: ignore[union-attr]
+                except Exception:  # pragma: no cover - issue() catches
+                    pass
+                if len(self.monitor.violations) != before:
+                    return
+                self._outstanding = None
+                self.monitor.read_finished()
+                continue
+            outcome, value = await issue()
+            if outcome == "crashed":
+                return
+
+    def close(self) -> None:
+        self.stream.close()
+
+
+# --- payloads ------------------------------------------------------------------------------------------
+
+
+def _bytes(rng: random.Random, n: int) -> bytes:
+    return bytes(rng.randrange(256) for _ in range(n))
+
+
+def _lines(rng: random.Random, count: int, *, longest: int = MAX_LINE) -> list[bytes]:
+    alphabet = b"abcdefghijklmnopqrstuvwxyz0123456789 .,:;-_"
+    return [bytes(rng.choice(alphabet) for _ in range(rng.randint(0, longest))) + DELIMITER for _ in range(count)]
+
+
+def _rng(run: Any, what: str) -> random.Random:
+    return random.Random(f"harness:{what}:{run.case.seed}:{run.case.id}")
+
+
+async def _maybe_await(value: Any) -> None:
+    if inspect.isawaitable(value):
+        await value
+
+
+async def _peer_sends(run: Any, first: bytes, second: bytes, gate: Future) -> None:
+    """The peer: first half, wait for the harness to go idle, second half, then close (FIN)."""
+    peer = run.peer
+    try:
+        await run.peer_ready()
+        await peer.send_all(first)
+        await gate
+        await peer.send_all(second)
+        await _maybe_await(peer.close())
+    except Exception:  # the peer's side failing is not judged: the stream's side is
+        pass  # the connection went away under the peer: the stream's side is what is judged
+
+
+def _sizes(rng: random.Random, total: int, largest: int) -> list[int]:
+    out = []
+    while total > 0:
+        n = min(total, rng.randint(1, largest))
+        out.append(n)
+        total -= n
+    return out
+
+
+# --- read scenarios ------------------------------------------------------------------------------------
+
+
+async def _read_phases(run: Any, driver: Driver, first: bytes, second: bytes,
+                       phase_one: Callable[[], Awaitable[bool]], phase_two: Callable[[], Awaitable[bool]],
+                       after_close: Callable[[], Awaitable[tuple[str, Any]]]) -> None:
+    gate = Future(label="peer-gate")
+    run.loop.spawn(_peer_sends(run, first, second, gate))
+    alive = await phase_one()
+    # Idle on purpose: nothing pending, empty buffer, a close callback set. The stream must listen.
+    await run.loop.sleep(1.0)
+    gate.set_result(None)
+    if alive:
+        await phase_two()
+    if not run.stream.closed():
+        driver.close()
+    await after_close()
+    await driver.closed
+
+
+def _total_limit(first: bytes, second: bytes) -> int:
+    return len(first) + len(second) + EXTRA_BYTES
+
+
+async def scenario_read_bytes(run: Any, driver: Driver, *, partial: bool = False, streaming: bool = False) -> None:
+    rng = _rng(run, "read_bytes")
+    first, second = _bytes(rng, rng.randint(64, 300)), _bytes(rng, rng.randint(64, 300))
+    limit = _total_limit(first, second)
+    name = "read_bytes" + ("(partial)" if partial else "") + ("(streaming)" if streaming else "")
+
+    async def one(n: int) -> tuple[str, Any]:
+        op = ReadOp(f"{name} {n}", nbytes=n, partial=partial)
+        return await driver.read(op, "read_bytes", n, partial=partial, streaming=streaming)
+
+    async def phase_one() -> bool:
+        for n in _sizes(rng, len(first), 48):
+            outcome, _ = await one(n)
+            if outcome != "ok":
+                return False
+        # A partial read may return fewer bytes than asked: top up to the end of the first half.
+        for _ in range(len(first) + EXTRA_OPS):
+            if len(run.monitor.delivered) >= len(first):
+                break
+            outcome, _ = await one(len(first) - len(run.monitor.delivered))
+            if outcome != "ok":
+                return False
+        return True
+
+    async def phase_two() -> bool:
+        for _ in range(len(second) + EXTRA_OPS):
+            if len(run.monitor.delivered) >= limit:
+                return True
+            outcome, _ = await one(rng.randint(1, 64))
+            if outcome != "ok":
+                return False
+        return True
+
+    await _read_phases(run, driver, first, second, phase_one, phase_two, lambda: one(rng.randint(1, 8)))
+
+
+async def scenario_read_bytes_partial(run: Any, driver: Driver) -> None:
+    await scenario_read_bytes(run, driver, partial=True)
+
+
+async def scenario_read_bytes_streaming(run: Any, driver: Driver) -> None:
+    await scenario_read_bytes(run, driver, streaming=True)
+
+
+async def _scenario_lines(run: Any, driver: Driver, method: str, *, max_bytes: int | None = None) -> None:
+    rng = _rng(run, method)
+    first = b"".join(_lines(rng, rng.randint(3, 8)))
+    lines = _lines(rng, rng.randint(3, 8))
+    if max_bytes is not None:
+        # One line longer than max_bytes: the read for it can never be satisfied.
+        lines.insert(rng.randint(0, len(lines)), b"x" * (max_bytes + 16) + DELIMITER)
+        run.monitor.expect_close_error = UnsatisfiableReadError
+    second = b"".join(lines)
+    limit = _total_limit(first, second)
+
+    async def one() -> tuple[str, Any]:
+        if method == "read_until_regex":
+            op = ReadOp("read_until_regex", regex=LINE_REGEX, max_bytes=max_bytes)
+            return await driver.read(op, method, LINE_REGEX, max_bytes=max_bytes)
+        op = ReadOp("read_until" + (f"(max_bytes={max_bytes})" if max_bytes else ""), delimiter=DELIMITER,
+                    max_bytes=max_bytes)
+        return await driver.read(op, method, DELIMITER, max_bytes=max_bytes)
+
+    async def phase_one() -> bool:
+        for _ in range(first.count(DELIMITER) + EXTRA_OPS):
+            if len(run.monitor.delivered) >= len(first):
+                break
+            outcome, _ = await one()
+            if outcome != "ok":
+                return False
+        return True
+
+    async def phase_two() -> bool:
+        for _ in range(second.count(DELIMITER) + EXTRA_OPS):
+            if len(run.monitor.delivered) >= limit:
+                return True
+            outcome, _ = await one()
+            if outcome != "ok":
+                return False
+        return True
+
+    await _read_phases(run, driver, first, second, phase_one, phase_two, one)
+
+
+async def scenario_read_until(run: Any, driver: Driver) -> None:
+    await _scenario_lines(run, driver, "read_until")
+
+
+async def scenario_read_until_max_bytes(run: Any, driver: Driver) -> None:
+    await _scenario_lines(run, driver, "read_until", max_bytes=MAX_LINE + 2)
+
+
+async def scenario_read_until_regex(run: Any, driver: Driver) -> None:
+    await _scenario_lines(run, driver, "read_until_regex")
+
+
+async def scenario_read_until_close(run: Any, driver: Driver) -> None:
+    rng = _rng(run, "read_until_close")
+    first, second = _bytes(rng, rng.randint(64, 400)), _bytes(rng, rng.randint(64, 400))
+    gate = Future(label="peer-gate")
+    run.loop.spawn(_peer_sends(run, first, second, gate))
+    run.loop.call_later(1.0, gate.set_result, None)
+    op = ReadOp("read_until_close")
+    await driver.read(op, "read_until_close")
+    if not run.stream.closed():
+        driver.close()
+    await driver.reads_after_close(lambda: driver.read(ReadOp("read_until_close"), "read_until_close"))
+    await driver.closed
+
+
+# --- writes --------------------------------------------------------------------------------------------
+
+
+async def scenario_write(run: Any, driver: Driver) -> None:
+    rng = _rng(run, "write")
+    chunks = [_bytes(rng, rng.randint(1, 700)) for _ in range(rng.randint(3, 7))]
+    chunks.insert(rng.randint(0, len(chunks)), b"")
+    expected = b"".join(chunks)
+    stream, monitor, peer = run.stream, run.monitor, run.peer
+
+    async def peer_reads() -> None:
+        try:
+            await run.peer_ready()
+            await peer.recv_exactly(len(expected))
+            await _maybe_await(peer.close())
+        except Exception:  # the peer's side failing is not judged: the stream's side is
+            pass
+
+    run.loop.spawn(peer_reads())
+    order: list[int] = []
+    sent_before = run.fd.bytes_sent
+
+    def written(index: int, upto: int) -> None:
+        if order and index < order[-1]:
+            monitor.violate("write-fifo", f"write #{index} completed after write #{order[-1]}")
+        order.append(index)
+        if run.case.transport == "plain" and run.fd.bytes_sent - sent_before < upto:
+            monitor.violate("write-fifo", f"write #{index} completed with {run.fd.bytes_sent - sent_before} of "
+                            f"its {upto} cumulative bytes handed to the fd")
+
+    def issue(index: int, chunk: bytes, upto: int, callback: Any = None) -> Any:
+        state_before = getattr(stream, "_state", None)
+        monitor.op_started(None)
+        try:
+            result = stream.write(chunk, callback=callback) if callback else stream.write(chunk)
+        except StreamClosedError:
+            return None
+        except Exception as exc:
+            monitor.violate("target-crashed", f"write raised {exc!r}")
+            return None
+        state_after = getattr(stream, "_state", None)
+        if not chunk and not (state_before or 0) & 0x004 and (state_after or 0) & 0x004 and not stream.writing():
+            monitor.violate("write-fifo", "write(b'') registered WRITE with nothing to send")
+        return result
+
+    upto = 0
+    if driver.style == "future":
+        futures = []
+        for index, chunk in enumerate(chunks):
+            upto += len(chunk)
+            future = issue(index, chunk, upto)
+            if future is None:
+                break
+            monitor.track_future(future, f"write #{index}")
+            future.add_done_callback(lambda f, i=index, u=upto: f._exception is None and written(i, u))
+            futures.append(future)
+        for future in futures:
+            try:
+                await future
+            except StreamClosedError:
+                break
+            except Exception:
+                break
+    else:
+        for index, chunk in enumerate(chunks):
+            upto += len(chunk)
+            done = Future(label=f"write-callback #{index}")
+
+            def on_written(i: int = index, u: int = upto, d: Future = done) -> None:
+                monitor.data_callback_ran("write")
+                written(i, u)
+                if d.done():
+                    monitor.violate("pending-exactly-once", f"the write #{i} callback ran twice")
+                else:
+                    d.set_result(True)
+
+            if issue(index, chunk, upto, on_written) is None and stream.closed():
+                break
+            closed_first = Future(label="write-or-close")
+            done.add_done_callback(lambda f, c=closed_first: c.done() or c.set_result(True))
+            driver.closed.add_done_callback(lambda f, c=closed_first: c.done() or c.set_result(False))
+            if not await closed_first:
+                break
+    await run.loop.sleep(1.0)  # idle, with a close callback: the peer's close must be noticed
+    await driver.closed
+    if not run.reset_injected() and not stream.error:
+        got = bytes(peer.received)
+        if got != expected:
+            monitor.violate("data-integrity", f"the peer received {len(got)} byte(s) that differ from the "
+                            f"{len(expected)} written (first difference at "
+                            f"{next((i for i, (a, b) in enumerate(zip(got, expected)) if a != b), min(len(got), len(expected)))})")
+
+
+# --- the seed's protocol, end to end -------------------------------------------------------------------
+
+
+class _TrackedStream:
+    """What the seed's handler sees: the stream's read/write/close routed through the driver."""
+
+    def __init__(self, driver: Driver) -> None:
+        self.driver = driver
+
+    async def read_bytes(self, n: int) -> bytes:
+        outcome, value = await self.driver.read(ReadOp(f"read_bytes {n}", nbytes=n), "read_bytes", n)
+        if outcome != "ok":
+            raise value if isinstance(value, BaseException) else StreamClosedError()
+        return value
+
+    def write(self, data: bytes) -> Any:
+        future = self.driver.stream.write(data)
+        self.driver.monitor.track_future(future, "write reply")
+        return future
+
+    def close(self) -> None:
+        self.driver.stream.close()
+
+
+async def scenario_echo(run: Any, driver: Driver) -> None:
+    peer, monitor = run.peer, run.monitor
+    received: list[bytes] = []
+    server = run.loop.spawn(handle_connection(_TrackedStream(driver), received))
+    messages = seed_messages()
+    replies = []
+    try:
+        await run.peer_ready()
+        for payload in messages:
+            await peer.send_all(frame(payload))
+            reply = await peer.recv_exactly(len(REPLY))
+            if reply != REPLY:
+                break
+            replies.append(reply)
+        await _maybe_await(peer.close())
+    except Exception:  # the peer's side failing is not judged: the stream's side is
+        pass
+    try:
+        await server
+    except Exception:
+        pass  # the handler ends with StreamClosedError when a fault cuts the exchange; judged below
+    await driver.closed
+    if not run.flood_injected() and received != messages[: len(received)]:
+        monitor.violate("data-integrity", f"the server read {received!r}, not a prefix of the messages sent")
+    if not run.reset_injected() and not run.flood_injected() and len(received) != len(messages):
+        monitor.violate("data-integrity", f"only {len(received)} of {len(messages)} messages arrived intact")
+    if any(r != REPLY for r in replies):
+        monitor.violate("data-integrity", "a reply differs from b'server is good'")
+
+
+#: operation name → (scenario, styles it runs in)
+OPERATIONS: dict[str, tuple[Callable[..., Awaitable[None]], tuple[str, ...]]] = {
+    "read_bytes": (scenario_read_bytes, ("callback", "future")),
+    "read_bytes_partial": (scenario_read_bytes_partial, ("callback", "future")),
+    "read_bytes_streaming": (scenario_read_bytes_streaming, ("callback", "future")),
+    "read_until": (scenario_read_until, ("callback", "future")),
+    "read_until_max_bytes": (scenario_read_until_max_bytes, ("callback", "future")),
+    "read_until_regex": (scenario_read_until_regex, ("callback", "future")),
+    "read_until_close": (scenario_read_until_close, ("callback", "future")),
+    "write": (scenario_write, ("callback", "future")),
+    "echo": (scenario_echo, ("scenario",)),
+}
+
+OPERATION_HELP = {
+    "read_bytes": "read_bytes(n) of seeded sizes until EOF, then reads after close",
+    "read_bytes_partial": "read_bytes(n, partial=True)",
+    "read_bytes_streaming": "read_bytes(n, streaming_callback=...): every byte via the callback",
+    "read_until": "read_until(b'\\r\\n') line by line",
+    "read_until_max_bytes": "read_until(b'\\r\\n', max_bytes=50) with one overlong line",
+    "read_until_regex": "read_until_regex(rb'\\r\\n') line by line",
+    "read_until_close": "read_until_close() across an idle period and EOF",
+    "write": "several writes (one empty) the peer reads, then the peer closes",
+    "echo": "the seed's length-prefixed exchange: 13 messages and 'break', each answered",
+}

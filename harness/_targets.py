@@ -1,0 +1,85 @@
+"""Targets: what the harness tests, as a factory that wraps a fake socket in a stream.
+
+Rules for this module:
+- A target is ``factory(sock, *, io_loop, transport, max_buffer_size, ssl_context) -> stream`` where the
+  stream has Tornado 4's IOStream interface. The default target is faultio's own stream.
+- ``--target module:attr`` loads a factory; a bad spec gets an error naming what was wrong and the shape
+  that is valid. Loading never runs the factory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from typing import Any, Callable
+
+from faultio import IOStream
+
+DEFAULT_TARGET_SPEC = "faultio:IOStream"
+
+
+class TargetError(ValueError):
+    """A ``--target`` spec that cannot be loaded."""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Target:
+    """A named stream factory."""
+
+    name: str
+    factory: Callable[..., Any]
+
+    def make(self, sock: Any, *, io_loop: Any, transport: str, max_buffer_size: int, ssl_context: Any) -> Any:
+        return self.factory(sock, io_loop=io_loop, transport=transport, max_buffer_size=max_buffer_size,
+                            ssl_context=ssl_context)
+
+
+def faultio_stream(sock: Any, *, io_loop: Any, transport: str, max_buffer_size: int, ssl_context: Any) -> Any:
+    """faultio's own IOStream (plain) or SSLIOStream (server side of TLS)."""
+    if transport == "plain":
+        return IOStream(sock, io_loop=io_loop, max_buffer_size=max_buffer_size)
+    from faultio import SSLIOStream
+
+    return SSLIOStream(sock, io_loop=io_loop, max_buffer_size=max_buffer_size, ssl_options=ssl_context,
+                       server_side=True)
+
+
+DEFAULT_TARGET = Target(name=DEFAULT_TARGET_SPEC, factory=faultio_stream)
+
+
+def stream_class_factory(cls: type) -> Callable[..., Any]:
+    """Turn an IOStream-like class (plain: ``cls(sock, ...)``; TLS: ``cls(sock, ssl_options=..., server_side=True)``)
+    into a target factory."""
+
+    def factory(sock: Any, *, io_loop: Any, transport: str, max_buffer_size: int, ssl_context: Any) -> Any:
+        if transport == "plain":
+            return cls(sock, io_loop=io_loop, max_buffer_size=max_buffer_size)
+        return cls(sock, io_loop=io_loop, max_buffer_size=max_buffer_size, ssl_options=ssl_context,
+                   server_side=True)
+
+    factory.__qualname__ = f"factory({cls.__qualname__})"
+    return factory
+
+
+def load_target(spec: str) -> Target:
+    """Load ``module:attr``. ``attr`` may be a factory function or a stream class."""
+    if spec in (DEFAULT_TARGET_SPEC, "faultio", "default"):
+        return DEFAULT_TARGET
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise TargetError(f"--target {spec!r} is not valid; use module:factory (e.g. mypkg.streams:make_stream)")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise TargetError(f"--target {spec!r}: cannot import module {module_name!r} ({exc})") from None
+    obj: Any = module
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise TargetError(f"--target {spec!r}: module {module_name!r} has no attribute {attr!r}") from None
+    if isinstance(obj, type):
+        return Target(name=spec, factory=stream_class_factory(obj))
+    if not callable(obj):
+        raise TargetError(f"--target {spec!r} names {type(obj).__name__}, which is neither a factory nor a class")
+    return Target(name=spec, factory=obj)
