@@ -1,0 +1,113 @@
+"""The fault matrix: operations × styles × fault kinds × transports, and running it in parallel.
+
+Rules for this module:
+- Building the matrix is pure: the same arguments give the same cases in the same order.
+- Running is order-free: cases are independent, so ``jobs`` only changes how fast results arrive, never
+  what they are; results always come back in matrix order.
+- Worker processes receive the target as its spec string and load it themselves (nothing unpicklable
+  crosses a process boundary).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+from typing import Any, Callable, Iterable, Sequence
+
+from faultio import FAULT_KINDS, plan_for_kind
+
+from ._case import TRANSPORTS, Case, CaseResult
+from ._runner import derive_seed, run_case
+from ._scenarios import OPERATIONS
+from ._targets import load_target
+
+#: Bytes the read scenarios receive at most (two halves), so seeded faults land inside the exchange.
+_READ_INBOUND = 600
+_SIZES = {
+    "write": (0, 2800),
+    "echo": (259, 196),
+}
+
+
+def plan_sizes(operation: str) -> tuple[int, int]:
+    """(inbound, outbound) bytes an operation's scenario moves, for placing faults inside it."""
+    return _SIZES.get(operation, (_READ_INBOUND, 0))
+
+
+def parse_operations(spec: str | Iterable[str] | None) -> tuple[str, ...]:
+    if spec is None or spec == "all":
+        return tuple(OPERATIONS)
+    names = [p.strip() for p in spec.split(",")] if isinstance(spec, str) else list(spec)
+    for name in names:
+        if name not in OPERATIONS:
+            raise ValueError(f"unknown operation {name!r}; valid: {', '.join(OPERATIONS)}, all")
+    return tuple(n for n in OPERATIONS if n in names)
+
+
+def parse_transports(spec: str) -> tuple[str, ...]:
+    if spec == "all":
+        return TRANSPORTS
+    if spec not in TRANSPORTS:
+        raise ValueError(f"unknown transport {spec!r}; valid: plain, ssl, all")
+    return (spec,)
+
+
+def build_cases(*, faults: Sequence[str], transports: Sequence[str], operations: Sequence[str] | None = None,
+                seed: int = 0) -> list[Case]:
+    """The fixed cases of the matrix, in a stable order: transport, fault, operation, style."""
+    cases = []
+    for transport in transports:
+        for fault in faults:
+            if fault not in FAULT_KINDS:
+                raise ValueError(f"unknown fault kind {fault!r}; valid: {', '.join(FAULT_KINDS)}")
+            for operation in operations or tuple(OPERATIONS):
+                inbound, outbound = plan_sizes(operation)
+                for style in OPERATIONS[operation][1]:
+                    case_seed = derive_seed(seed, operation, style, fault, transport)
+                    plan = plan_for_kind(fault, seed=case_seed, inbound_size=inbound, outbound_size=outbound)
+                    cases.append(Case(operation=operation, style=style, fault=fault, transport=transport,
+                                      plan=plan, seed=case_seed))
+    return cases
+
+
+def _run_chunk(args: tuple[str, list[Case], dict[str, Any]]) -> list[CaseResult]:
+    spec, cases, options = args
+    target = load_target(spec)
+    return [run_case(case, target, **options) for case in cases]
+
+
+def run_cases(cases: Sequence[Case], *, target_spec: str, jobs: int = 1,
+              progress: Callable[[CaseResult], None] | None = None, **options: Any) -> list[CaseResult]:
+    """Run ``cases`` against the target named by ``target_spec``; results in the order of ``cases``."""
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
+    if jobs == 1 or len(cases) < 2:
+        target = load_target(target_spec)
+        results = []
+        for case in cases:
+            result = run_case(case, target, **options)
+            results.append(result)
+            if progress:
+                progress(result)
+        return results
+    # Small chunks balance the load (TLS cases cost more than plain ones) while keeping overhead low.
+    size = max(1, min(8, len(cases) // (jobs * 4) or 1))
+    chunks = [list(cases[i : i + size]) for i in range(0, len(cases), size)]
+    ordered: list[list[CaseResult] | None] = [None] * len(chunks)
+    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
+        pending = {pool.submit(_run_chunk, (target_spec, chunk, options)): i for i, chunk in enumerate(chunks)}
+        for future in concurrent.futures.as_completed(pending):
+            chunk_results = future.result()
+            ordered[pending[future]] = chunk_results
+            if progress:
+                for result in chunk_results:
+                    progress(result)
+    return [r for chunk in ordered if chunk is not None for r in chunk]
+
+
+def default_jobs() -> int:
+    """One worker per core this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
