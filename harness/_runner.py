@@ -83,8 +83,11 @@ def _tls_setup(case: Case) -> tuple[Any, Any]:
 
 
 def run_case(case: Case, target: Target = DEFAULT_TARGET, *, max_buffer_size: int = MAX_BUFFER_SIZE,
-             budget: int = STEP_BUDGET, keep_trace: bool = True) -> CaseResult:
-    """Run one case and judge it. Never raises for anything the target does."""
+             budget: int = STEP_BUDGET, keep_trace: bool = True, full_trace: bool = False) -> CaseResult:
+    """Run one case and judge it. Never raises for anything the target does.
+
+    A failing case keeps a window of its trace around the first violation (``keep_trace``); ``full_trace``
+    keeps every event whatever the outcome (for replay)."""
     loop = IOLoop(max_steps=budget, make_current=False)
     plan = case.plan
     tls_flood = 0
@@ -154,7 +157,9 @@ def run_case(case: Case, target: Target = DEFAULT_TARGET, *, max_buffer_size: in
         monitor.detach()
     violations = tuple(sorted(monitor.violations.values(), key=lambda v: (v.event, v.slug)))
     trace: tuple[dict[str, Any], ...] = ()
-    if violations and keep_trace:
+    if full_trace:
+        trace = tuple(e.to_json() for e in loop.trace)
+    elif violations and keep_trace:
         trace = _trace_window(loop, violations[0].event)
     sent = bytes(peer.sent[:4096])
     got = bytes(monitor.delivered[:4096])

@@ -1,0 +1,87 @@
+"""Assembling a run's report dict (``docs/report-format.md``) from case results.
+
+Rules for this module:
+- The report dict is the source of truth; HTML, JUnit and ``--json`` are views of it.
+- Everything outside ``run`` depends only on the seed, the target and faultio's version: no times, no
+  paths that change between runs (the replay command names the report directory, which the caller gives).
+"""
+
+from __future__ import annotations
+
+import datetime
+import platform
+import shlex
+from pathlib import Path
+from typing import Any, Sequence
+
+from ._case import CaseResult
+from ._report_json import FORMAT
+
+#: Payload bytes kept per direction in a report (hex); full lengths are recorded beside them.
+PAYLOAD_KEEP = 1024
+
+
+def replay_command(report_path: str | Path | None, case_id: str) -> str:
+    where = str(report_path) if report_path is not None else "report.json"
+    return f"python -m harness replay {shlex.quote(where)} --case {shlex.quote(case_id)}"
+
+
+def case_to_json(result: CaseResult, *, report_path: str | Path | None) -> dict[str, Any]:
+    case = result.case
+    data: dict[str, Any] = {
+        "id": case.id,
+        "operation": case.operation,
+        "style": case.style,
+        "fault": case.fault,
+        "transport": case.transport,
+        "origin": case.origin,
+        "seed": case.seed,
+        "index": case.index,
+        "outcome": result.outcome,
+        "violations": result.slugs,
+        "details": [v.to_json() for v in result.violations],
+        "plan": case.plan.to_json(),
+        "replay": replay_command(report_path, case.id),
+        "steps": result.steps,
+    }
+    if result.error:
+        data["details"].append({"slug": "", "explanation": "the case could not be judged",
+                                "message": result.error, "step": None})
+    if result.outcome != "pass":
+        data["payload"] = {
+            "sent": result.sent[:PAYLOAD_KEEP].hex(),
+            "received": result.received[:PAYLOAD_KEEP].hex(),
+            "sent_len": len(result.sent),
+            "received_len": len(result.received),
+        }
+        data["trace"] = list(result.trace)
+    return data
+
+
+def build_report(results: Sequence[CaseResult], *, seed: int, target: str, command: str,
+                 faults: Sequence[str], operations: Sequence[str], transports: Sequence[str],
+                 report_path: str | Path | None, run_id: str, started: datetime.datetime,
+                 duration_s: float, jobs: int) -> dict[str, Any]:
+    cases = [case_to_json(r, report_path=report_path) for r in results]
+    counts = {"pass": 0, "violation": 0, "error": 0}
+    for c in cases:
+        counts[c["outcome"]] += 1
+    return {
+        "format": FORMAT,
+        "seed": seed,
+        "target": target,
+        "command": command,
+        "faults": list(faults),
+        "operations": list(operations),
+        "transports": list(transports),
+        "summary": {"cases": len(cases), "passed": counts["pass"], "violations": counts["violation"],
+                    "errors": counts["error"]},
+        "cases": cases,
+        "run": {
+            "id": run_id,
+            "started": started.isoformat(timespec="seconds"),
+            "duration_s": round(duration_s, 3),
+            "jobs": jobs,
+            "python": platform.python_version(),
+        },
+    }

@@ -1,0 +1,18 @@
+"""Deliberately broken targets for the CLI tests (importable by spec from worker processes)."""
+
+from faultio import IOStream
+
+
+class EintrClosesOnWrite(IOStream):
+    """The 4.x write path: EINTR from send closes the stream instead of retrying."""
+
+    def write_to_fd(self, data):
+        try:
+            return self.socket.send(data)
+        except InterruptedError:
+            self.close(exc_info=True)
+            raise BlockingIOError() from None
+
+
+def explode(sock, **options):
+    raise RuntimeError("boom: this factory cannot build a stream")

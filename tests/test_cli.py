@@ -1,0 +1,124 @@
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+
+from harness._cli import main
+from harness._report_json import load_report, validate_report
+
+
+def run(argv):
+    out, err = io.StringIO(), io.StringIO()
+    code = main(argv, stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+FAST = ["--examples", "0", "--jobs", "1", "--operations", "read_bytes,read_until,write"]
+
+
+def test_run_writes_a_valid_report_and_exits_zero_against_the_reference(tmp_path):
+    code, out, err = run(["run", "--faults", "eintr,dribble", "--report", str(tmp_path), *FAST])
+    assert code == 0, err
+    assert out == ""
+    (run_dir,) = tmp_path.iterdir()
+    report = load_report(run_dir / "report.json")
+    validate_report(report)
+    assert report["summary"]["cases"] == 2 * 2 * 3 * 2  # faults x transports x operations x styles
+    assert report["summary"]["violations"] == 0
+    assert (run_dir / "index.html").read_text().startswith("<!DOCTYPE html>")
+    assert "cases, " in err and "report:" in err
+
+
+def test_json_mode_prints_only_the_report_on_stdout(tmp_path):
+    code, out, err = run(["run", "--faults", "flood", "--transport", "plain", "--json", "--no-report", *FAST])
+    assert code == 0
+    report = json.loads(out)
+    validate_report(report)
+    assert {c["fault"] for c in report["cases"]} == {"flood"}
+    assert all({"id", "operation", "fault", "transport", "outcome", "violations"} <= set(c) for c in report["cases"])
+
+
+def test_same_seed_gives_identical_cases(tmp_path):
+    args = ["run", "--faults", "econnreset,ewouldblock", "--transport", "plain", "--json", "--no-report",
+            "--seed", "7", "--examples", "1", "--operations", "read_until,echo"]
+    first = json.loads(run([*args, "--jobs", "1"])[1])
+    second = json.loads(run([*args, "--jobs", "2"])[1])
+    assert first["cases"] == second["cases"]
+    assert first["run"]["jobs"] == 1 and second["run"]["jobs"] == 2
+    other = json.loads(run([*args[:-8], "--seed", "8", *args[-6:], "--jobs", "1"])[1])
+    assert [c["plan"] for c in other["cases"]] != [c["plan"] for c in first["cases"]]
+
+
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["run", "--faults", "bogus"], "valid kinds: eintr, econnreset, ewouldblock, dribble, flood, all"),
+        (["run", "--transport", "carrier-pigeon"], "valid: plain, ssl, all"),
+        (["run", "--operations", "read_everything"], "valid: read_bytes"),
+        (["run", "--target", "nocolon"], "use module:factory"),
+        (["run", "--target", "no_such_module_xyz:f"], "cannot import"),
+        (["run", "--examples", "-1"], "negative"),
+        (["frobnicate"], "invalid choice"),
+        (["replay", "/no/such/file.json"], "does not exist"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line_naming_the_valid_values(argv, needle):
+    code, out, err = run(argv)
+    assert code == 2
+    assert needle in err
+    assert len(err.strip().splitlines()) == 1
+    assert out == ""
+
+
+def test_list_names_every_kind_operation_and_invariant():
+    from harness._invariants import INVARIANTS
+
+    code, out, _ = run(["list"])
+    assert code == 0
+    for word in ["eintr", "flood", "read_until_regex", "echo", *INVARIANTS]:
+        assert word in out
+
+
+def test_a_broken_target_exits_1_and_replay_reproduces_the_violation(tmp_path):
+    code, out, err = run(["run", "--faults", "eintr", "--transport", "plain", "--report", str(tmp_path),
+                          "--target", "_broken_targets:EintrClosesOnWrite", *FAST])
+    assert code == 1
+    assert "FAIL write/" in err and "eintr-invisible" in err
+    (run_dir,) = tmp_path.iterdir()
+    report = load_report(run_dir / "report.json")
+    failing = [c for c in report["cases"] if c["outcome"] == "violation"]
+    assert failing and all(c["trace"] for c in failing)
+    case = failing[0]
+    code, out, err = run(["replay", str(run_dir / "report.json"), "--case", case["id"]])
+    assert code == 1
+    assert f"VIOLATION {case['violations'][0]}" in out
+    assert "injected=True" in out
+    code, out, err = run(["replay", str(run_dir / "report.json"), "--case", case["id"], "--target",
+                          "faultio:IOStream"])
+    assert code == 0 and "outcome: pass" in out
+
+
+def test_replay_of_a_report_without_case_lists_failing_ids(tmp_path):
+    run(["run", "--faults", "eintr", "--transport", "plain", "--report", str(tmp_path),
+         "--target", "_broken_targets:EintrClosesOnWrite", *FAST])
+    (run_dir,) = tmp_path.iterdir()
+    code, out, err = run(["replay", str(run_dir / "report.json")])
+    assert code == 2 and "failing cases: write/" in err
+
+
+def test_a_crashing_target_factory_is_an_error_case_not_a_crash(tmp_path):
+    code, out, err = run(["run", "--faults", "eintr", "--transport", "plain", "--json", "--no-report",
+                          "--target", "_broken_targets:explode", *FAST])
+    assert code == 1
+    report = json.loads(out)
+    assert {c["outcome"] for c in report["cases"]} == {"error"}
+    assert "boom" in report["cases"][0]["details"][0]["message"]
+
+
+def test_python_dash_m_harness_runs_as_a_module(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "harness", "run", "--faults", "bogus"], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "unknown fault kind 'bogus'" in proc.stderr
