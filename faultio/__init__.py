@@ -1,6 +1,7 @@
 """faultio: a simulated kernel that injects the faults real kernels and TLS stacks produce.
 
-The public names are re-exported here; implementations live in underscore modules.
+The public names are re-exported here; implementations live in underscore modules. The TLS names
+(``SSLIOStream``, ``TLSPeer`` and the TLS errors) load pyOpenSSL, so they are imported on first use.
 """
 
 from ._errors import (
@@ -19,14 +20,6 @@ from ._future import Future
 from ._iostream import BaseIOStream, IOStream
 from ._loop import IOLoop
 from ._peer import Peer
-from ._ssl import (
-    CertificateVerificationError,
-    NonDrainingSSLIOStream,
-    RaggedEOFError,
-    SSLIOStream,
-    TLSError,
-    TLSHandshakeError,
-)
 from ._plan import (
     FAULT_KINDS,
     Chunk,
@@ -47,7 +40,74 @@ from ._plan import (
     parse_kinds,
     plan_for_kind,
 )
-from ._tlspeer import TLSPeer
 from ._trace import Trace, TraceEvent
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "CertificateVerificationError": "._ssl",
+    "NonDrainingSSLIOStream": "._ssl",
+    "RaggedEOFError": "._ssl",
+    "SSLIOStream": "._ssl",
+    "TLSError": "._ssl",
+    "TLSHandshakeError": "._ssl",
+    "TLSPeer": "._tlspeer",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'faultio' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = [
+    "FAULT_KINDS",
+    "BaseIOStream",
+    "BusyLoopError",
+    "CertificateVerificationError",
+    "Chunk",
+    "Dribble",
+    "Eintr",
+    "Eof",
+    "FakeSocket",
+    "FaultPlan",
+    "FaultioError",
+    "Flood",
+    "Future",
+    "IOLoop",
+    "IOStream",
+    "InvalidStateError",
+    "LoopBudgetExceeded",
+    "NonDrainingSSLIOStream",
+    "Pass",
+    "Peer",
+    "PlanError",
+    "RaggedEOFError",
+    "Reset",
+    "SSLIOStream",
+    "SendBrokenPipe",
+    "SendEintr",
+    "SendPartial",
+    "SendReset",
+    "SendWouldBlock",
+    "StalledError",
+    "Step",
+    "StreamBufferFullError",
+    "StreamClosedError",
+    "TLSError",
+    "TLSHandshakeError",
+    "TLSPeer",
+    "Trace",
+    "TraceEvent",
+    "UnsatisfiableReadError",
+    "WouldBlock",
+    "parse_kinds",
+    "plan_for_kind",
+    "socketpair",
+]
