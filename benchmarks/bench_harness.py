@@ -1,0 +1,51 @@
+"""Benchmark the harness's main job: wall time of ``python -m harness run --faults all`` with defaults.
+
+Runs the command as a user would (a fresh interpreter each time, the report written to a temporary
+directory) with ``--jobs 1`` and ``--jobs 2``, ``--repeat`` times each, and prints the times, the best of
+each, and the ratio jobs1/jobs2 measured in this one invocation. It asserts nothing about speed.
+Run: ``python benchmarks/bench_harness.py [--repeat N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def one_run(jobs: int, extra: list[str]) -> tuple[float, int, str]:
+    with tempfile.TemporaryDirectory() as reports:
+        cmd = [sys.executable, "-m", "harness", "run", "--faults", "all", "--jobs", str(jobs), "-q",
+               "--report", reports, *extra]
+        start = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        elapsed = time.perf_counter() - start
+    summary = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else ""
+    return elapsed, proc.returncode, summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("extra", nargs="*", help="extra arguments for `harness run` (after --)")
+    args = parser.parse_args(argv)
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus; command: python -m harness run --faults all "
+          f"{' '.join(args.extra)}")
+    best = {}
+    for jobs in (1, 2):
+        times = []
+        for _ in range(args.repeat):
+            elapsed, code, summary = one_run(jobs, args.extra)
+            times.append(elapsed)
+            print(f"  --jobs {jobs}: {elapsed:6.2f} s  exit {code}  [{summary}]")
+        best[jobs] = min(times)
+    print(f"best --jobs 1: {best[1]:.2f} s; best --jobs 2: {best[2]:.2f} s; ratio jobs1/jobs2 = "
+          f"{best[1] / best[2]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
