@@ -42,15 +42,35 @@ def certificate_authority(name: str = "faultio") -> trustme.CA:
     return _authority(name)
 
 
+# RSA, not trustme's default ECDSA: an ECDSA signature's DER length varies from one signature to the next
+# (70 to 72 bytes), so the server's handshake flight changed size from run to run and a fault placed at a
+# byte offset of the ciphertext landed somewhere else each time. RSA signatures have the modulus' length.
+KEY_TYPE = trustme.KeyType.RSA
+#: Tries at a leaf whose serial number has its full DER length (see ``server_certificate``).
+_SERIAL_TRIES = 64
+
+
 @functools.lru_cache(maxsize=None)
 def _authority(name: str) -> trustme.CA:
-    return trustme.CA(organization_name=f"{name} test CA")
+    return trustme.CA(organization_name=f"{name} test CA", key_type=KEY_TYPE)
 
 
 @functools.lru_cache(maxsize=None)
 def server_certificate() -> trustme.LeafCert:
-    """The server's leaf certificate for ``SERVER_HOSTNAMES``, signed by the ``"faultio"`` CA (cached)."""
-    return certificate_authority().issue_cert(*SERVER_HOSTNAMES)
+    """The server's leaf certificate for ``SERVER_HOSTNAMES``, signed by the ``"faultio"`` CA (cached).
+
+    Its encoded size is the same in every process: a random serial number that happens to encode one
+    byte shorter (about 1 in 128) is drawn again, so the TLS byte stream has one shape for every run.
+    """
+    from cryptography import x509
+
+    ca = certificate_authority()
+    for _ in range(_SERIAL_TRIES):
+        leaf = ca.issue_cert(*SERVER_HOSTNAMES, key_type=KEY_TYPE)
+        serial = x509.load_pem_x509_certificate(leaf.cert_chain_pems[0].bytes()).serial_number
+        if serial.bit_length() > 152:  # 20 content bytes: the longest a 159-bit serial encodes to
+            return leaf
+    raise RuntimeError(f"no full-length certificate serial in {_SERIAL_TRIES} tries")  # pragma: no cover
 
 
 def untrusted_authority() -> trustme.CA:

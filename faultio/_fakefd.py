@@ -146,9 +146,12 @@ class FakeSocket:
         plan: FaultPlan | None,
         role: str,
         keep_received: bool = True,
+        record_payload: bool = True,
     ) -> None:
         self.loop = loop
         self.role = role
+        #: Whether trace events carry a hex prefix of the bytes (off for ciphertext, which is random).
+        self.record_payload = record_payload
         self.plan = plan or FaultPlan()
         self._in = inbound
         self._out = outbound
@@ -313,8 +316,8 @@ class FakeSocket:
             asked=bufsize,
             result="data",
             nbytes=len(data),
-            data_hex=hexdump_bytes(data),
             shaped=step.kind if step is not None else "",
+            **({"data_hex": hexdump_bytes(data)} if self.record_payload else {}),
         )
         self._settle()
         return data
@@ -438,8 +441,8 @@ class FakeSocket:
             asked=len(view),
             result="data",
             nbytes=limit,
-            data_hex=hexdump_bytes(chunk),
             shaped=step.kind if step is not None else "",
+            **({"data_hex": hexdump_bytes(chunk)} if self.record_payload else {}),
         )
         return limit
 
@@ -492,14 +495,20 @@ def socketpair(
     *,
     capacity: int = DEFAULT_CAPACITY,
     keep_received: bool = True,
+    record_payload: bool = True,
 ) -> tuple[FakeSocket, FakeSocket]:
-    """A connected pair ``(target, peer)``: ``target`` obeys ``plan``, ``peer`` is ordinary."""
+    """A connected pair ``(target, peer)``: ``target`` obeys ``plan``, ``peer`` is ordinary.
+
+    ``record_payload=False`` keeps byte prefixes out of the trace (for ciphertext, which differs on
+    every run and says nothing)."""
     if plan is not None and not isinstance(plan, FaultPlan):
         raise TypeError(f"plan must be a FaultPlan or None, got {type(plan).__name__}")
     to_target, to_peer = _Pipe(capacity), _Pipe(capacity)
     target = FakeSocket(
-        loop, inbound=to_target, outbound=to_peer, plan=plan, role="target", keep_received=keep_received
+        loop, inbound=to_target, outbound=to_peer, plan=plan, role="target", keep_received=keep_received,
+        record_payload=record_payload,
     )
-    peer = FakeSocket(loop, inbound=to_peer, outbound=to_target, plan=None, role="peer")
+    peer = FakeSocket(loop, inbound=to_peer, outbound=to_target, plan=None, role="peer",
+                      record_payload=record_payload)
     target.peer, peer.peer = peer, target
     return target, peer

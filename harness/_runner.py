@@ -9,8 +9,11 @@ Rules for this module:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from typing import Any
+import signal
+import threading
+from typing import Any, Iterator
 
 from faultio import (
     BusyLoopError,
@@ -34,6 +37,9 @@ MAX_BUFFER_SIZE = 64 * 1024
 STEP_BUDGET = 50_000
 #: How many trace events a failing case keeps for the report (around the first violation).
 TRACE_KEEP = 2500
+#: Wall-clock seconds one case may take before it is called hung. Only a target that spins without ever
+#: touching its fd or the loop can get here (everything else is bounded by steps); it is the last resort.
+CASE_TIMEOUT_S = 60.0
 #: Plaintext a TLS peer floods with, far beyond MAX_BUFFER_SIZE.
 TLS_FLOOD_BYTES = 4 * MAX_BUFFER_SIZE
 #: The largest plaintext one TLS record holds: an SSL stream may buffer one record beyond a bound.
@@ -44,6 +50,31 @@ def derive_seed(seed: int, *parts: Any) -> int:
     """A stable 32-bit seed from the run's seed and a cell's name (no ``hash()``: it is salted per process)."""
     digest = hashlib.sha256(":".join([str(seed), *map(str, parts)]).encode()).digest()
     return int.from_bytes(digest[:4], "big")
+
+
+class CaseHung(BaseException):
+    """Raised into a case that ran past ``CASE_TIMEOUT_S`` of wall-clock time (a BaseException, so a
+    stream's ``except Exception`` cannot swallow it)."""
+
+
+@contextlib.contextmanager
+def _wall_clock_guard(seconds: float) -> Iterator[None]:
+    """Interrupt the current thread after ``seconds`` (main thread only; elsewhere no guard)."""
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise CaseHung(f"the case ran for more than {seconds:g} s of wall-clock time without the loop "
+                       "advancing: the target hangs inside one step")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 class Run:
@@ -83,7 +114,8 @@ def _tls_setup(case: Case) -> tuple[Any, Any]:
 
 
 def run_case(case: Case, target: Target = DEFAULT_TARGET, *, max_buffer_size: int = MAX_BUFFER_SIZE,
-             budget: int = STEP_BUDGET, keep_trace: bool = True, full_trace: bool = False) -> CaseResult:
+             budget: int = STEP_BUDGET, keep_trace: bool = True, full_trace: bool = False,
+             timeout_s: float = CASE_TIMEOUT_S) -> CaseResult:
     """Run one case and judge it. Never raises for anything the target does.
 
     A failing case keeps a window of its trace around the first violation (``keep_trace``); ``full_trace``
@@ -96,7 +128,7 @@ def run_case(case: Case, target: Target = DEFAULT_TARGET, *, max_buffer_size: in
         tls_flood = TLS_FLOOD_BYTES
         plan = FaultPlan(read=tuple(s for s in plan.read if not isinstance(s, Flood)), write=plan.write,
                          name=plan.name)
-    fd, peer_sock = socketpair(loop, plan)
+    fd, peer_sock = socketpair(loop, plan, record_payload=case.transport == "plain")
     server_ctx = client_ctx = None
     if case.transport == "ssl":
         server_ctx, client_ctx = _tls_setup(case)
@@ -134,12 +166,13 @@ def run_case(case: Case, target: Target = DEFAULT_TARGET, *, max_buffer_size: in
     run.monitor = monitor
     scenario = OPERATIONS[case.operation][0]
     try:
-        driver = Driver(run, case.style)
-        if tls_flood:
-            _arm_tls_flood(run, tls_flood)
-        loop.run_sync(lambda: scenario(run, driver))
-        loop.run_until_quiescent()
-    except (LoopBudgetExceeded, BusyLoopError) as exc:
+        with _wall_clock_guard(timeout_s):
+            driver = Driver(run, case.style)
+            if tls_flood:
+                _arm_tls_flood(run, tls_flood)
+            loop.run_sync(lambda: scenario(run, driver))
+            loop.run_until_quiescent()
+    except (LoopBudgetExceeded, BusyLoopError, CaseHung) as exc:
         monitor.violate("no-busy-loop", str(exc).splitlines()[0])
     except StalledError as exc:
         if not monitor.violations:

@@ -16,3 +16,11 @@ class EintrClosesOnWrite(IOStream):
 
 def explode(sock, **options):
     raise RuntimeError("boom: this factory cannot build a stream")
+
+
+class HangsInRead(IOStream):
+    """Spins in pure Python inside a read, never touching the fd or the loop."""
+
+    def read_from_fd(self):
+        while True:
+            pass
