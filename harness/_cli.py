@@ -183,9 +183,18 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except ValueError as exc:
         raise UsageError(f"--{'transport' if 'transport' in str(exc) else 'operations'}: {exc}") from None
     try:
-        load_target(args.target)
+        target = load_target(args.target)
     except TargetError as exc:
         raise UsageError(str(exc)) from None
+    unsupported = [t for t in transports if t not in target.transports]
+    if unsupported and args.transport != "all":
+        raise UsageError(f"--transport {args.transport}: the target {args.target} cannot be built for it; "
+                         f"valid for this target: {', '.join(target.transports)}")
+    if unsupported:
+        transports = tuple(t for t in transports if t in target.transports)
+        if not args.json:
+            print(f"note: {args.target} has no {'/'.join(unsupported)} variant; running "
+                  f"{', '.join(transports)} only", file=err)
     jobs = args.jobs or default_jobs()
     started = datetime.datetime.now(datetime.timezone.utc)
     t0 = time.perf_counter()

@@ -28,6 +28,8 @@ class Target:
 
     name: str
     factory: Callable[..., Any]
+    #: The transports the target can be built for (a plain stream class has no TLS variant).
+    transports: tuple[str, ...] = ("plain", "ssl")
 
     def make(self, sock: Any, *, io_loop: Any, transport: str, max_buffer_size: int, ssl_context: Any) -> Any:
         return self.factory(sock, io_loop=io_loop, transport=transport, max_buffer_size=max_buffer_size,
@@ -61,6 +63,28 @@ def stream_class_factory(cls: type) -> Callable[..., Any]:
     return factory
 
 
+def _class_transports(cls: type) -> tuple[str, ...]:
+    """A class speaks TLS when its constructor takes ``ssl_options``; a TLS-only class has no plain form."""
+    import inspect
+
+    try:
+        params = inspect.signature(cls).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        return ("plain", "ssl")
+    if "ssl_options" not in params:
+        return ("plain",)
+    required = [p for p in params.values() if p.default is p.empty and p.kind == p.POSITIONAL_OR_KEYWORD]
+    return ("ssl",) if len(required) > 1 or _is_tls_only(cls) else ("plain", "ssl")
+
+
+def _is_tls_only(cls: type) -> bool:
+    try:
+        from faultio import SSLIOStream
+    except ImportError:  # pragma: no cover
+        return False
+    return issubclass(cls, SSLIOStream)
+
+
 def load_target(spec: str) -> Target:
     """Load ``module:attr``. ``attr`` may be a factory function or a stream class."""
     if spec in (DEFAULT_TARGET_SPEC, "faultio", "default"):
@@ -79,7 +103,7 @@ def load_target(spec: str) -> Target:
         except AttributeError:
             raise TargetError(f"--target {spec!r}: module {module_name!r} has no attribute {attr!r}") from None
     if isinstance(obj, type):
-        return Target(name=spec, factory=stream_class_factory(obj))
+        return Target(name=spec, factory=stream_class_factory(obj), transports=_class_transports(obj))
     if not callable(obj):
         raise TargetError(f"--target {spec!r} names {type(obj).__name__}, which is neither a factory nor a class")
     return Target(name=spec, factory=obj)
