@@ -401,7 +401,8 @@ class SSLIOStream(IOStream):
         """The handshake just completed: send the writes queued meanwhile, serve a waiting read."""
         if self.closed():
             return
-        if self._write_buffer_size or self._cipher_out:
+        # Also with nothing queued: a write(b"") made during the handshake still waits to be completed.
+        if self._write_buffer_size or self._cipher_out or self._write_callback is not None or self._write_futures:
             self._handle_write()
         # The peer's last handshake flight may have carried application records in the same fd read
         # (a TLS 1.3 client sends Finished and data together). They sit in the SSL object now and the

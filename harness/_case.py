@@ -56,6 +56,7 @@ class Case:
             "transport": self.transport,
             "origin": self.origin,
             "seed": self.seed,
+            "index": self.index,
             "plan": self.plan.to_json(),
         }
 

@@ -483,3 +483,29 @@ def test_ragged_eof_error_is_in_the_connection_reset_family():
     assert isinstance(error, ConnectionResetError) and error.errno == errno.ECONNRESET
     assert issubclass(CertificateVerificationError, TLSHandshakeError)
     assert issubclass(TLSHandshakeError, TLSError) and issubclass(TLSError, OSError)
+
+
+# Found by generated plans (run_generated, seed 0: write/callback/mixed/ssl#3 hung under the clean plan):
+# an empty write issued while the handshake is under way must still complete once it is done.
+@pytest.mark.parametrize("style", ["future", "callback"])
+def test_finding_ssl_empty_write_made_during_the_handshake_completes(style):
+    # Found by run_generated(seed=0): write/callback/mixed/ssl#3 hung under a plan shrunk to the clean plan;
+    # its first write is b"", issued while the TLS handshake is still under way.
+    from faultio import IOLoop, SSLIOStream, TLSPeer, socketpair
+    from faultio._certs import client_context, server_context
+
+    loop = IOLoop(make_current=False)
+    sock, peer_sock = socketpair(loop)
+    stream = SSLIOStream(sock, io_loop=loop, ssl_options=server_context(), server_side=True)
+    peer = TLSPeer(loop, peer_sock, client_context(), server_hostname="localhost")
+    called = []
+    future = stream.write(b"") if style == "future" else stream.write(b"", callback=lambda: called.append(1))
+
+    async def handshake_then_idle():
+        await peer.handshake()
+        await loop.sleep(1.0)
+
+    loop.run_sync(handshake_then_idle)
+    loop.run_until_quiescent()
+    assert not stream._handshaking
+    assert future.done() if style == "future" else called == [1]
