@@ -1,0 +1,363 @@
+"""Real sockets that obey a ``FaultPlan``: the fake fd's faults, on a kernel socket any event loop can poll.
+
+Rules for this module:
+- The plan decides every fault, with the semantics ``docs/design.md`` gives the fake fds (``_fakefd``):
+  the same steps, consumed in the same order, on the same calls. This module only translates them onto a
+  real socket; it never invents a fault and never sleeps.
+- The wrapper raises exactly what the OS would (``InterruptedError``, ``BlockingIOError``,
+  ``ConnectionResetError``, ``BrokenPipeError``). Whether a fault was injected is written in the trace.
+- Only ``recv``, ``recv_into``, ``send`` and ``sendall`` move bytes, and every one of them goes through the
+  plan. Other byte-moving socket methods are refused rather than passed through unshaped.
+- Readiness belongs to the kernel. A reset or the peer's FIN taken from the plan shuts the real socket's
+  read side so that ``select``/``epoll`` report it readable and the reader comes to see it. Flood bytes live
+  in this object, like plaintext inside a TLS object: a reader sees them when it reads (a correct reader
+  reads until EWOULDBLOCK or until satisfied, and tries the socket again before waiting for readiness).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+from typing import Any
+
+from ._fakefd import _Generated
+from ._plan import (
+    Chunk,
+    Dribble,
+    Eintr,
+    Eof,
+    FaultPlan,
+    Flood,
+    Pass,
+    Reset,
+    SendBrokenPipe,
+    SendEintr,
+    SendPartial,
+    SendReset,
+    SendWouldBlock,
+    Step,
+    WouldBlock,
+)
+from ._trace import Trace, hexdump_bytes
+
+__all__ = ["FaultySocket", "real_socketpair"]
+
+#: Socket methods that move bytes outside the plan; the wrapper refuses them by name.
+_UNSHAPED = frozenset({"recvfrom", "recvfrom_into", "recvmsg", "recvmsg_into", "sendto", "sendmsg",
+                       "sendfile", "makefile", "dup"})
+
+
+def _oserror(cls: type[OSError], code: int) -> OSError:
+    return cls(code, os.strerror(code))
+
+
+class FaultySocket:
+    """A connected, non-blocking kernel socket whose ``recv``/``recv_into``/``send`` obey ``plan``.
+
+    Hand it to any code that takes a socket object (Tornado 6's ``IOStream``, an asyncio reader using
+    ``loop.add_reader(sock.fileno(), ...)`` or ``loop.sock_recv``). ``fileno()`` is the real descriptor.
+
+    Counters for assertions: ``recv_calls``, ``send_calls``, ``faults_injected``, ``bytes_received``,
+    ``bytes_sent``; ``received`` holds every byte ``recv`` handed out. ``trace`` records every call, one
+    event per call (the event's ``step`` is the call's number).
+    """
+
+    def __init__(self, sock: socket.socket, plan: FaultPlan | None = None, *, trace: Trace | None = None) -> None:
+        if plan is not None and not isinstance(plan, FaultPlan):
+            raise TypeError(f"plan must be a FaultPlan or None, got {type(plan).__name__}")
+        self._sock = sock
+        sock.setblocking(False)
+        self.plan = plan or FaultPlan()
+        self.trace = trace if trace is not None else Trace()
+        self._read_steps: tuple[Step, ...] = self.plan.read
+        self._write_steps: tuple[Step, ...] = self.plan.write
+        self._read_i = 0
+        self._write_i = 0
+        self._read_left: int | None = None  # progress inside the current counted read step
+        self._write_left: int | None = None
+        self._flood: _Generated | None = None
+        self._eof = False  # the plan's FIN arrived: recv returns b"" from now on
+        self._reset = False
+        self._so_error = 0
+        self._closed = False
+        self._calls = 0
+        self.recv_calls = 0
+        self.send_calls = 0
+        self.faults_injected = 0
+        self.bytes_received = 0
+        self.bytes_sent = 0
+        #: Every byte ``recv``/``recv_into`` handed out, in order.
+        self.received = bytearray()
+        self._settle()
+
+    # -- the plain socket surface -------------------------------------------------------------------
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"fd={self._sock.fileno()}"
+        return f"<FaultySocket {state} plan={self.plan.name or 'plan'}>"
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name in _UNSHAPED:
+            raise AttributeError(
+                f"FaultySocket does not offer {name}(): it would move bytes around the fault plan; "
+                "use recv, recv_into, send or sendall"
+            )
+        return getattr(self._sock, name)
+
+    @property
+    def sock(self) -> socket.socket:
+        """The wrapped kernel socket (bytes moved through it directly skip the plan)."""
+        return self._sock
+
+    @property
+    def family(self) -> int:
+        return self._sock.family
+
+    @property
+    def type(self) -> int:
+        return self._sock.type
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def setblocking(self, flag: bool) -> None:
+        self._sock.setblocking(flag)
+
+    def gettimeout(self) -> float | None:
+        return self._sock.gettimeout()
+
+    def settimeout(self, value: float | None) -> None:
+        self._sock.settimeout(value)
+
+    def setsockopt(self, *args: Any) -> None:
+        self._sock.setsockopt(*args)
+
+    def getsockopt(self, level: int, optname: int, *args: Any) -> Any:
+        if level == socket.SOL_SOCKET and optname == socket.SO_ERROR and self._so_error:
+            code, self._so_error = self._so_error, 0
+            self._record("getsockopt", option="SO_ERROR", value=code, injected=True)
+            return code
+        return self._sock.getsockopt(level, optname, *args)
+
+    def shutdown(self, how: int) -> None:
+        self._record("shutdown", how=how)
+        self._sock.shutdown(how)
+
+    def close(self) -> None:
+        self._record("close")
+        self._closed = True
+        self._sock.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    # -- receiving ----------------------------------------------------------------------------------
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        self.recv_calls += 1
+        return self._recv(bufsize, flags, "recv")
+
+    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+        self.recv_calls += 1
+        view = memoryview(buffer).cast("B")
+        data = self._recv(nbytes or len(view), flags, "recv_into")
+        view[: len(data)] = data
+        return len(data)
+
+    def _read_step(self) -> Step | None:
+        return self._read_steps[self._read_i] if self._read_i < len(self._read_steps) else None
+
+    def _advance_read(self) -> None:
+        self._read_i += 1
+        self._read_left = None
+
+    def _recv(self, bufsize: int, flags: int, call: str) -> bytes:
+        if bufsize < 0:
+            raise ValueError("negative buffersize in recv")
+        self._settle()
+        step = self._read_step()
+        if isinstance(step, Eintr):
+            self._advance_read()
+            return self._inject(call, InterruptedError, errno.EINTR, step)
+        if isinstance(step, WouldBlock):
+            left = (self._read_left if self._read_left is not None else step.count) - 1
+            if left:
+                self._read_left = left
+            else:
+                self._advance_read()
+            return self._inject(call, BlockingIOError, errno.EAGAIN, step)
+        if self._so_error:
+            code, self._so_error = self._so_error, 0
+            self._record(call, asked=bufsize, result=errno.errorcode[code], injected=True)
+            raise _oserror(ConnectionResetError, code)
+        if bufsize == 0:
+            return b""
+        if self._eof or self._reset:
+            self._record(call, asked=bufsize, result="EOF", nbytes=0, injected=True)
+            return b""
+        limit = bufsize
+        if isinstance(step, Chunk):
+            limit = min(limit, step.max_bytes)
+        elif isinstance(step, Pass):
+            limit = min(limit, self._read_left if self._read_left is not None else step.nbytes)
+        elif isinstance(step, Dribble):
+            limit = 1
+        if self._flood is not None:
+            data = self._flood.take(limit)
+            if not self._flood.remaining:
+                self._flood = None
+        else:
+            try:
+                data = self._sock.recv(limit, flags)
+            except BlockingIOError:
+                self._record(call, asked=bufsize, result="EAGAIN", injected=False)
+                raise
+            except OSError as exc:
+                self._record(call, asked=bufsize, result=errno.errorcode.get(exc.errno or 0, repr(exc)),
+                             injected=False)
+                raise
+            if not data:
+                self._record(call, asked=bufsize, result="EOF", nbytes=0, injected=False)
+                return b""
+        # The same accounting as the fake fd: a Chunk is used up by one delivering recv; Pass and a bounded
+        # Dribble count the bytes they shaped.
+        if isinstance(step, Chunk):
+            self._advance_read()
+        elif isinstance(step, (Pass, Dribble)) and step.nbytes is not None:
+            left = (self._read_left if self._read_left is not None else step.nbytes) - len(data)
+            self._read_left = left
+            if left <= 0:
+                self._advance_read()
+        self.bytes_received += len(data)
+        self.received += data
+        self._record(call, asked=bufsize, result="data", nbytes=len(data), data_hex=hexdump_bytes(data),
+                     shaped=step.kind if step is not None else "")
+        self._settle()
+        return data
+
+    def _settle(self) -> None:
+        """Apply the steps that happen to the connection rather than to one call (a flood, the peer's FIN,
+        the peer's RST) as soon as the cursor reaches them, as the fake fd does."""
+        for _ in range(len(self._read_steps) + 1):
+            step = self._read_step()
+            if isinstance(step, Pass) and (self._read_left if self._read_left is not None else step.nbytes) <= 0:
+                self._advance_read()
+            elif isinstance(step, Flood):
+                self._advance_read()
+                self._flood = _Generated(step.nbytes, step.pattern_seed)
+                self.faults_injected += 1
+                self._record("inject", fault="flood", nbytes=step.nbytes)
+            elif isinstance(step, Eof):
+                self._advance_read()
+                self._eof = True
+                self._flood = None
+                self.faults_injected += 1
+                self._record("inject", fault="eof")
+                # The kernel must see the end too, or a reader waiting for readiness would wait for ever.
+                self._shutdown_quietly(socket.SHUT_RD)
+            elif isinstance(step, Reset):
+                self._advance_read()
+                self._apply_reset("reset")
+            else:
+                return
+
+    def _apply_reset(self, why: str) -> None:
+        self._reset = True
+        self._flood = None
+        self._so_error = errno.ECONNRESET
+        self.faults_injected += 1
+        self._record("inject", fault=why)
+        # Both directions end: our reader becomes readable (and sees the reset), the peer reads EOF.
+        self._shutdown_quietly(socket.SHUT_RDWR)
+
+    def _shutdown_quietly(self, how: int) -> None:
+        try:
+            self._sock.shutdown(how)
+        except OSError:
+            pass  # already shut down or disconnected: the end is visible either way
+
+    def _inject(self, call: str, cls: type[OSError], code: int, step: Step) -> Any:
+        self.faults_injected += 1
+        self._record(call, result=errno.errorcode[code], injected=True, step=step.kind)
+        raise _oserror(cls, code)
+
+    # -- sending ------------------------------------------------------------------------------------
+    def send(self, data: Any, flags: int = 0) -> int:
+        self.send_calls += 1
+        view = memoryview(data).cast("B")
+        step = self._write_steps[self._write_i] if self._write_i < len(self._write_steps) else None
+        if isinstance(step, SendEintr):
+            self._write_i += 1
+            return self._inject("send", InterruptedError, errno.EINTR, step)
+        if isinstance(step, SendWouldBlock):
+            left = (self._write_left if self._write_left is not None else step.count) - 1
+            if left:
+                self._write_left = left
+            else:
+                self._write_i += 1
+                self._write_left = None
+            return self._inject("send", BlockingIOError, errno.EAGAIN, step)
+        if isinstance(step, SendReset):
+            self._write_i += 1
+            self._apply_reset("send_reset")
+            self._so_error = 0
+            return self._inject("send", ConnectionResetError, errno.ECONNRESET, step)
+        if isinstance(step, SendBrokenPipe):
+            self._write_i += 1
+            self._shutdown_quietly(socket.SHUT_WR)
+            return self._inject("send", BrokenPipeError, errno.EPIPE, step)
+        if self._so_error:
+            code, self._so_error = self._so_error, 0
+            self._record("send", result=errno.errorcode[code], injected=True)
+            raise _oserror(ConnectionResetError, code)
+        if self._reset:
+            self._record("send", asked=len(view), result="EPIPE", injected=True)
+            raise _oserror(BrokenPipeError, errno.EPIPE)
+        if not len(view):
+            return 0
+        limit = len(view)
+        if isinstance(step, SendPartial):
+            limit = min(limit, step.max_bytes)
+        try:
+            sent = self._sock.send(view[:limit], flags)
+        except OSError as exc:
+            self._record("send", asked=len(view), result=errno.errorcode.get(exc.errno or 0, repr(exc)),
+                         injected=False)
+            raise
+        if isinstance(step, SendPartial):
+            left = (self._write_left if self._write_left is not None else step.count) - 1
+            if left:
+                self._write_left = left
+            else:
+                self._write_i += 1
+                self._write_left = None
+        self.bytes_sent += sent
+        self._record("send", asked=len(view), result="data", nbytes=sent, data_hex=hexdump_bytes(view[:sent]),
+                     shaped=step.kind if step is not None else "")
+        return sent
+
+    def sendall(self, data: Any, flags: int = 0) -> None:
+        """``send`` until everything is accepted; like a non-blocking socket's ``sendall`` it raises
+        ``BlockingIOError`` when the kernel buffer fills (after sending what fitted)."""
+        view = memoryview(data).cast("B")
+        while view:
+            view = view[self.send(view, flags):]
+
+    def _record(self, kind: str, **detail: Any) -> None:
+        self._calls += 1
+        self.trace.step = self._calls
+        self.trace.record("fd", kind, fd=self._sock.fileno() if not self._closed else -1, role="target",
+                          **detail)
+
+
+def real_socketpair(plan: FaultPlan | None = None, *, family: int | None = None) -> tuple[FaultySocket, socket.socket]:
+    """A connected pair of kernel sockets ``(target, peer)``, both non-blocking.
+
+    ``target`` is a ``FaultySocket`` that obeys ``plan``; ``peer`` is an ordinary ``socket.socket`` the test
+    drives. ``family`` defaults to ``AF_UNIX`` where it exists (else loopback TCP), as ``socket.socketpair``.
+    """
+    a, b = socket.socketpair() if family is None else socket.socketpair(family)
+    b.setblocking(False)
+    return FaultySocket(a, plan), b

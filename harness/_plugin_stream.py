@@ -1,0 +1,265 @@
+"""What a faulted test touches: the monitored stream, the peers, the pair of them.
+
+Rules for this module:
+- The monitors judge; this module only *reports* to them. ``MonitoredStream`` tells the ``Monitor``
+  (``harness._monitors``) every read it starts, every byte it delivers and every future it returns, the
+  way the harness's own ``Driver`` does, so the same invariants hold the user's code to the same account.
+- The user's code sees the stream's own results and exceptions, unchanged: nothing is retried, swallowed or
+  reordered on its way through. Options are forwarded only as given (a stream need not take ``callback=``).
+- The peers are the yardstick, not the thing under test: a connection the plan cut reads as EOF to them
+  instead of raising into the test.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+
+from faultio import Peer, StreamClosedError, UnsatisfiableReadError
+
+from ._monitors import Monitor, ReadOp
+
+
+class MonitoredStream:
+    """The stream under test as a faulted test sees it: the real stream, with every read and write
+    reported to the monitor. Anything not listed here is the real stream's own attribute."""
+
+    def __init__(self, stream: Any, monitor: Monitor) -> None:
+        self._faultio_stream = stream
+        self._faultio_monitor = monitor
+        self._faultio_close_cb: Callable[[], Any] | None = None
+        self._faultio_outstanding: ReadOp | None = None
+        self._faultio_writes = 0
+        stream.set_close_callback(self._faultio_on_close)
+        monitor.close_cb_set = True
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_faultio_"):
+            raise AttributeError(name)
+        return getattr(self._faultio_stream, name)
+
+    def __repr__(self) -> str:
+        return f"<monitored {self._faultio_stream!r}>"
+
+    # -- reads ----------------------------------------------------------------------------------------
+    def read_bytes(self, num_bytes: int, *args: Any, **kwargs: Any) -> Any:
+        partial = bool(kwargs.get("partial", False))
+        op = ReadOp(f"read_bytes({num_bytes}{', partial=True' if partial else ''})", nbytes=num_bytes,
+                    partial=partial)
+        return self._faultio_read(op, "read_bytes", (num_bytes, *args), kwargs)
+
+    def read_until(self, delimiter: bytes, *args: Any, **kwargs: Any) -> Any:
+        max_bytes = kwargs.get("max_bytes")
+        op = ReadOp(f"read_until({bytes(delimiter)!r})", delimiter=bytes(delimiter), max_bytes=max_bytes)
+        return self._faultio_read(op, "read_until", (delimiter, *args), kwargs)
+
+    def read_until_regex(self, regex: Any, *args: Any, **kwargs: Any) -> Any:
+        max_bytes = kwargs.get("max_bytes")
+        compiled = re.compile(regex)
+        op = ReadOp(f"read_until_regex({compiled.pattern!r})", regex=compiled, max_bytes=max_bytes)
+        return self._faultio_read(op, "read_until_regex", (regex, *args), kwargs)
+
+    def read_until_close(self, *args: Any, **kwargs: Any) -> Any:
+        return self._faultio_read(ReadOp("read_until_close"), "read_until_close", args, kwargs)
+
+    def _faultio_read(self, op: ReadOp, method: str, args: tuple, kwargs: dict) -> Any:
+        stream, monitor = self._faultio_stream, self._faultio_monitor
+        monitor.op_started(op)
+        after_close = bool(stream.closed())
+        # A read started after the close callback may still be served from the buffer; its callbacks then
+        # legitimately come after the close callback.
+        late = monitor.close_cb_runs > 0
+        streaming = kwargs.get("streaming_callback") is not None
+        if streaming:
+            user_chunk = kwargs["streaming_callback"]
+
+            def on_chunk(chunk: bytes) -> Any:
+                if not late:
+                    monitor.data_callback_ran("streaming")
+                monitor.deliver(chunk, f"{method} streaming_callback")
+                return user_chunk(chunk)
+
+            kwargs["streaming_callback"] = on_chunk
+        user_cb = kwargs.get("callback")
+        if user_cb is not None:
+            calls = [0]
+
+            def on_data(data: bytes = b"") -> Any:
+                calls[0] += 1
+                if calls[0] > 1:
+                    monitor.violate("pending-exactly-once", f"the {method} callback ran {calls[0]} times")
+                if not late:
+                    monitor.data_callback_ran(method)
+                if calls[0] == 1:
+                    self._faultio_outstanding = None
+                    monitor.read_finished()
+                    self._faultio_result(op, method, data, streaming)
+                return user_cb(data)
+
+            kwargs["callback"] = on_data
+            self._faultio_outstanding = op
+        try:
+            result = getattr(stream, method)(*args, **kwargs)
+        except StreamClosedError as exc:
+            self._faultio_outstanding = None
+            monitor.read_finished()
+            monitor.read_failed(op, exc, "raised", after_close=after_close)
+            raise
+        except UnsatisfiableReadError:
+            self._faultio_outstanding = None
+            monitor.read_finished()
+            monitor.violate("max-bytes", f"{method} raised UnsatisfiableReadError synchronously")
+            raise
+        except Exception as exc:
+            self._faultio_outstanding = None
+            monitor.read_finished()
+            if "lready reading" in str(exc):
+                monitor.violate("reads-after-close", f"{method} raised {exc!r}: an earlier failed read left "
+                                "the stream 'Already reading'")
+            raise
+        if user_cb is None and hasattr(result, "add_done_callback"):
+            monitor.track_future(result, method)
+            result.add_done_callback(lambda f: self._faultio_done(op, method, f, streaming, after_close))
+        return result
+
+    def _faultio_done(self, op: ReadOp, method: str, future: Any, streaming: bool, after_close: bool) -> None:
+        monitor = self._faultio_monitor
+        exc = future.exception()
+        if exc is None:
+            monitor.read_finished()
+            self._faultio_result(op, method, future.result(), streaming)
+        else:
+            if isinstance(exc, StreamClosedError):
+                monitor.read_failed(op, exc, "future failed", after_close=after_close)
+            monitor.read_finished()
+
+    def _faultio_result(self, op: ReadOp, method: str, data: bytes, streaming: bool) -> None:
+        monitor = self._faultio_monitor
+        if streaming:
+            if data:
+                monitor.violate("streaming-delivery", f"{method} with a streaming callback returned "
+                                f"{len(data)} byte(s) instead of an empty result")
+            return
+        if op.max_bytes is not None and len(data) > op.max_bytes:
+            monitor.violate("max-bytes", f"{method} returned {len(data)} bytes, beyond max_bytes={op.max_bytes}")
+        monitor.deliver(data, method)
+
+    # -- writes and closing ---------------------------------------------------------------------------
+    def write(self, data: Any, *args: Any, **kwargs: Any) -> Any:
+        stream, monitor = self._faultio_stream, self._faultio_monitor
+        monitor.op_started(None)
+        self._faultio_writes += 1
+        label = f"write #{self._faultio_writes}"
+        user_cb = kwargs.get("callback")
+        if user_cb is not None:
+            def on_written() -> Any:
+                monitor.data_callback_ran("write")
+                return user_cb()
+
+            kwargs["callback"] = on_written
+        result = stream.write(data, *args, **kwargs)
+        if user_cb is None and hasattr(result, "add_done_callback"):
+            monitor.track_future(result, label)
+        return result
+
+    def set_close_callback(self, callback: Callable[[], Any] | None) -> None:
+        """Your close callback runs when the stream's does (the monitor watches the stream's own)."""
+        self._faultio_close_cb = callback
+
+    def _faultio_on_close(self) -> Any:
+        monitor = self._faultio_monitor
+        monitor.close_callback_ran()
+        op, self._faultio_outstanding = self._faultio_outstanding, None
+        if op is not None:
+            monitor.read_failed(op, None, "closed with the read outstanding")
+            monitor.read_finished()
+        callback = self._faultio_close_cb
+        if callback is not None:
+            return callback()
+        return None
+
+
+# --- peers ---------------------------------------------------------------------------------------------
+
+
+class ForgivingPeer(Peer):
+    """``faultio.Peer`` that reads a connection the plan cut as EOF: sends into it are dropped."""
+
+    def send_now(self, data: bytes) -> None:
+        try:
+            super().send_now(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.eof = True
+
+    async def send_all(self, data: bytes) -> None:
+        try:
+            await super().send_all(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.eof = True
+
+
+def tls_peer(loop: Any, sock: Any, *, flood_at: int | None, flood_bytes: int) -> Any:
+    """The ssl transport's peer: a ``faultio.TLSPeer`` (client side) that handshakes on first use, treats a
+    failed handshake or a cut connection as EOF, and, when the plan floods, sends ``flood_bytes`` of
+    application data once ``flood_at`` plaintext bytes have gone out (generated bytes are not TLS, so the
+    flood arrives through TLS instead of under it)."""
+    from OpenSSL import SSL
+
+    from faultio._certs import client_context
+    from faultio._tlspeer import TLSPeer
+
+    class ForgivingTLSPeer(TLSPeer):
+        def __init__(self) -> None:
+            super().__init__(loop, sock, client_context(), server_hostname="localhost")
+            self._ready: Any = None
+            self._flood_at = flood_at
+            self.flooded = 0
+
+        async def _ensure(self) -> None:
+            if self._ready is None:
+                self._ready = loop.spawn(self._handshake_quietly())
+            await self._ready
+
+        async def _handshake_quietly(self) -> None:
+            try:
+                await TLSPeer.handshake(self)
+            except (SSL.Error, EOFError, OSError):
+                self.eof = self.eof or "error"
+
+        async def handshake(self) -> None:
+            await self._ensure()
+
+        async def send_all(self, plaintext: bytes) -> None:
+            await self._ensure()
+            if self.eof is not None:
+                return
+            try:
+                if self._flood_at is not None and len(self.sent) + len(plaintext) >= self._flood_at:
+                    cut = self._flood_at - len(self.sent)
+                    self._flood_at = None
+                    await TLSPeer.send_all(self, plaintext[:cut])
+                    self.flooded = await TLSPeer.flood(self, flood_bytes)
+                    plaintext = plaintext[cut:]
+                await TLSPeer.send_all(self, plaintext)
+            except OSError:
+                self.eof = self.eof or "reset"
+
+        async def send_records(self, plaintexts: Any, *, coalesce: bool = True) -> None:
+            await self._ensure()
+            if self.eof is None:
+                try:
+                    await TLSPeer.send_records(self, plaintexts, coalesce=coalesce)
+                except OSError:
+                    self.eof = self.eof or "reset"
+
+        async def recv_some(self, bufsize: int = 65536) -> bytes:
+            await self._ensure()
+            return await TLSPeer.recv_some(self, bufsize)
+
+        async def close(self, notify: bool = True) -> None:
+            try:
+                await TLSPeer.close(self, notify)
+            except OSError:
+                pass
+
+    return ForgivingTLSPeer()

@@ -1,0 +1,475 @@
+"""One faulted test's world and its verdict: the plan, the loop, the monitored pairs, the judgement.
+
+Rules for this module:
+- Imported only when a test uses the ``faults`` marker or a ``fault_*`` fixture (``harness.pytest_plugin``
+  must stay cheap to load). It may import faultio and the monitors at the top; pyOpenSSL and the report
+  code only where the ssl transport or a report needs them.
+- Nothing is judged here that a monitor can judge. This module adds only what needs the whole test: a loop
+  that stalled or never settled, an exception nobody retrieved, what the test's own code read.
+- A test's state lives in ``item.stash[STATE_KEY]``; it is created by the first fixture that needs it and
+  closed by ``fault_loop``'s teardown (or the item's end), whatever happened.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import traceback
+from typing import Any, NamedTuple
+
+import pytest
+
+from faultio import (
+    BusyLoopError,
+    FaultPlan,
+    Flood,
+    IOLoop,
+    LoopBudgetExceeded,
+    Pass,
+    StalledError,
+    StreamClosedError,
+    plan_for_kind,
+    socketpair,
+)
+
+from ._case import Case, CaseResult, Violation
+from ._monitors import Monitor
+from ._plugin_stream import ForgivingPeer, MonitoredStream, tls_peer
+from ._runner import MAX_BUFFER_SIZE, TLS_FLOOD_BYTES, TLS_RECORD, TRACE_KEEP, derive_seed
+from ._targets import DEFAULT_TARGET, DEFAULT_TARGET_SPEC, load_target, stream_class_factory
+from .pytest_plugin import GENERATED, Cell, Settings
+
+#: A faulted test's loop budget: generous for a real exchange, small enough that a livelock ends in seconds.
+STEP_BUDGET = 200_000
+#: Trace events shown in a failure's "faultio" section, before and after the step it points at.
+EXCERPT_BEFORE, EXCERPT_AFTER = 16, 4
+#: Faults that cut the connection short: after one, a test cannot expect the whole exchange.
+CUTTING_FAULTS = ("reset", "send_reset", "peer_reset", "eof")
+
+#: How much of a plan a failure message shows (the report and the JUnit properties have all of it).
+PLAN_CHARS = 400
+
+STATE_KEY = pytest.StashKey["TestState"]()
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def state_for(item: pytest.Item, settings: Settings) -> TestState:
+    """The test's state, created on first use."""
+    state = item.stash.get(STATE_KEY, None)
+    if state is None:
+        state = item.stash[STATE_KEY] = TestState(item, settings)
+    return state
+
+
+def configured_factory(spec: str | None) -> Any:
+    """The stream factory ``--fault-target`` (or the ini value) names, or faultio's own stream."""
+    if not spec:
+        return DEFAULT_TARGET.factory
+    try:
+        return load_target(spec).factory
+    except ValueError as exc:
+        raise pytest.UsageError(f"--fault-target: {exc}") from None
+
+
+def generated_plans(count: int, *, seed: int, nodeid: str, kinds: tuple[str, ...], inbound_size: int,
+                    outbound_size: int) -> list[FaultPlan]:
+    """``count`` distinct, non-clean plans mixing ``kinds``, drawn by Hypothesis from
+    ``faultio.strategies.fault_plans``, seeded by the fault seed and the test (the same on every xdist
+    worker, so they all collect the same ids)."""
+    from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+    from hypothesis import seed as hypothesis_seed
+
+    from faultio.strategies import fault_plans
+
+    base = nodeid.split("[")[0]
+    found: list[FaultPlan] = []
+
+    @hypothesis_seed(derive_seed(seed, "plugin-hypothesis", base))
+    @settings(max_examples=2 * count + 10, database=None, phases=[Phase.generate], deadline=None,
+              verbosity=Verbosity.quiet, suppress_health_check=list(HealthCheck))
+    @given(fault_plans(kinds=kinds, inbound_size=inbound_size, outbound_size=outbound_size, name=GENERATED))
+    def draw(plan: FaultPlan) -> None:
+        if not plan.is_clean and plan not in found and len(found) < count:
+            found.append(plan)
+
+    draw()
+    return found
+
+
+def factory_name(factory: Any, settings: Settings) -> str:
+    if factory is DEFAULT_TARGET.factory:
+        return DEFAULT_TARGET_SPEC
+    if settings.target:
+        return settings.target
+    return f"{getattr(factory, '__module__', '?')}:{getattr(factory, '__qualname__', type(factory).__name__)}"
+
+
+class PluginLoop(IOLoop):
+    """faultio's loop, remembering every coroutine it started so that one that died unseen is reported."""
+
+    def __init__(self) -> None:
+        super().__init__(max_steps=STEP_BUDGET, make_current=True)
+        self.spawned: list[Any] = []
+
+    def spawn(self, func: Any) -> Any:
+        future = super().spawn(func)
+        self.spawned.append(future)
+        return future
+
+
+class FaultSocketPair(NamedTuple):
+    """``fault_socketpair``'s value: ``(target, peer)`` real sockets; ``target`` obeys the plan."""
+
+    target: Any
+    peer: Any
+
+
+class StreamPair:
+    """``fault_streams``'s value: the monitored ``stream`` under test and the ``peer`` the test drives."""
+
+    def __init__(self, state: TestState, factory: Any) -> None:
+        loop, plan, transport = state.loop, state.plan, state.cell.transport
+        self.loop = loop
+        self.plan = plan
+        self.transport = transport
+        self._state = state
+        flood_at = None
+        fd_plan = plan
+        if transport == "ssl" and any(isinstance(s, Flood) for s in plan.read):
+            # Generated bytes are not TLS: over ssl the flood is application data sent through TLS.
+            first = next(i for i, s in enumerate(plan.read) if isinstance(s, Flood))
+            flood_at = sum(s.nbytes for s in plan.read[:first] if isinstance(s, Pass))
+            fd_plan = FaultPlan(read=tuple(s for s in plan.read if not isinstance(s, Flood)), write=plan.write,
+                                name=plan.name)
+        options = {}
+        if "record_payload" in inspect.signature(socketpair).parameters:
+            options["record_payload"] = transport == "plain"  # ciphertext hex says nothing and varies
+        self.fd, self.peer_sock = socketpair(loop, fd_plan, **options)
+        ssl_context = None
+        if transport == "ssl":
+            from faultio._certs import server_context
+
+            ssl_context = server_context()
+        make = stream_class_factory(factory) if isinstance(factory, type) else factory
+        #: The stream exactly as the factory made it (``stream`` is it, seen by the monitors).
+        self.raw_stream = make(self.fd, io_loop=loop, transport=transport, max_buffer_size=MAX_BUFFER_SIZE,
+                               ssl_context=ssl_context)
+        if transport == "ssl":
+            self.peer: Any = tls_peer(loop, self.peer_sock, flood_at=flood_at, flood_bytes=TLS_FLOOD_BYTES)
+            peer = self.peer
+            raw = self.raw_stream
+
+            def ssl_pending() -> int:
+                conn = getattr(raw, "_tls", None) or getattr(raw, "_ssl_conn", None)
+                try:
+                    return int(conn.pending()) if conn is not None else 0
+                except Exception:
+                    return 0
+
+            self.monitor = Monitor(loop=loop, stream=raw, fd=self.fd, truth=lambda: peer.sent,
+                                   held_len=lambda: int(getattr(raw, "_read_buffer_size", 0) or 0) + ssl_pending(),
+                                   ssl_pending=ssl_pending, record_slack=TLS_RECORD)
+        else:
+            self.peer = ForgivingPeer(loop, self.peer_sock)
+            received = self.fd.received
+            self.monitor = Monitor(loop=loop, stream=self.raw_stream, fd=self.fd, truth=lambda: received,
+                                   held_len=lambda: len(received) - len(self.monitor.delivered))
+        self.stream = MonitoredStream(self.raw_stream, self.monitor)
+        self.finished = False
+
+    @property
+    def flooded(self) -> bool:
+        """Whether bytes the peer never wrote (a flood) joined the stream: what was read is not judged."""
+        return bool(getattr(self.peer, "flooded", 0)) or any(
+            e.get("fault") == "flood" and e.get("fd") == self.fd.fd for e in self.loop.trace.events("fd", "inject"))
+
+    @property
+    def disrupted(self) -> bool:
+        """Whether the plan cut the exchange short (a reset, an early EOF, a flood, a failed TLS handshake):
+        then only a prefix of what was sent can be expected to arrive."""
+        if self.flooded or getattr(self.peer, "eof", None) in ("error", "reset"):
+            return True
+        return any(e.get("fault") in CUTTING_FAULTS and e.get("fd") == self.fd.fd
+                   for e in self.loop.trace.events("fd", "inject"))
+
+    def check_received(self, received: Any, sent: Any) -> None:
+        """Judge what your code read (``received``: bytes, or a list of messages) against what the test
+        sent (``sent``, the same kind): it must be a prefix of ``sent``, and all of it unless the plan cut
+        the exchange short. A flood makes the check moot (its bytes were never sent). A mismatch is a
+        ``data-integrity`` violation, reported when the test ends."""
+        if self.flooded:
+            return
+        as_bytes = isinstance(sent, (bytes, bytearray, memoryview))
+        got = bytes(received) if as_bytes else list(received)
+        want = bytes(sent) if as_bytes else list(sent)
+        unit = "byte" if as_bytes else "item"
+        if got != want[: len(got)]:
+            at = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
+            read = got[at: at + 16] if as_bytes else (got[at] if at < len(got) else "nothing")
+            expected = want[at: at + 16] if as_bytes else (want[at] if at < len(want) else "nothing")
+            self.monitor.violate("data-integrity", f"your code read {len(got)} {unit}(s) that are not a prefix "
+                                 f"of the {len(want)} sent: at {unit} {at} it read {read!r}, the peer sent "
+                                 f"{expected!r}")
+        elif len(got) != len(want) and not self.disrupted:
+            self.monitor.violate("data-integrity", f"your code read {len(got)} of the {len(want)} {unit}(s) "
+                                 "sent, and the plan did not cut the connection")
+
+    def new_pair(self) -> StreamPair:
+        """Another monitored pair on the same loop, under the same plan (its own fd and cursor)."""
+        return self._state.open_pair(self._state.factory)
+
+
+class TestState:
+    """Everything one faulted test set up, and its verdict."""
+
+    __test__ = False  # not a test class, whatever pytest's collection rules say
+
+    def __init__(self, item: pytest.Item, settings: Settings) -> None:
+        self.item = item
+        self.settings = settings
+        self.cell = Cell("clean")
+        self.plan = FaultPlan(name="clean")
+        self.seed = derive_seed(settings.seed, item.nodeid)
+        self.loop: PluginLoop | None = None
+        self.pairs: list[StreamPair] = []
+        self.real_pairs: list[FaultSocketPair] = []
+        self.factory: Any = None
+        self.target = DEFAULT_TARGET_SPEC
+        self.extra: dict[str, Violation] = {}
+        self.judged = False
+        self.raised: BaseException | None = None
+        self.recorded = False
+
+    # -- set-up --------------------------------------------------------------------------------------
+    def set_cell(self, cell: Cell) -> FaultPlan:
+        self.cell = cell
+        if cell.kind == GENERATED:
+            self.plan = cell.plan
+        elif cell.kind != "clean":
+            self.plan = plan_for_kind(cell.kind, seed=self.seed, inbound_size=cell.inbound_size,
+                                      outbound_size=cell.outbound_size)
+        props = self.item.user_properties
+        props += [("faultio_seed", self.settings.seed), ("faultio_plan_seed", self.seed),
+                  ("faultio_fault", cell.kind), ("faultio_transport", cell.transport),
+                  ("faultio_plan", self.plan.dumps())]
+        return self.plan
+
+    def make_loop(self) -> PluginLoop:
+        self.loop = PluginLoop()
+        return self.loop
+
+    def open_pair(self, factory: Any) -> StreamPair:
+        if self.loop is None:
+            self.make_loop()
+        self.factory = factory
+        self.target = factory_name(factory, self.settings)
+        pair = StreamPair(self, factory)
+        self.pairs.append(pair)
+        return pair
+
+    def real_pair(self) -> FaultSocketPair:
+        from faultio._realfd import real_socketpair
+
+        pair = FaultSocketPair(*real_socketpair(self.plan))
+        self.real_pairs.append(pair)
+        return pair
+
+    # -- the verdict ---------------------------------------------------------------------------------
+    def _violate(self, slug: str, message: str) -> None:
+        if self.pairs:
+            self.pairs[0].monitor.violate(slug, message)
+        elif slug not in self.extra and self.loop is not None:
+            self.extra[slug] = Violation(slug=slug, message=message, step=self.loop.step,
+                                         event=self.loop.trace.count - 1)
+            self.loop.trace.record("harness", "violation", slug=slug, message=message)
+
+    def _run_quiet(self) -> bool:
+        try:
+            self.loop.run_until_quiescent()
+        except (LoopBudgetExceeded, BusyLoopError) as exc:
+            self._violate("no-busy-loop", str(exc).splitlines()[0])
+            return False
+        return True
+
+    def judge(self, raised: BaseException | None) -> BaseException | None:
+        """Settle the loop, close what is still open, finish the monitors; return the failure to raise
+        (``None`` when every invariant held)."""
+        if self.judged:
+            return None
+        self.judged = True
+        self.raised = raised
+        loop = self.loop
+        if loop is not None:
+            if isinstance(raised, StalledError):
+                self._violate("liveness", f"the test waited on a loop with nothing left to do, a hang on a real "
+                              f"machine ({str(raised).splitlines()[0]})")
+            elif isinstance(raised, (LoopBudgetExceeded, BusyLoopError)):
+                self._violate("no-busy-loop", str(raised).splitlines()[0])
+            # Run what is still queued, then close every stream the test left open (as the harness does at
+            # the end of a scenario) and let the close play out: the close rules are judged on it.
+            if self._run_quiet():
+                for pair in self.pairs:
+                    try:
+                        if not pair.raw_stream.closed():
+                            pair.raw_stream.close()
+                    except Exception as exc:
+                        self._violate("target-crashed", f"closing the stream raised {exc!r}"[:300])
+                self._run_quiet()
+            for exc in loop.uncaught[:1]:
+                self._violate("target-crashed", f"an exception escaped into the loop: {exc!r}"[:300])
+            for future in loop.spawned:
+                exc = future._exception if future.done() else None
+                if exc is not None and not future._retrieved and not isinstance(exc, StreamClosedError):
+                    self._violate("target-crashed", f"the coroutine {future.label} ended with {exc!r}, and "
+                                  "nothing awaited it"[:300])
+                    break
+            for pair in self.pairs:
+                self._finish(pair)
+        violations = self.violations()
+        if not violations:
+            return None
+        return pytest.fail.Exception(self.failure_text(violations), pytrace=False)
+
+    @staticmethod
+    def absorbed(exc: BaseException | None) -> bool:
+        """Whether ``exc`` is the loop stopping (a stall or a livelock), which the verdict reports itself."""
+        return isinstance(exc, (StalledError, LoopBudgetExceeded, BusyLoopError))
+
+    def _finish(self, pair: StreamPair) -> None:
+        if pair.finished:
+            return
+        pair.finished = True
+        try:
+            pair.monitor.finish()
+        except Exception as exc:  # a broken stream may break our reads of its state; say so
+            pair.monitor.violate("target-crashed", f"inspecting the stream failed: {exc!r}")
+            pair.monitor.detach()
+
+    def violations(self) -> list[Violation]:
+        found = list(self.extra.values())
+        for pair in self.pairs:
+            found += pair.monitor.violations.values()
+        return sorted(found, key=lambda v: (v.event, v.slug))
+
+    def close(self) -> None:
+        """Detach every monitor and close the loop (the fixtures' teardown)."""
+        for pair in self.pairs:
+            pair.monitor.detach()
+        if self.loop is not None:
+            self.loop.close()
+
+    # -- what the failure says -----------------------------------------------------------------------
+    def _plan_line(self) -> str:
+        return _clip(f"fault plan {self.cell.id} over {self.cell.transport} (fault seed {self.settings.seed}, "
+                     f"plan seed {self.seed}): {self.plan.describe()}", PLAN_CHARS)
+
+    def failure_text(self, violations: list[Violation]) -> str:
+        from .pytest_plugin import replay_command
+
+        slugs = ", ".join(dict.fromkeys(v.slug for v in violations))
+        lines = [f"faultio: {slugs} broken under the {self.cell.id} fault plan"]
+        for v in violations:
+            lines.append(f"[{v.slug}] {v.message} (loop step {v.step})")
+            lines.append(f"    {v.explanation}")
+        if self.raised is not None and not self.absorbed(self.raised):
+            lines.append(_clip(f"the test itself also raised {type(self.raised).__name__}: {self.raised}", 400))
+        lines.append(self._plan_line())
+        lines.append(f"replay: {replay_command(self.item)}")
+        return "\n".join(lines)
+
+    def excerpt(self, violations: list[Violation]) -> list[str]:
+        """The trace around the first violation (or the end of the trace), one event a line."""
+        events = self._events()
+        if not events:
+            return []
+        at = violations[0].event if violations else events[-1].index
+        pos = next((i for i, e in enumerate(events) if e.index >= at), len(events) - 1)
+        window = events[max(0, pos - EXCERPT_BEFORE): pos + EXCERPT_AFTER + 1]
+        out = [f"trace events #{window[0].index}..#{window[-1].index} of {len(events)}"
+               + (f" (the first violation points at #{at}):" if violations else ":")]
+        for e in window:
+            detail = " ".join(f"{k}={v}" for k, v in e.detail if not k.endswith("_hex"))
+            out.append(f"  {'>' if e.index == at and violations else ' '} #{e.index} step {e.step} {e.source} "
+                       f"{e.kind} {detail}".rstrip()[:200])
+        return out
+
+    def _events(self) -> list[Any]:
+        if self.loop is not None:
+            return list(self.loop.trace)
+        if self.real_pairs:
+            return list(self.real_pairs[0].target.trace)
+        return []
+
+    def section(self, violations: list[Violation], replay: str) -> str:
+        plan_json = self.plan.dumps()
+        if len(plan_json) > PLAN_CHARS * 2:
+            plan_json = (f"{len(self.plan.read)} read and {len(self.plan.write)} write steps (in full in "
+                         "--junitxml properties and the --fault-report report)")
+        lines = [self._plan_line(), f"plan JSON: {plan_json}", f"stream under test: {self.target}"]
+        for v in violations:
+            lines += [f"[{v.slug}] at loop step {v.step} (trace event #{v.event}): {v.message}",
+                      f"    {v.explanation}"]
+        if self.raised is not None and violations and not self.absorbed(self.raised):
+            lines.append("the test raised:")
+            lines += ["  " + line for line in "".join(
+                traceback.format_exception(self.raised)).rstrip().splitlines()[-12:]]
+        lines += self.excerpt(violations)
+        lines.append(f"replay: {replay}")
+        return "\n".join(lines)
+
+    # -- what the report gets ------------------------------------------------------------------------
+    def annotate(self, report: pytest.TestReport, call: pytest.CallInfo, *, replay: str) -> None:
+        """Attach the case to the report (``report.faultio_case``, carried to the xdist controller) and,
+        for a failure, the "faultio" section."""
+        if self.recorded or report.skipped or (call.when == "setup" and report.passed):
+            return
+        if call.when == "teardown" and report.passed:
+            return
+        self.recorded = True
+        violations = self.violations()
+        error = ""
+        if not violations and report.failed:
+            what = "its set-up" if call.when == "setup" else ("its teardown" if call.when == "teardown"
+                                                               else "the test")
+            exc = call.excinfo.value if call.excinfo is not None else None
+            error = f"{what} failed: {type(exc).__name__}: {exc}" if exc is not None else f"{what} failed"
+        if report.failed:
+            report.sections.append(("faultio", self.section(violations, replay)))
+        if violations:
+            self.item.user_properties.append(("faultio_violations", " ".join(sorted({v.slug for v in violations}))))
+        report.faultio_case = self.case_json(violations, error[:2000], replay)
+
+    def case_json(self, violations: list[Violation], error: str, replay: str) -> dict[str, Any]:
+        from ._report import case_to_json
+
+        cell = self.cell
+        case = Case(operation=self._test_name(), style="scenario", fault=cell.kind, transport=cell.transport,
+                    plan=self.plan, seed=self.seed, origin="generated" if cell.kind == GENERATED else "fixed",
+                    index=cell.index)
+        trace: tuple[dict[str, Any], ...] = ()
+        if violations or error:
+            events = self._events()
+            at = violations[0].event if violations else (events[-1].index if events else 0)
+            pos = next((i for i, e in enumerate(events) if e.index >= at), len(events))
+            start = max(0, min(pos - TRACE_KEEP * 4 // 5, len(events) - TRACE_KEEP))
+            trace = tuple(e.to_json() for e in events[start: start + TRACE_KEEP])
+        sent = received = b""
+        if self.pairs:
+            sent, received = bytes(self.pairs[0].peer.sent[:4096]), bytes(self.pairs[0].monitor.delivered[:4096])
+        elif self.real_pairs:
+            received = bytes(self.real_pairs[0].target.received[:4096])
+        result = CaseResult(case=case, violations=tuple(violations), error=error,
+                            steps=self.loop.step if self.loop is not None else 0, trace=trace, sent=sent,
+                            received=received)
+        data = case_to_json(result, report_path=None)
+        data.update(id=self.item.nodeid, replay=replay, target=self.target)
+        # Cases reach the xdist controller through execnet: plain JSON values only.
+        return json.loads(json.dumps(data, default=str))
+
+    def _test_name(self) -> str:
+        """The test's id without its parameters: the report's "operation"."""
+        return self.item.nodeid.split("[")[0]
+

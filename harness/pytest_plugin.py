@@ -1,0 +1,385 @@
+"""The pytest plugin (entry point ``faultio``): run another project's stream tests under every fault.
+
+Rules for this module:
+- Loading it costs nothing: only the stdlib and pytest are imported here. faultio, pyOpenSSL, the monitors,
+  the runner and the report renderer are imported inside the hooks and fixtures that need them, and only for
+  tests that use the ``faults`` marker or a ``fault_*`` fixture. ``-p no:faultio`` switches it off.
+- It changes nothing for a test that uses neither the marker nor a fixture of this module.
+- State lives in ``config.stash`` (per session) and ``item.stash`` (per test); nothing is global.
+- Judging is not done here: the monitors (``harness._monitors``) judge streams, ``harness._plugin_world``
+  builds the world and turns what they saw into a verdict, ``harness._plugin_report`` writes the report.
+- Files are written by the process that owns the session only (never by a pytest-xdist worker).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+import sys
+from typing import Any, Iterator
+
+import pytest
+
+#: The transports a test can ask for, and the fault kinds' label for generated (mixed) plans.
+TRANSPORTS = ("plain", "ssl")
+GENERATED = "mixed"
+MARKER_HELP = (
+    'faults(*kinds, transports=("plain",), inbound_size=256, outbound_size=256): run the test once per '
+    'fault kind (eintr, econnreset, ewouldblock, dribble, flood, or "all") and transport (plain, ssl), '
+    "with the fault_plan / fault_streams / fault_socketpair fixtures set up for that kind. The sizes say how "
+    "many bytes the test's stream reads and writes, so the faults land inside the exchange."
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """The session's faultio options, resolved from the command line and the ini file."""
+
+    seed: int
+    faults: tuple[str, ...] | None  # None: what each test's marker says
+    report: str | None
+    examples: int
+    target: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    """One parametrisation of a marked test: a fault kind (or a generated plan) over a transport."""
+
+    kind: str
+    transport: str = "plain"
+    inbound_size: int = 256
+    outbound_size: int = 256
+    #: The drawn plan of a generated cell (``kind == "mixed"``), its number among the test's examples.
+    plan: Any = None
+    index: int = 0
+
+    @property
+    def id(self) -> str:
+        base = f"gen{self.index}" if self.kind == GENERATED else self.kind
+        return base if self.transport == "plain" else f"{base}-{self.transport}"
+
+
+SETTINGS_KEY = pytest.StashKey[Settings]()
+RECORDER_KEY = pytest.StashKey["_Recorder"]()
+
+
+# --- options -----------------------------------------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("faultio", "faultio: run stream tests under injected kernel faults")
+    group.addoption("--faults", dest="faultio_faults", default=None, metavar="KINDS",
+                    help="fault kinds to run marked tests under, a comma list or 'all'; narrows what each "
+                         "test's faults marker names (default: what the marker says)")
+    group.addoption("--fault-seed", dest="faultio_seed", default=None, metavar="N",
+                    help="the seed every fault plan derives from, with the test's node id (default 0)")
+    group.addoption("--fault-report", dest="faultio_report", default=None, metavar="DIR",
+                    help="write one HTML report (index.html + report.json) of every faulted test to DIR")
+    group.addoption("--fault-examples", dest="faultio_examples", default=None, metavar="N",
+                    help="also run each marked test under N generated plans mixing its fault kinds "
+                         "(default 0)")
+    group.addoption("--fault-target", dest="faultio_target", default=None, metavar="MODULE:FACTORY",
+                    help="the stream factory (or IOStream-like class) fault_streams wraps "
+                         "(default faultio:IOStream)")
+    parser.addini("faults", "default for --faults", default="")
+    parser.addini("fault_seed", "default for --fault-seed", default="")
+    parser.addini("fault_report", "default for --fault-report", default="")
+    parser.addini("fault_examples", "default for --fault-examples", default="")
+    parser.addini("faultio_target", "default for --fault-target", default="")
+
+
+def _setting(config: pytest.Config, option: str, ini: str) -> str | None:
+    value = config.getoption(option)
+    if value is None:
+        value = config.getini(ini) or None
+    return value.strip() if isinstance(value, str) else value
+
+
+def _integer(text: str | None, name: str, default: int) -> int:
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise pytest.UsageError(f"{name} {text!r} is not valid; it must be an integer >= 0")
+    return value
+
+
+def _kinds(spec: str, where: str) -> tuple[str, ...]:
+    from faultio._errors import PlanError
+    from faultio._plan import parse_kinds
+
+    try:
+        return parse_kinds(spec)
+    except PlanError as exc:
+        raise pytest.UsageError(f"{where}: {exc}") from None
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER_HELP)
+    faults = _setting(config, "faultio_faults", "faults")
+    settings = Settings(
+        seed=_integer(_setting(config, "faultio_seed", "fault_seed"), "--fault-seed", 0),
+        faults=_kinds(faults, "--faults") if faults and faults != "all" else None,
+        report=_setting(config, "faultio_report", "fault_report"),
+        examples=_integer(_setting(config, "faultio_examples", "fault_examples"), "--fault-examples", 0),
+        target=_setting(config, "faultio_target", "faultio_target"),
+    )
+    config.stash[SETTINGS_KEY] = settings
+    recorder = _Recorder(config)
+    config.stash[RECORDER_KEY] = recorder
+    config.pluginmanager.register(recorder, "faultio-recorder")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    recorder = config.stash.get(RECORDER_KEY, None)
+    if recorder is not None and config.pluginmanager.is_registered(recorder):
+        config.pluginmanager.unregister(recorder)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    settings = config.stash[SETTINGS_KEY]
+    faults = ",".join(settings.faults) if settings.faults else "as each test's faults marker says"
+    parts = [f"faultio: fault seed {settings.seed}, faults {faults}"]
+    if settings.examples:
+        parts.append(f"{settings.examples} generated plan(s) per test")
+    if settings.target:
+        parts.append(f"target {settings.target}")
+    if settings.report:
+        parts.append(f"report in {settings.report}")
+    return ", ".join(parts)
+
+
+# --- the marker ---------------------------------------------------------------------------------------
+
+
+def _marker_cells(metafunc: pytest.Metafunc, marker: pytest.Mark, settings: Settings) -> list[Any]:
+    """The parameter sets of a marked test; every problem is a collection error naming the valid values."""
+    from faultio._errors import PlanError
+    from faultio._plan import parse_kinds
+
+    where = f"@pytest.mark.faults on {metafunc.definition.nodeid}"
+    unknown_kw = set(marker.kwargs) - {"transports", "inbound_size", "outbound_size"}
+    if unknown_kw:
+        pytest.fail(f"{where}: unknown keyword(s) {sorted(unknown_kw)}; valid: transports, inbound_size, "
+                    "outbound_size", pytrace=False)
+    try:
+        kinds = parse_kinds([str(k) for k in marker.args] or ["all"])
+    except PlanError as exc:
+        pytest.fail(f"{where}: {exc}", pytrace=False)
+    transports = marker.kwargs.get("transports", ("plain",))
+    transports = (transports,) if isinstance(transports, str) else tuple(transports)
+    if transports == ("all",):
+        transports = TRANSPORTS
+    for transport in transports:
+        if transport not in TRANSPORTS:
+            pytest.fail(f"{where}: unknown transport {transport!r}; valid transports: plain, ssl, all",
+                        pytrace=False)
+    sizes = {}
+    for key in ("inbound_size", "outbound_size"):
+        value = marker.kwargs.get(key, 256)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            pytest.fail(f"{where}: {key}={value!r} is not valid; it must be an integer >= 0", pytrace=False)
+        sizes[key] = value
+    chosen = tuple(k for k in kinds if settings.faults is None or k in settings.faults)
+    cells = [Cell(kind, t, **sizes) for t in transports for kind in chosen]
+    if settings.examples and chosen:
+        from . import _plugin_world
+
+        plans = _plugin_world.generated_plans(settings.examples, seed=settings.seed,
+                                              nodeid=metafunc.definition.nodeid, kinds=chosen, **sizes)
+        cells += [Cell(GENERATED, t, plan=plan, index=i, **sizes) for t in transports
+                  for i, plan in enumerate(plans)]
+    if not cells:
+        reason = (f"--faults {','.join(settings.faults or ())} leaves none of the kinds this test's marker "
+                  f"names ({', '.join(kinds)})")
+        return [pytest.param(None, id="no-faults", marks=pytest.mark.skip(reason=reason))]
+    return [pytest.param(cell, id=cell.id) for cell in cells]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marker = metafunc.definition.get_closest_marker("faults")
+    if marker is None:
+        return
+    if "_faultio_cell" not in metafunc.fixturenames:
+        pytest.fail(f"@pytest.mark.faults on {metafunc.definition.nodeid}: the test uses none of the fixtures "
+                    "the faults act through; request fault_plan, fault_streams or fault_socketpair",
+                    pytrace=False)
+    settings = metafunc.config.stash[SETTINGS_KEY]
+    metafunc.parametrize("_faultio_cell", _marker_cells(metafunc, marker, settings), indirect=True)
+
+
+# --- fixtures -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def _faultio_cell(request: pytest.FixtureRequest) -> Cell:
+    """The fault kind and transport of this parametrisation (a clean plan when the test is not marked)."""
+    cell = getattr(request, "param", None)
+    return cell if isinstance(cell, Cell) else Cell("clean")
+
+
+def _world(request: pytest.FixtureRequest) -> Any:
+    from . import _plugin_world
+
+    return _plugin_world.state_for(request.node, request.config.stash[SETTINGS_KEY])
+
+
+@pytest.fixture
+def fault_plan(request: pytest.FixtureRequest, _faultio_cell: Cell) -> Any:
+    """The ``faultio.FaultPlan`` of this parametrisation (a ``@pytest.mark.faults`` kind over a transport).
+
+    Seeded from ``--fault-seed`` and the test's node id, so every run of this test id gets the same plan.
+    Without the marker the plan is clean (an ordinary socket). The seed and the plan are recorded as the
+    test's ``user_properties`` (so ``--junitxml`` carries them).
+    """
+    return _world(request).set_cell(_faultio_cell)
+
+
+@pytest.fixture
+def fault_loop(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A deterministic ``faultio.IOLoop`` (virtual clock, fixed order, step budget), current for the test.
+
+    ``fault_loop.run_sync(async_fn)`` runs an ``async def`` to completion; ``fault_loop.spawn(coro)``
+    starts one and returns its future. A loop that goes quiet while the test still waits, or never settles,
+    fails the test with the ``liveness`` or ``no-busy-loop`` invariant instead of hanging.
+    """
+    state = _world(request)
+    yield state.make_loop()
+    state.close()
+
+
+@pytest.fixture
+def fault_stream_factory(request: pytest.FixtureRequest) -> Any:
+    """The stream class or factory ``fault_streams`` wraps around the faulty fd. Override it in a conftest.
+
+    Either an IOStream-like class taking ``(sock, io_loop=..., max_buffer_size=...)`` (and
+    ``ssl_options=..., server_side=True`` for TLS), or a factory
+    ``factory(sock, *, io_loop, transport, max_buffer_size, ssl_context)``. Default: ``--fault-target`` /
+    the ``faultio_target`` ini value, else faultio's own ``IOStream`` / ``SSLIOStream``.
+    """
+    from . import _plugin_world
+
+    return _plugin_world.configured_factory(request.config.stash[SETTINGS_KEY].target)
+
+
+@pytest.fixture
+def fault_streams(request: pytest.FixtureRequest, fault_plan: Any, fault_loop: Any,
+                  fault_stream_factory: Any) -> Any:
+    """A connected pair over fake fds on ``fault_loop``: ``.stream`` and ``.peer``.
+
+    ``.stream`` is the stream under test (from ``fault_stream_factory``) on the fd that obeys
+    ``fault_plan``, watched by the invariant monitors: every read and write it makes is checked at every
+    loop step. ``.peer`` is the ``faultio.Peer`` (``faultio.TLSPeer`` on the ssl transport, which
+    handshakes on first use) the test drives; it treats a connection the plan cut as EOF instead of
+    raising. ``.check_received(received, sent)`` judges what your code read against what was sent;
+    ``.disrupted`` says whether the plan cut the exchange short. When the test ends the loop is run until
+    quiet, the stream is closed if it is still open, and any broken invariant fails the test with its slug,
+    the trace around it and the command that replays it.
+    """
+    return _world(request).open_pair(fault_stream_factory)
+
+
+@pytest.fixture
+def fault_socketpair(request: pytest.FixtureRequest, fault_plan: Any) -> Iterator[Any]:
+    """A real, connected, non-blocking OS socket pair ``(target, peer)`` (``socket.socketpair()``).
+
+    ``target`` is a ``faultio._realfd.FaultySocket``: its ``recv``/``recv_into``/``send`` obey
+    ``fault_plan`` (raising the real ``InterruptedError``, ``BlockingIOError``, ``ConnectionResetError``,
+    ``BrokenPipeError``, delivering short reads and partial sends), and ``fileno()`` is the real
+    descriptor, so any event loop (asyncio, Tornado 6's ``IOStream``) can use it. ``peer`` is an ordinary
+    ``socket.socket``. Both are closed when the test ends.
+    """
+    pair = _world(request).real_pair()
+    yield pair
+    for sock in pair:
+        sock.close()
+
+
+# --- judging and reporting ----------------------------------------------------------------------------
+
+
+def _state(item: pytest.Item) -> Any:
+    """The test's faultio state, if one of this plugin's fixtures made one (without importing anything)."""
+    world = sys.modules.get("harness._plugin_world")
+    return None if world is None else item.stash.get(world.STATE_KEY, None)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    state = _state(item)
+    if state is None:
+        return (yield)
+    try:
+        result = yield
+    except (pytest.skip.Exception, pytest.xfail.Exception, KeyboardInterrupt):
+        raise
+    except BaseException as exc:
+        failure = state.judge(exc)
+        if failure is None:
+            raise
+        if state.absorbed(exc):  # a stall or a livelock: the violation says everything it said
+            raise failure from None
+        raise failure from exc
+    failure = state.judge(None)
+    if failure is not None:
+        raise failure
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
+    report = yield
+    state = _state(item)
+    if state is not None:
+        state.annotate(report, call, replay=replay_command(item))
+    return report
+
+
+def replay_command(item: pytest.Item) -> str:
+    """The command that re-runs exactly this test id under the same plan."""
+    settings = item.config.stash[SETTINGS_KEY]
+    parts = ["python", "-m", "pytest", item.nodeid, "--fault-seed", str(settings.seed)]
+    if "[gen" in item.nodeid:
+        parts += ["--fault-examples", str(settings.examples)]
+    if settings.target:
+        parts += ["--fault-target", settings.target]
+    return shlex.join(parts)
+
+
+class _Recorder:
+    """Collects the faulted tests' cases of one session (also from xdist workers' reports) and, in the
+    process that owns the session, writes the report at the end."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.cases: list[dict] = []
+        self.started = 0.0
+        self.path: str | None = None
+
+    def pytest_sessionstart(self) -> None:
+        import time
+
+        self.started = time.time()
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # Set by ``_plugin_world`` on the report; pytest-xdist carries report attributes to the controller.
+        case = getattr(report, "faultio_case", None)
+        if case is not None:
+            self.cases.append(case)
+
+    def pytest_sessionfinish(self) -> None:
+        settings = self.config.stash[SETTINGS_KEY]
+        if settings.report and not hasattr(self.config, "workerinput"):
+            from . import _plugin_report
+
+            self.path = str(_plugin_report.write(self.config, settings, self.cases, started=self.started))
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.path:
+            terminalreporter.write_line(
+                f"faultio: report of {len(self.cases)} faulted test case(s) written to {self.path}")

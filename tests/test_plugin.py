@@ -1,0 +1,617 @@
+"""The pytest plugin, exercised the way another project uses it: through pytester runs of their tests."""
+
+import json
+import pathlib
+import re
+import select
+import socket
+import sys
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from faultio import FAULT_KINDS, Chunk, Eintr, Eof, FaultPlan, IOStream, Pass, Reset, SendPartial, plan_for_kind
+from faultio._realfd import FaultySocket, real_socketpair
+from harness.conformance import ConformanceError, check_stream
+
+pytest_plugins = ["pytester"]
+
+# pytester's in-process runs drop the modules a run imported when it ends; a module imported again by the
+# next run would hold new classes that the surviving plugin module does not know. Import them here, once.
+# (Importing them is also most of what an in-process run costs.)
+import faultio._ssl  # noqa: E402,F401
+import faultio._tlspeer  # noqa: E402,F401
+import faultio.strategies  # noqa: E402,F401
+import harness._plugin_report  # noqa: E402,F401
+import harness._plugin_world  # noqa: E402,F401
+import hypothesis  # noqa: E402,F401
+
+STRICT_INI = """
+[pytest]
+addopts = --strict-markers --strict-config -p no:cacheprovider
+filterwarnings = error
+"""
+
+# The seed's length-prefixed server, as another project would have written it, and its test.
+SERVER_TEST = '''
+import struct
+
+import pytest
+
+MESSAGES = [b"hello world, %d." % i for i in range(13)] + [b"break"]
+
+
+async def handle_connection(stream, received):
+    payload = None
+    while payload != b"break":
+        (length,) = struct.unpack("!I", await stream.read_bytes(4))
+        payload = await stream.read_bytes(length{partial})
+        received.append(payload)
+        await stream.write(b"server is good")
+    stream.close()
+
+
+@pytest.mark.faults({kinds}, transports={transports})
+def test_server_reads_every_message(fault_loop, fault_streams):
+    received = []
+    fault_loop.spawn(handle_connection(fault_streams.stream, received))
+
+    async def client():
+        for message in MESSAGES:
+            await fault_streams.peer.send_all(struct.pack("!I", len(message)) + message)
+            if await fault_streams.peer.recv_exactly(14) != b"server is good":
+                break
+
+    fault_loop.run_sync(client)
+    fault_streams.check_received(received, MESSAGES)
+'''
+
+
+def server_test(*, buggy=False, kinds='"all"', transports='("plain",)'):
+    """The server test; ``buggy`` plants the seed's classic bug: a short read taken for the whole message."""
+    return SERVER_TEST.format(partial=", partial=True" if buggy else "", kinds=kinds, transports=transports)
+
+
+@pytest.fixture
+def project(pytester):
+    """A fresh project directory with the repository's own strict pytest policy."""
+    pytester.makeini(STRICT_INI)
+    return pytester
+
+
+# --- loading, options, marker -------------------------------------------------------------------------
+
+
+def test_loading_the_plugin_imports_nothing_heavy(project):
+    project.makepyfile(test_ext_light='''
+        import sys
+
+        def test_only_the_plugin_is_loaded():
+            assert "harness.pytest_plugin" in sys.modules
+            heavy = ["OpenSSL", "cryptography", "faultio", "harness._runner", "harness._monitors",
+                     "harness._report_html", "harness._plugin_world", "harness._plugin_report"]
+            assert [name for name in heavy if name in sys.modules] == []
+    ''')
+    result = project.runpytest_subprocess()
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["faultio: fault seed 0, faults as each test's faults marker says*"])
+
+
+def test_p_no_faultio_disables_the_plugin_so_strict_markers_rejects_the_marker(project):
+    project.makepyfile(test_ext_server=server_test())
+    # In a fresh process: pytest remembers known marker names for the life of the process.
+    result = project.runpytest_subprocess("-p", "no:faultio")
+    result.stdout.fnmatch_lines(["*'faults' not found in `markers` configuration option*"])
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+
+
+def test_marker_is_registered_with_its_signature(project):
+    result = project.runpytest("--markers")
+    result.stdout.fnmatch_lines(['@pytest.mark.faults(*kinds, transports=("plain",), inbound_size=256, *'])
+
+
+def test_options_live_in_their_own_group_with_ini_equivalents(project):
+    result = project.runpytest("--help")
+    result.stdout.fnmatch_lines(["faultio: run stream tests under injected kernel faults:", "*--faults=KINDS*",
+                                 "*--fault-seed=N*", "*--fault-report=DIR*", "*--fault-examples=N*",
+                                 "*--fault-target=MODULE:FACTORY*"])
+    for ini in ("faults ", "fault_seed ", "fault_report ", "fault_examples ", "faultio_target "):
+        assert any(line.strip().startswith(ini) for line in result.stdout.lines), ini
+
+
+def test_fixtures_are_documented_for_pytest_fixtures(project):
+    project.makepyfile(test_ext_x="def test_x():\n    pass\n")
+    result = project.runpytest("--fixtures")
+    result.stdout.fnmatch_lines([
+        "fault_plan*", "*FaultPlan*of this parametrisation*",
+        "fault_loop*", "*deterministic*IOLoop*",
+        "fault_stream_factory*", "*Override it in a conftest*",
+        "fault_streams*", "*connected pair over fake fds*",
+        "fault_socketpair*", "*real, connected, non-blocking OS socket pair*",
+    ], consecutive=False)
+
+
+def test_marker_parametrises_over_every_kind_and_transport_with_readable_ids(project):
+    project.makepyfile(test_ext_server=server_test(transports='("plain", "ssl")'))
+    result = project.runpytest("--collect-only", "-q")
+    ids = re.findall(r"\[([\w-]+)\]", result.stdout.str())
+    assert ids == [*FAULT_KINDS, *(f"{k}-ssl" for k in FAULT_KINDS)]
+
+
+def test_faults_option_narrows_the_marker(project):
+    project.makepyfile(test_ext_server=server_test(kinds='"eintr", "dribble", "flood"'))
+    result = project.runpytest("--collect-only", "-q", "--faults", "dribble,econnreset")
+    assert re.findall(r"\[([\w-]+)\]", result.stdout.str()) == ["dribble"]
+    result = project.runpytest("-q", "--faults", "econnreset", "-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*--faults econnreset leaves none of the kinds*(eintr, dribble, flood)*"])
+
+
+def test_ini_values_stand_in_for_the_options(project):
+    project.makeini(STRICT_INI + "faults = ewouldblock\nfault_seed = 7\n")
+    project.makepyfile(test_ext_server=server_test())
+    result = project.runpytest("-v")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["faultio: fault seed 7, faults ewouldblock*", "*[[]ewouldblock[]] PASSED*"])
+
+
+def test_unknown_kind_is_a_collection_error_naming_the_valid_kinds(project):
+    project.makepyfile(test_ext_server=server_test(kinds='"eintr", "sigpipe"'))
+    result = project.runpytest()
+    result.stdout.fnmatch_lines(["*unknown fault kind 'sigpipe'; valid kinds: eintr, econnreset, ewouldblock, "
+                                 "dribble, flood, all*"])
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+
+
+def test_unknown_faults_option_is_a_usage_error(project):
+    project.makepyfile(test_ext_server=server_test())
+    result = project.runpytest("--faults", "eintr,nope")
+    result.stderr.fnmatch_lines(["*--faults: unknown fault kind 'nope'; valid kinds:*"])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+
+
+def test_marker_without_a_fault_fixture_is_a_collection_error(project):
+    project.makepyfile(test_ext_x='import pytest\n\n@pytest.mark.faults("eintr")\ndef test_x():\n    pass\n')
+    result = project.runpytest()
+    result.stdout.fnmatch_lines(["*request fault_plan, fault_streams or fault_socketpair*"])
+
+
+def test_unmarked_tests_are_left_alone(project):
+    project.makepyfile(test_ext_plain='''
+        def test_plain(record_property):
+            assert True
+
+        def test_failing():
+            assert 1 == 2
+    ''')
+    result = project.runpytest("-rA")
+    result.assert_outcomes(passed=1, failed=1)
+    assert "faultio ----" not in result.stdout.str()
+    reports = result.reprec.getreports("pytest_runtest_logreport")
+    assert all(not hasattr(r, "faultio_case") and r.user_properties == [] for r in reports)
+
+
+# --- the fixtures and the verdict ---------------------------------------------------------------------
+
+
+def test_fault_plan_is_seeded_by_the_fault_seed_and_the_test_id(project):
+    project.makepyfile(test_ext_plan='''
+        import pytest
+
+        @pytest.mark.faults("econnreset", "eintr")
+        def test_plan(fault_plan):
+            print("PLAN", fault_plan.dumps())
+    ''')
+    def plans(*args):
+        return [json.loads(p) for p in re.findall(r"PLAN (\{.*\})", project.runpytest("-rP", *args).stdout.str())]
+
+    first, again, other = plans(), plans(), plans("--fault-seed", "1")
+    assert [p["name"] for p in first] == ["eintr", "econnreset"]  # canonical kind order
+    assert first == again and first != other
+
+
+def test_a_correct_handler_passes_under_every_fault_and_transport(project):
+    project.makepyfile(test_ext_server=server_test(transports='("plain", "ssl")'))
+    project.runpytest().assert_outcomes(passed=10)
+
+
+def test_a_short_read_taken_for_a_message_fails_with_data_integrity(project):
+    project.makepyfile(test_ext_server=server_test(buggy=True, kinds='"dribble", "eintr"'))
+    result = project.runpytest()
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines([
+        "*_ test_server_reads_every_message[[]dribble[]] _*",
+        "faultio: data-integrity broken under the dribble fault plan",
+        "[[]data-integrity[]] your code read * item(s) that are not a prefix of the 14 sent*",
+        "    Bytes delivered to the caller are exactly a prefix of what the peer sent*",
+        "fault plan dribble over plain (fault seed 0, plan seed *): dribble: read[[]dribble(nbytes=None)[]]*",
+        "replay: python -m pytest 'test_ext_server.py::test_server_reads_every_message[[]dribble[]]'"
+        " --fault-seed 0",
+        "*- faultio -*",
+        "plan JSON: *",
+        "trace events #* of * (the first violation points at #*):",
+        "  > #* step *",
+    ])
+
+
+def test_a_loop_that_goes_quiet_while_the_test_waits_fails_with_liveness(project):
+    project.makepyfile(test_ext_stall='''
+        import pytest
+
+        @pytest.mark.faults("ewouldblock")
+        def test_waits_for_bytes_never_sent(fault_loop, fault_streams):
+            fault_streams.peer.send_now(b"hello")
+
+            async def main():
+                await fault_streams.stream.read_bytes(10)
+
+            fault_loop.run_sync(main)
+    ''')
+    result = project.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["faultio: liveness broken under the ewouldblock fault plan",
+                                 "[[]liveness[]] the test waited on a loop with nothing left to do*"])
+    assert "The above exception was the direct cause" not in result.stdout.str()
+
+
+def test_a_handler_that_dies_unawaited_fails_with_target_crashed(project):
+    project.makepyfile(test_ext_crash='''
+        import pytest
+
+        @pytest.mark.faults("dribble")
+        def test_handler(fault_loop, fault_streams):
+            async def handler(stream):
+                header = await stream.read_bytes(4, partial=True)
+                return int.from_bytes(header, "big") // (len(header) - 1)
+
+            fault_loop.spawn(handler(fault_streams.stream))
+            fault_streams.peer.send_now(b"\\0\\0\\0\\5hello")
+    ''')
+    result = project.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["[[]target-crashed[]] the coroutine *handler ended with ZeroDivisionError*"])
+
+
+def test_the_test_s_own_failure_keeps_its_traceback_and_gains_the_plan(project):
+    project.makepyfile(test_ext_own='''
+        import pytest
+
+        @pytest.mark.faults("eintr")
+        def test_own(fault_streams):
+            assert fault_streams.plan.name == "dribble"
+    ''')
+    result = project.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["E       AssertionError: assert 'eintr' == 'dribble'*", "*- faultio -*",
+                                 "fault plan eintr over plain*", "replay: python -m pytest *--fault-seed 0"])
+
+
+def test_a_project_stream_factory_from_conftest_is_the_target(project):
+    project.makeconftest('''
+        import pytest
+        from faultio import IOStream
+
+        class EintrIsFatal(IOStream):
+            """A stream that treats EINTR as the end of the connection."""
+            def read_from_fd(self):
+                try:
+                    return super().read_from_fd()
+                except InterruptedError:
+                    self.close(exc_info=True)
+
+        @pytest.fixture
+        def fault_stream_factory():
+            return EintrIsFatal
+    ''')
+    project.makepyfile(test_ext_server=server_test(kinds='"eintr", "dribble"'))
+    result = project.runpytest()
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(["[[]eintr-invisible[]] the stream closed with error InterruptedError*",
+                                 "stream under test: conftest:EintrIsFatal"])
+
+
+def test_fault_target_option_names_the_stream(project):
+    project.makepyfile(mystreams='''
+        from faultio import IOStream
+
+        def make(sock, *, io_loop, transport, max_buffer_size, ssl_context):
+            return IOStream(sock, io_loop=io_loop, max_buffer_size=max_buffer_size)
+    ''')
+    project.makepyfile(test_ext_server=server_test(kinds='"dribble"'))
+    result = project.runpytest("--fault-target", "mystreams:make", "-rA")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*target mystreams:make*"])
+
+
+def test_generated_plans_are_extra_parametrisations_and_a_failure_shows_its_plan(project):
+    project.makepyfile(test_ext_server=server_test(buggy=True, kinds='"dribble"'))
+    result = project.runpytest("--fault-examples", "2", "-v")
+    result.stdout.fnmatch_lines(["*[[]dribble[]] FAILED*", "*[[]gen0[]] *", "*[[]gen1[]] *"])
+    failures = [r for r in result.reprec.getreports("pytest_runtest_logreport") if r.failed]
+    generated = [r for r in failures if "[gen" in r.nodeid]
+    assert generated, "a dribbled generated plan must catch the planted bug too"
+    case = generated[0].faultio_case
+    assert case["origin"] == "generated" and case["fault"] == "mixed" and case["plan"]["read"]
+    assert "--fault-examples 2" in case["replay"]
+    text = dict(generated[0].sections)["faultio"]
+    assert "plan JSON: {" in text and '"name": "mixed"' in text
+
+
+# --- reports ------------------------------------------------------------------------------------------
+
+
+def test_xdist_workers_send_their_cases_and_only_the_controller_writes_one_report(project):
+    project.makepyfile(test_ext_server=server_test(buggy=True, kinds='"dribble", "ewouldblock"'),
+                       test_ext_other=server_test(kinds='"eintr", "econnreset", "dribble"').replace(
+                           "test_server_reads_every_message", "test_other_server"))
+    result = project.runpytest_subprocess("-n", "2", "--fault-report", "rep")
+    result.assert_outcomes(failed=2, passed=3)
+    assert result.stdout.str().count("faultio: report of 5 faulted test case(s) written to") == 1
+    assert sorted(p.name for p in (project.path / "rep").iterdir()) == ["index.html", "report.json"]
+    report = json.loads((project.path / "rep" / "report.json").read_text())
+    ids = [case["id"] for case in report["cases"]]
+    assert sorted(ids) == sorted([
+        *(f"test_ext_server.py::test_server_reads_every_message[{k}]"
+          for k in ("dribble", "ewouldblock")),
+        *(f"test_ext_other.py::test_other_server[{k}]" for k in ("eintr", "econnreset", "dribble"))])
+    assert report["summary"] == {"cases": 5, "passed": 3, "violations": 2, "errors": 0}
+    assert report["run"]["jobs"] == 2 and "--fault-report rep" in report["command"]
+    failing = [c for c in report["cases"] if c["outcome"] == "violation"]
+    assert all(c["violations"] == ["data-integrity"] and c["trace"] and c["replay"].startswith("python -m pytest")
+               for c in failing)
+    page = (project.path / "rep" / "index.html").read_text()
+    assert "test_other_server[eintr]" in page and "data-integrity" in page
+
+
+def test_junit_xml_carries_the_seed_and_the_plan(project):
+    project.makepyfile(test_ext_server=server_test(buggy=True, kinds='"dribble", "econnreset"'))
+    project.runpytest("--junitxml", "junit.xml", "--fault-seed", "3")
+    root = ET.parse(project.path / "junit.xml").getroot()
+    props = {tc.get("name"): {p.get("name"): p.get("value") for p in tc.iter("property")}
+             for tc in root.iter("testcase")}
+    dribble = props["test_server_reads_every_message[dribble]"]
+    assert dribble["faultio_seed"] == "3" and dribble["faultio_fault"] == "dribble"
+    assert FaultPlan.from_json(dribble["faultio_plan"]) == plan_for_kind(
+        "dribble", seed=int(dribble["faultio_plan_seed"]))
+    assert dribble["faultio_violations"] == "data-integrity"
+    assert "faultio_violations" not in props["test_server_reads_every_message[econnreset]"]
+
+
+# --- fault_socketpair: real sockets, real event loops --------------------------------------------------
+
+REAL_SOCKET_TESTS = '''
+import asyncio
+import socket
+import struct
+
+import pytest
+
+MESSAGES = [b"hello world, %d." % i for i in range(13)] + [b"break"]
+WIRE = b"".join(struct.pack("!I", len(m)) + m for m in MESSAGES)
+
+
+def send_and_finish(peer):
+    peer.sendall(WIRE)
+    peer.shutdown(socket.SHUT_WR)
+'''
+
+ASYNCIO_READER = REAL_SOCKET_TESTS + '''
+
+async def read_frames(sock, limit=65536):
+    """recv until EWOULDBLOCK, then wait for readiness with add_reader; retry EINTR."""
+    loop = asyncio.get_running_loop()
+    buf, frames = bytearray(), []
+    while True:
+        try:
+            data = sock.recv(4096)
+        except InterruptedError:
+            continue
+        except BlockingIOError:
+            ready = loop.create_future()
+            loop.add_reader(sock.fileno(), ready.set_result, None)
+            try:
+                await ready
+            finally:
+                loop.remove_reader(sock.fileno())
+            continue
+        except ConnectionResetError:
+            return frames, "reset"
+        if not data:
+            return frames, "eof"
+        buf += data
+        if len(buf) > limit:
+            return frames, "overflow"
+        while len(buf) >= 4 and len(buf) >= 4 + int.from_bytes(buf[:4], "big"):
+            n = int.from_bytes(buf[:4], "big")
+            frames.append(bytes(buf[4:4 + n]))
+            del buf[:4 + n]
+
+
+@pytest.mark.faults("all")
+def test_asyncio_reader(fault_socketpair, fault_plan):
+    target, peer = fault_socketpair
+    send_and_finish(peer)
+    frames, end = asyncio.run(read_frames(target))
+    expected_end = {"econnreset": "reset", "flood": "overflow"}.get(fault_plan.name, "eof")
+    assert end == expected_end
+    if fault_plan.name != "flood":
+        assert frames == MESSAGES[: len(frames)]
+    if end == "eof":
+        assert frames == MESSAGES
+    assert target.faults_injected or fault_plan.name == "dribble"
+
+
+@pytest.mark.faults("eintr", "ewouldblock", "dribble")
+def test_asyncio_sock_recv(fault_socketpair):
+    target, peer = fault_socketpair
+    send_and_finish(peer)
+
+    async def read_to_eof():
+        loop, got = asyncio.get_running_loop(), bytearray()
+        while data := await loop.sock_recv(target, 4096):
+            got += data
+        return bytes(got)
+
+    assert asyncio.run(read_to_eof()) == WIRE
+'''
+
+TORNADO_READER = REAL_SOCKET_TESTS + '''
+from tornado.iostream import IOStream, StreamBufferFullError, StreamClosedError
+
+
+@pytest.mark.faults("all")
+def test_tornado_iostream(fault_socketpair, fault_plan):
+    target, peer = fault_socketpair
+    send_and_finish(peer)
+
+    async def read_all():
+        stream = IOStream(target, max_buffer_size=65536)
+        frames = []
+        try:
+            while True:
+                (n,) = struct.unpack("!I", await stream.read_bytes(4))
+                frames.append(await stream.read_bytes(n))
+        except (StreamClosedError, StreamBufferFullError, InterruptedError) as exc:
+            return frames, stream.error, exc
+
+    frames, error, raised = asyncio.run(read_all())
+    if fault_plan.name == "eintr":
+        # Tornado 6 leaves EINTR to Python (PEP 475), so an EINTR that reaches it closes the stream.
+        assert isinstance(error, InterruptedError) and frames == []
+    elif fault_plan.name == "econnreset":
+        assert isinstance(error, ConnectionResetError) and frames == MESSAGES[: len(frames)]
+    elif fault_plan.name == "flood":
+        assert isinstance(error, StreamBufferFullError)
+    else:
+        assert frames == MESSAGES and error is None
+    assert target.recv_calls > 0
+'''
+
+
+def test_fault_socketpair_drives_a_hand_written_asyncio_reader(project):
+    project.makepyfile(test_ext_asyncio_reader=ASYNCIO_READER)
+    project.runpytest().assert_outcomes(passed=8)
+
+
+def test_fault_socketpair_drives_tornado_6_iostream(project):
+    tornado = pytest.importorskip("tornado")
+    if tornado.version_info < (6,):
+        pytest.skip("the test drives Tornado 6's IOStream")
+    project.makepyfile(test_ext_tornado=TORNADO_READER)
+    project.runpytest().assert_outcomes(passed=5)
+
+
+def test_fault_socketpair_failure_shows_the_real_fd_trace(project):
+    project.makepyfile(test_ext_real_fail=REAL_SOCKET_TESTS + '''
+
+@pytest.mark.faults("eintr")
+def test_naive_reader(fault_socketpair):
+    target, peer = fault_socketpair
+    send_and_finish(peer)
+    target.recv(4096)
+''')
+    result = project.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*InterruptedError*", "*- faultio -*", "trace events #0..#* of *:",
+                                 "*fd recv fd=* role=target result=EINTR injected=True step=eintr*"])
+
+
+# --- faultio._realfd ------------------------------------------------------------------------------------
+
+
+def test_faulty_socket_follows_the_plan_on_recv_and_send():
+    plan = FaultPlan(read=(Eintr(), Chunk(max_bytes=3), Reset()), write=(SendPartial(max_bytes=2),))
+    target, peer = real_socketpair(plan)
+    try:
+        peer.sendall(b"hello world")
+        with pytest.raises(InterruptedError):
+            target.recv(100)
+        assert target.recv(100) == b"hel"
+        with pytest.raises(ConnectionResetError):
+            target.recv(100)
+        assert target.recv(100) == b""
+        assert target.faults_injected == 2 and bytes(target.received) == b"hel"
+        assert peer.recv(100) == b""  # the reset reached the peer as the end of the stream
+    finally:
+        target.close()
+        peer.close()
+
+
+def test_faulty_socket_shapes_sends_and_refuses_unshaped_calls():
+    target, peer = real_socketpair(FaultPlan(write=(SendPartial(max_bytes=2, count=2),)))
+    try:
+        assert [target.send(b"abcdef"), target.send(b"cdef"), target.send(b"ef")] == [2, 2, 2]
+        assert peer.recv(100) == b"abcdef"
+        with pytest.raises(AttributeError, match="recvfrom.*around the fault plan"):
+            target.recvfrom(10)
+        assert isinstance(target, FaultySocket) and target.family == socket.AF_UNIX
+    finally:
+        target.close()
+        peer.close()
+
+
+def test_faulty_socket_makes_a_planned_eof_visible_to_select():
+    target, peer = real_socketpair(FaultPlan(read=(Pass(nbytes=2), Eof())))
+    try:
+        peer.sendall(b"abcdef")
+        assert target.recv(100) == b"ab"
+        assert select.select([target], [], [], 0)[0] == [target]  # a reader waiting for readiness wakes up
+        assert target.recv(100) == b""
+    finally:
+        target.close()
+        peer.close()
+
+
+def test_faulty_socket_flood_is_generated_on_demand():
+    target, peer = real_socketpair(plan_for_kind("flood", seed=1, inbound_size=0))
+    try:
+        got = sum(len(target.recv(65536)) for _ in range(64))
+        assert got == 64 * 65536 and target.faults_injected == 1
+    finally:
+        target.close()
+        peer.close()
+
+
+# --- the conformance helper ------------------------------------------------------------------------------
+
+
+class EintrIsFatal(IOStream):
+    """A deliberately broken stream: EINTR ends the connection."""
+
+    def read_from_fd(self):
+        try:
+            return super().read_from_fd()
+        except InterruptedError:
+            self.close(exc_info=True)
+            return None
+
+
+def test_conformance_helper_passes_faultio_s_own_stream():
+    result = check_stream(IOStream, faults="all", transports=("plain",))
+    assert result.ok and len(result.results) == 85 and result.slugs == []
+
+
+def test_conformance_helper_raises_for_a_broken_subclass_naming_slug_case_and_replay():
+    with pytest.raises(ConformanceError) as info:
+        check_stream(EintrIsFatal, faults="eintr,dribble", operations=("read_bytes", "echo"))
+    message = str(info.value)
+    assert "eintr-invisible" in info.value.result.slugs
+    assert "- read_bytes/future/eintr/plain: eintr-invisible" in message
+    assert "[eintr-invisible] the stream closed with error InterruptedError" in message
+    assert (f"-m harness.conformance {EintrIsFatal.__module__}:EintrIsFatal --seed 0 "
+            "--case read_bytes/future/eintr/plain") in message
+    assert all(r.outcome == "pass" for r in info.value.result.results if r.case.fault == "dribble")
+
+
+def test_conformance_helper_rejects_bad_arguments_with_the_valid_values():
+    with pytest.raises(ValueError, match="valid kinds: eintr"):
+        check_stream(IOStream, faults="sigpipe")
+    with pytest.raises(ValueError, match="valid: plain, ssl, all"):
+        check_stream(IOStream, transports=("tcp",))
+
+
+def test_conformance_module_needs_neither_pytest_nor_assert():
+    import harness.conformance as conformance
+
+    source = pathlib.Path(conformance.__file__).read_text()
+    assert "import pytest" not in source and not re.search(r"^\s*assert ", source, re.M)
