@@ -17,24 +17,9 @@ import os
 import socket
 from typing import TYPE_CHECKING, Any
 
-from ._plan import (
-    Chunk,
-    Dribble,
-    Eintr,
-    Eof,
-    FaultPlan,
-    Flood,
-    Pass,
-    Reset,
-    SendBrokenPipe,
-    SendEintr,
-    SendPartial,
-    SendReset,
-    SendWouldBlock,
-    Step,
-    WouldBlock,
-)
+from ._cursor import GeneratedBytes, ReadCursor, WriteCursor
 from ._errors import BusyLoopError
+from ._plan import Eintr, Eof, FaultPlan, Flood, Reset, SendBrokenPipe, SendEintr, SendReset, SendWouldBlock, Step
 from ._trace import hexdump_bytes
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -53,32 +38,6 @@ DEFAULT_CAPACITY = 4 * 1024 * 1024
 
 def _oserror(cls: type[OSError], code: int) -> OSError:
     return cls(code, os.strerror(code))
-
-
-class _Generated:
-    """``nbytes`` bytes of a repeating 256-byte pattern, produced on demand."""
-
-    __slots__ = ("remaining", "offset", "pattern")
-
-    def __init__(self, nbytes: int, pattern_seed: int) -> None:
-        self.remaining = nbytes
-        self.offset = 0
-        # A permutation of all byte values, rotated by the seed: every byte value appears, none is special.
-        base = bytes(range(256))
-        shift = pattern_seed % 256
-        self.pattern = base[shift:] + base[:shift]
-
-    def __len__(self) -> int:
-        return self.remaining
-
-    def take(self, n: int) -> bytes:
-        n = min(n, self.remaining)
-        start = self.offset % 256
-        reps = (start + n) // 256 + 1
-        out = (self.pattern * reps)[start : start + n]
-        self.offset += n
-        self.remaining -= n
-        return out
 
 
 class _Pipe:
@@ -101,7 +60,7 @@ class _Pipe:
         self.accepted += len(data)
 
     def insert_generated(self, nbytes: int, pattern_seed: int) -> None:
-        self.segments.appendleft(_Generated(nbytes, pattern_seed))
+        self.segments.appendleft(GeneratedBytes(nbytes, pattern_seed))
         self.available += nbytes
         self.accepted += nbytes
 
@@ -109,7 +68,7 @@ class _Pipe:
         out = bytearray()
         while n > 0 and self.segments:
             seg = self.segments[0]
-            if isinstance(seg, _Generated):
+            if isinstance(seg, GeneratedBytes):
                 piece = seg.take(n)
                 if not seg.remaining:
                     self.segments.popleft()
@@ -155,12 +114,8 @@ class FakeSocket:
         self.plan = plan or FaultPlan()
         self._in = inbound
         self._out = outbound
-        self._read_steps: list[Step] = list(self.plan.read)
-        self._write_steps: list[Step] = list(self.plan.write)
-        self._read_i = 0
-        self._write_i = 0
-        self._step_left: int | None = None  # progress inside the current counted step
-        self._write_left: int | None = None
+        self._reads = ReadCursor(self.plan.read)
+        self._writes = WriteCursor(self.plan.write)
         self._closed = False
         self._reset = False
         self._so_error = 0
@@ -267,17 +222,10 @@ class FakeSocket:
         if bufsize < 0:
             raise ValueError("negative buffersize in recv")
         self._settle()
-        step = self._read_step()
+        step = self._reads.call_fault()
         if isinstance(step, Eintr):
-            self._advance_read()
             return self._inject(call, InterruptedError, errno.EINTR, step)
-        if isinstance(step, WouldBlock):
-            left = self._step_left if self._step_left is not None else step.count
-            left -= 1
-            if left:
-                self._step_left = left
-            else:
-                self._advance_read()
+        if step is not None:
             return self._inject(call, BlockingIOError, errno.EAGAIN, step)
         if self._so_error:
             code, self._so_error = self._so_error, 0
@@ -292,22 +240,9 @@ class FakeSocket:
             self._trace(call, asked=bufsize, result="EAGAIN", injected=False)
             self._count_eagain(call)
             raise _oserror(BlockingIOError, errno.EAGAIN)
-        limit = min(bufsize, self._in.available)
-        if isinstance(step, Chunk):
-            limit = min(limit, step.max_bytes)
-        elif isinstance(step, Pass):
-            limit = min(limit, self._left(step.nbytes))
-        elif isinstance(step, Dribble):
-            limit = 1
-        data = self._in.take(limit)
-        if isinstance(step, Chunk):
-            self._advance_read()
-        elif isinstance(step, (Pass, Dribble)):
-            if step.nbytes is not None:
-                left = self._left(step.nbytes) - len(data)
-                self._step_left = left
-                if left <= 0:
-                    self._advance_read()
+        shaped = self._reads.shaped
+        data = self._in.take(self._reads.limit(min(bufsize, self._in.available)))
+        self._reads.delivered(len(data))
         self.bytes_received += len(data)
         if self.received is not None:
             self.received += data
@@ -316,7 +251,7 @@ class FakeSocket:
             asked=bufsize,
             result="data",
             nbytes=len(data),
-            shaped=step.kind if step is not None else "",
+            shaped=shaped,
             **({"data_hex": hexdump_bytes(data)} if self.record_payload else {}),
         )
         self._settle()
@@ -334,40 +269,22 @@ class FakeSocket:
                 "the caller retries instead of waiting for readiness (a busy loop)"
             )
 
-    def _left(self, total: int) -> int:
-        return self._step_left if self._step_left is not None else total
-
-    def _read_step(self) -> Step | None:
-        return self._read_steps[self._read_i] if self._read_i < len(self._read_steps) else None
-
-    def _advance_read(self) -> None:
-        self._read_i += 1
-        self._step_left = None
-
     def _settle(self) -> None:
         """Apply the steps that happen *to* the connection rather than to one call: a flood arriving,
         the peer's FIN, the peer's RST. They take effect as soon as the cursor reaches them."""
-        for _ in range(len(self._read_steps) + 1):
-            step = self._read_step()
-            if isinstance(step, Pass) and self._left(step.nbytes) <= 0:
-                self._advance_read()
-            elif isinstance(step, Flood):
-                self._advance_read()
+        for step in self._reads.arrivals():
+            if isinstance(step, Flood):
                 self._in.insert_generated(step.nbytes, step.pattern_seed)
                 self.faults_injected += 1
                 self._trace("inject", fault="flood", nbytes=step.nbytes)
             elif isinstance(step, Eof):
-                self._advance_read()
                 lost = self._in.discard()
                 self._in.fin = True
                 self._in.dead = True
                 self.faults_injected += 1
                 self._trace("inject", fault="eof", discarded=lost)
             elif isinstance(step, Reset):
-                self._advance_read()
                 self._apply_reset("reset")
-            else:
-                return
 
     def _apply_reset(self, why: str) -> None:
         lost = self._in.discard()
@@ -389,25 +306,16 @@ class FakeSocket:
         self.send_calls += 1
         self._check_open("send")
         view = memoryview(data).cast("B")
-        step = self._write_steps[self._write_i] if self._write_i < len(self._write_steps) else None
+        step = self._writes.call_fault()
         if isinstance(step, SendEintr):
-            self._write_i += 1
             return self._inject("send", InterruptedError, errno.EINTR, step)
         if isinstance(step, SendWouldBlock):
-            left = (self._write_left if self._write_left is not None else step.count) - 1
-            if left:
-                self._write_left = left
-            else:
-                self._write_i += 1
-                self._write_left = None
             return self._inject("send", BlockingIOError, errno.EAGAIN, step)
         if isinstance(step, SendReset):
-            self._write_i += 1
             self._apply_reset("send_reset")
             self._so_error = 0
             return self._inject("send", ConnectionResetError, errno.ECONNRESET, step)
         if isinstance(step, SendBrokenPipe):
-            self._write_i += 1
             self._out.dead = True
             return self._inject("send", BrokenPipeError, errno.EPIPE, step)
         if self._so_error:
@@ -424,15 +332,9 @@ class FakeSocket:
             self._trace("send", asked=len(view), result="EAGAIN", injected=False)
             self._count_eagain("send")
             raise _oserror(BlockingIOError, errno.EAGAIN)
-        limit = min(len(view), space)
-        if isinstance(step, SendPartial):
-            limit = min(limit, step.max_bytes)
-            left = (self._write_left if self._write_left is not None else step.count) - 1
-            if left:
-                self._write_left = left
-            else:
-                self._write_i += 1
-                self._write_left = None
+        shaped = self._writes.shaped
+        limit = self._writes.limit(min(len(view), space))
+        self._writes.sent()
         chunk = bytes(view[:limit])
         self._out.append(chunk)
         self.bytes_sent += limit
@@ -441,7 +343,7 @@ class FakeSocket:
             asked=len(view),
             result="data",
             nbytes=limit,
-            shaped=step.kind if step is not None else "",
+            shaped=shaped,
             **({"data_hex": hexdump_bytes(chunk)} if self.record_payload else {}),
         )
         return limit
@@ -453,8 +355,7 @@ class FakeSocket:
             return 0
         self._settle()
         events = 0
-        step = self._read_step()
-        if self._in.available or self._in.fin or self._reset or isinstance(step, (Eintr, WouldBlock)):
+        if self._in.available or self._in.fin or self._reset or self._reads.pending_call_fault():
             events |= READ
         if self._reset:
             events |= ERROR | WRITE

@@ -21,24 +21,8 @@ import os
 import socket
 from typing import Any
 
-from ._fakefd import _Generated
-from ._plan import (
-    Chunk,
-    Dribble,
-    Eintr,
-    Eof,
-    FaultPlan,
-    Flood,
-    Pass,
-    Reset,
-    SendBrokenPipe,
-    SendEintr,
-    SendPartial,
-    SendReset,
-    SendWouldBlock,
-    Step,
-    WouldBlock,
-)
+from ._cursor import GeneratedBytes, ReadCursor, WriteCursor
+from ._plan import Eintr, Eof, FaultPlan, Flood, Reset, SendBrokenPipe, SendEintr, SendReset, SendWouldBlock, Step
 from ._trace import Trace, hexdump_bytes
 
 __all__ = ["FaultySocket", "real_socketpair"]
@@ -70,13 +54,9 @@ class FaultySocket:
         sock.setblocking(False)
         self.plan = plan or FaultPlan()
         self.trace = trace if trace is not None else Trace()
-        self._read_steps: tuple[Step, ...] = self.plan.read
-        self._write_steps: tuple[Step, ...] = self.plan.write
-        self._read_i = 0
-        self._write_i = 0
-        self._read_left: int | None = None  # progress inside the current counted read step
-        self._write_left: int | None = None
-        self._flood: _Generated | None = None
+        self._reads = ReadCursor(self.plan.read)
+        self._writes = WriteCursor(self.plan.write)
+        self._flood: GeneratedBytes | None = None
         self._eof = False  # the plan's FIN arrived: recv returns b"" from now on
         self._reset = False
         self._so_error = 0
@@ -166,27 +146,14 @@ class FaultySocket:
         view[: len(data)] = data
         return len(data)
 
-    def _read_step(self) -> Step | None:
-        return self._read_steps[self._read_i] if self._read_i < len(self._read_steps) else None
-
-    def _advance_read(self) -> None:
-        self._read_i += 1
-        self._read_left = None
-
     def _recv(self, bufsize: int, flags: int, call: str) -> bytes:
         if bufsize < 0:
             raise ValueError("negative buffersize in recv")
         self._settle()
-        step = self._read_step()
+        step = self._reads.call_fault()
         if isinstance(step, Eintr):
-            self._advance_read()
             return self._inject(call, InterruptedError, errno.EINTR, step)
-        if isinstance(step, WouldBlock):
-            left = (self._read_left if self._read_left is not None else step.count) - 1
-            if left:
-                self._read_left = left
-            else:
-                self._advance_read()
+        if step is not None:
             return self._inject(call, BlockingIOError, errno.EAGAIN, step)
         if self._so_error:
             code, self._so_error = self._so_error, 0
@@ -197,13 +164,8 @@ class FaultySocket:
         if self._eof or self._reset:
             self._record(call, asked=bufsize, result="EOF", nbytes=0, injected=True)
             return b""
-        limit = bufsize
-        if isinstance(step, Chunk):
-            limit = min(limit, step.max_bytes)
-        elif isinstance(step, Pass):
-            limit = min(limit, self._read_left if self._read_left is not None else step.nbytes)
-        elif isinstance(step, Dribble):
-            limit = 1
+        shaped = self._reads.shaped
+        limit = self._reads.limit(bufsize)
         if self._flood is not None:
             data = self._flood.take(limit)
             if not self._flood.remaining:
@@ -221,36 +183,23 @@ class FaultySocket:
             if not data:
                 self._record(call, asked=bufsize, result="EOF", nbytes=0, injected=False)
                 return b""
-        # The same accounting as the fake fd: a Chunk is used up by one delivering recv; Pass and a bounded
-        # Dribble count the bytes they shaped.
-        if isinstance(step, Chunk):
-            self._advance_read()
-        elif isinstance(step, (Pass, Dribble)) and step.nbytes is not None:
-            left = (self._read_left if self._read_left is not None else step.nbytes) - len(data)
-            self._read_left = left
-            if left <= 0:
-                self._advance_read()
+        self._reads.delivered(len(data))
         self.bytes_received += len(data)
         self.received += data
         self._record(call, asked=bufsize, result="data", nbytes=len(data), data_hex=hexdump_bytes(data),
-                     shaped=step.kind if step is not None else "")
+                     shaped=shaped)
         self._settle()
         return data
 
     def _settle(self) -> None:
         """Apply the steps that happen to the connection rather than to one call (a flood, the peer's FIN,
         the peer's RST) as soon as the cursor reaches them, as the fake fd does."""
-        for _ in range(len(self._read_steps) + 1):
-            step = self._read_step()
-            if isinstance(step, Pass) and (self._read_left if self._read_left is not None else step.nbytes) <= 0:
-                self._advance_read()
-            elif isinstance(step, Flood):
-                self._advance_read()
-                self._flood = _Generated(step.nbytes, step.pattern_seed)
+        for step in self._reads.arrivals():
+            if isinstance(step, Flood):
+                self._flood = GeneratedBytes(step.nbytes, step.pattern_seed)
                 self.faults_injected += 1
                 self._record("inject", fault="flood", nbytes=step.nbytes)
             elif isinstance(step, Eof):
-                self._advance_read()
                 self._eof = True
                 self._flood = None
                 self.faults_injected += 1
@@ -258,10 +207,7 @@ class FaultySocket:
                 # The kernel must see the end too, or a reader waiting for readiness would wait for ever.
                 self._shutdown_quietly(socket.SHUT_RD)
             elif isinstance(step, Reset):
-                self._advance_read()
                 self._apply_reset("reset")
-            else:
-                return
 
     def _apply_reset(self, why: str) -> None:
         self._reset = True
@@ -287,25 +233,16 @@ class FaultySocket:
     def send(self, data: Any, flags: int = 0) -> int:
         self.send_calls += 1
         view = memoryview(data).cast("B")
-        step = self._write_steps[self._write_i] if self._write_i < len(self._write_steps) else None
+        step = self._writes.call_fault()
         if isinstance(step, SendEintr):
-            self._write_i += 1
             return self._inject("send", InterruptedError, errno.EINTR, step)
         if isinstance(step, SendWouldBlock):
-            left = (self._write_left if self._write_left is not None else step.count) - 1
-            if left:
-                self._write_left = left
-            else:
-                self._write_i += 1
-                self._write_left = None
             return self._inject("send", BlockingIOError, errno.EAGAIN, step)
         if isinstance(step, SendReset):
-            self._write_i += 1
             self._apply_reset("send_reset")
             self._so_error = 0
             return self._inject("send", ConnectionResetError, errno.ECONNRESET, step)
         if isinstance(step, SendBrokenPipe):
-            self._write_i += 1
             self._shutdown_quietly(socket.SHUT_WR)
             return self._inject("send", BrokenPipeError, errno.EPIPE, step)
         if self._so_error:
@@ -317,25 +254,18 @@ class FaultySocket:
             raise _oserror(BrokenPipeError, errno.EPIPE)
         if not len(view):
             return 0
-        limit = len(view)
-        if isinstance(step, SendPartial):
-            limit = min(limit, step.max_bytes)
+        shaped = self._writes.shaped
+        limit = self._writes.limit(len(view))
         try:
             sent = self._sock.send(view[:limit], flags)
         except OSError as exc:
             self._record("send", asked=len(view), result=errno.errorcode.get(exc.errno or 0, repr(exc)),
                          injected=False)
             raise
-        if isinstance(step, SendPartial):
-            left = (self._write_left if self._write_left is not None else step.count) - 1
-            if left:
-                self._write_left = left
-            else:
-                self._write_i += 1
-                self._write_left = None
+        self._writes.sent()
         self.bytes_sent += sent
         self._record("send", asked=len(view), result="data", nbytes=sent, data_hex=hexdump_bytes(view[:sent]),
-                     shaped=step.kind if step is not None else "")
+                     shaped=shaped)
         return sent
 
     def sendall(self, data: Any, flags: int = 0) -> None:

@@ -1,0 +1,184 @@
+"""Plan cursors: where one fd is in its fault plan, and what the plan says the next call does.
+
+Rules for this module:
+- Decisions only, no I/O: a cursor is told what a call found (bytes available, bytes moved) and answers
+  with what the plan makes of it. The fake fds (``_fakefd``) and the real-socket wrapper (``_realfd``) both
+  ask the same cursors, so one plan means the same thing everywhere.
+- A cursor never raises an OS error itself; it returns the step that fires and the fd raises the matching
+  stdlib exception.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from ._plan import (
+    Chunk,
+    Dribble,
+    Eintr,
+    Eof,
+    Flood,
+    Pass,
+    Reset,
+    SendBrokenPipe,
+    SendEintr,
+    SendPartial,
+    SendReset,
+    SendWouldBlock,
+    Step,
+    WouldBlock,
+)
+
+
+class GeneratedBytes:
+    """``nbytes`` bytes of a repeating 256-byte pattern, produced on demand (a flood never materialised)."""
+
+    __slots__ = ("remaining", "offset", "pattern")
+
+    def __init__(self, nbytes: int, pattern_seed: int) -> None:
+        self.remaining = nbytes
+        self.offset = 0
+        # A permutation of all byte values, rotated by the seed: every byte value appears, none is special.
+        base = bytes(range(256))
+        shift = pattern_seed % 256
+        self.pattern = base[shift:] + base[:shift]
+
+    def __len__(self) -> int:
+        return self.remaining
+
+    def take(self, n: int) -> bytes:
+        n = min(n, self.remaining)
+        start = self.offset % 256
+        reps = (start + n) // 256 + 1
+        out = (self.pattern * reps)[start : start + n]
+        self.offset += n
+        self.remaining -= n
+        return out
+
+
+class ReadCursor:
+    """The read side of a plan: per-call faults, delivery shaping and connection-level arrivals."""
+
+    def __init__(self, steps: tuple[Step, ...]) -> None:
+        self.steps = steps
+        self.index = 0
+        self._left: int | None = None  # progress inside the current counted step
+
+    @property
+    def step(self) -> Step | None:
+        return self.steps[self.index] if self.index < len(self.steps) else None
+
+    @property
+    def shaped(self) -> str:
+        """The kind of the step shaping the next delivery ("" when none)."""
+        step = self.step
+        return step.kind if step is not None else ""
+
+    def _advance(self) -> None:
+        self.index += 1
+        self._left = None
+
+    def _remaining(self, total: int) -> int:
+        return self._left if self._left is not None else total
+
+    def arrivals(self) -> Iterator[Step]:
+        """The steps that happen *to the connection* and are due now (a flood arriving, the peer's FIN, the
+        peer's RST), consumed in order. An exhausted ``Pass`` is skipped on the way."""
+        for _ in range(len(self.steps) + 1):
+            step = self.step
+            if isinstance(step, Pass) and self._remaining(step.nbytes) <= 0:
+                self._advance()
+            elif isinstance(step, (Flood, Eof, Reset)):
+                self._advance()
+                yield step
+            else:
+                return
+
+    def call_fault(self) -> Step | None:
+        """The step that makes this call fail (``Eintr`` or one of a ``WouldBlock`` burst), consumed; or None."""
+        step = self.step
+        if isinstance(step, Eintr):
+            self._advance()
+            return step
+        if isinstance(step, WouldBlock):
+            left = self._remaining(step.count) - 1
+            if left:
+                self._left = left
+            else:
+                self._advance()
+            return step
+        return None
+
+    def pending_call_fault(self) -> bool:
+        """True when the next call will fail by plan (a poll reports the fd readable: a spurious wakeup)."""
+        return isinstance(self.step, (Eintr, WouldBlock))
+
+    def limit(self, wanted: int) -> int:
+        """How many of ``wanted`` bytes the next delivery may hand out."""
+        step = self.step
+        if isinstance(step, Chunk):
+            return min(wanted, step.max_bytes)
+        if isinstance(step, Pass):
+            return min(wanted, self._remaining(step.nbytes))
+        if isinstance(step, Dribble):
+            return min(wanted, 1)
+        return wanted
+
+    def delivered(self, nbytes: int) -> None:
+        """Account for ``nbytes`` handed out by a recv: a ``Chunk`` is used up; ``Pass``/``Dribble`` count."""
+        step = self.step
+        if isinstance(step, Chunk):
+            self._advance()
+        elif isinstance(step, (Pass, Dribble)) and step.nbytes is not None:
+            left = self._remaining(step.nbytes) - nbytes
+            self._left = left
+            if left <= 0:
+                self._advance()
+
+
+class WriteCursor:
+    """The write side of a plan: per-call faults and short sends."""
+
+    def __init__(self, steps: tuple[Step, ...]) -> None:
+        self.steps = steps
+        self.index = 0
+        self._left: int | None = None
+
+    @property
+    def step(self) -> Step | None:
+        return self.steps[self.index] if self.index < len(self.steps) else None
+
+    @property
+    def shaped(self) -> str:
+        step = self.step
+        return step.kind if step is not None else ""
+
+    def _count_down(self, total: int) -> None:
+        left = (self._left if self._left is not None else total) - 1
+        if left:
+            self._left = left
+        else:
+            self.index += 1
+            self._left = None
+
+    def call_fault(self) -> Step | None:
+        """The step that makes this send fail (EINTR, EAGAIN, reset, broken pipe), consumed; or None."""
+        step = self.step
+        if isinstance(step, SendWouldBlock):
+            self._count_down(step.count)
+            return step
+        if isinstance(step, (SendEintr, SendReset, SendBrokenPipe)):
+            self.index += 1
+            self._left = None
+            return step
+        return None
+
+    def limit(self, wanted: int) -> int:
+        step = self.step
+        return min(wanted, step.max_bytes) if isinstance(step, SendPartial) else wanted
+
+    def sent(self) -> None:
+        """A send moved bytes: a ``SendPartial`` counts one of its sends."""
+        step = self.step
+        if isinstance(step, SendPartial):
+            self._count_down(step.count)
