@@ -615,3 +615,28 @@ def test_conformance_module_needs_neither_pytest_nor_assert():
 
     source = pathlib.Path(conformance.__file__).read_text()
     assert "import pytest" not in source and not re.search(r"^\s*assert ", source, re.M)
+
+
+def _readme_example() -> str:
+    readme = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text()
+    (block,) = re.findall(r"```python\n(.*?)```", readme, re.S)
+    return block
+
+
+def test_the_readme_example_passes_for_a_correct_handler_under_every_fault(project):
+    project.makepyfile(test_server=_readme_example())
+    result = project.runpytest("-v")
+    result.assert_outcomes(passed=len(FAULT_KINDS))
+    for kind in FAULT_KINDS:
+        result.stdout.fnmatch_lines([f"*test_server_reads_every_message[[]{kind}[]] PASSED*"])
+
+
+def test_the_readme_example_catches_a_short_read_taken_for_a_message(project):
+    example = _readme_example()
+    buggy = example.replace("await stream.read_bytes(length)", "await stream.read_bytes(length, partial=True)")
+    assert buggy != example
+    project.makepyfile(test_server=buggy)
+    result = project.runpytest()
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) >= 1
+    result.stdout.fnmatch_lines(["*[[]data-integrity[]]*"])
