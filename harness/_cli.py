@@ -89,6 +89,9 @@ def _parser() -> argparse.ArgumentParser:
     selftest = sub.add_parser("selftest", help="prove the harness catches deliberately broken streams")
     selftest.add_argument("--seed", type=_positive_int, default=0)
     selftest.add_argument("--jobs", type=_positive_int, default=None)
+    selftest.add_argument("--report", default="reports", metavar="DIR",
+                          help="where the shrunk case of each mutant is saved for replay (default reports/)")
+    selftest.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     return parser
 
 
@@ -103,7 +106,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
             return _list(out)
         if args.command == "replay":
             return _replay(args, out, err)
-        return _selftest(args, out)
+        return _selftest(args, out, err)
     except UsageError as exc:
         print(str(exc).splitlines()[0], file=err)
         return EXIT_USAGE
@@ -326,10 +329,21 @@ def _replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 # --- selftest ------------------------------------------------------------------------------------------
 
 
-def _selftest(args: argparse.Namespace, out: TextIO) -> int:
-    from ._selftest import run_selftest
+def _selftest(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from ._selftest import run_selftest, selftest
 
-    return run_selftest(seed=args.seed, jobs=args.jobs or default_jobs(), out=out)
+    base = Path(args.report)
+    save_dir = base / f"selftest-{_run_id(args.seed, base)}"
+    jobs = args.jobs or default_jobs()
+    if args.json:
+        result = selftest(seed=args.seed, jobs=jobs, save_dir=save_dir)
+        out.write(json.dumps(result.to_json(), indent=2, sort_keys=True) + "\n")
+        return result.exit_code
+    # The self-check's verdict is its main output, but it is for people: stderr, like run's progress.
+    code = run_selftest(seed=args.seed, jobs=jobs, out=err, save_dir=save_dir)
+    print(f"shrunk cases saved in {save_dir}/ (replay one with: python -m harness replay {save_dir}/<mutant>.json)",
+          file=err)
+    return code
 
 
 def console_main() -> None:  # pragma: no cover - the console entry point

@@ -103,6 +103,10 @@ class Monitor:
         self._removals = 0
         self._eintr_seen = False
         self._reset_seen = False
+        # The read future pending at the last fd read: the one an EOF, reset or overflow there must not fail.
+        self._read_future_at_recv: Any = None
+        # Reads on the closed stream judged at the end: (op, delivered before, held, in flight, how, event).
+        self._late_reads: list[tuple[ReadOp, int, bytes, int, str, int]] = []
         self._log_handler = _LogCatcher(self)
         self.log_records: list[logging.LogRecord] = []
         loop.add_observer(self._observe)
@@ -191,6 +195,16 @@ class Monitor:
         ):
             return  # the stream closed for a reason of its own; the data rule does not apply
         held = self.held()
+        if after_close:
+            buffered = self._attr("_read_buffer_size", None)
+            in_flight = len(held) - buffered if isinstance(buffered, int) and 0 <= buffered < len(held) else 0
+            if in_flight:
+                # Some received bytes have left the buffer undelivered: a chunk still queued for an earlier
+                # read's streaming callback (not this read's to have), or bytes lost. Judge once they have
+                # had their chance to arrive (see finish).
+                self._late_reads.append((op, len(self.delivered), held, in_flight, how,
+                                         self.loop.trace.count - 1))
+                return
         if op.satisfiable(held):
             if after_close:
                 self.violate("reads-after-close", f"{op.name} on the closed stream failed ({how}) although "
@@ -259,6 +273,21 @@ class Monitor:
             self._on_fd_event(event)
         elif event.source == "loop" and event.get("fd") == self.fd.fd:
             self._on_loop_event(event)
+        elif event.source == "loop" and event.kind == "add_callback" and self._closed() and not self._was_closed:
+            self._check_close_inside_read_loop(event)
+
+    def _check_close_inside_read_loop(self, event: Any) -> None:
+        """The stream closed during this step and schedules a callback: if that happens inside
+        ``_read_to_buffer_loop``, the pretend pending callback must have kept close handling back."""
+        if not self._inside_read_loop():
+            return
+        future = self._read_future_at_recv
+        if future is not None and getattr(future, "_exception", None) is not None:
+            self.violate("pending-scoped", f"the read future failed with {future._exception!r} inside "
+                         "_read_to_buffer_loop, while the pretend pending callback should hold it back", event.index)
+        if self.close_cb_set and self.close_cb_runs == 0 and self._attr("_close_callback", _NO_STATE) is None:
+            self.violate("pending-scoped", "the close callback was scheduled inside _read_to_buffer_loop (the "
+                         "stream closed there), while the pretend pending callback should hold it back", event.index)
 
     def _on_fd_event(self, event: Any) -> None:
         kind = event.kind
@@ -279,6 +308,7 @@ class Monitor:
         if result in ("ECONNRESET", "EPIPE") or (kind == "send" and result == "EPIPE"):
             self._reset_seen = True
         if kind in _RECV_CALLS:
+            self._read_future_at_recv = self._attr("_read_future", None)
             if result == "EAGAIN" and not event.get("injected"):
                 # A new operation may legitimately try the fd once more within the same step.
                 if (event.step, self.ops_started) != self._eagain_step:
@@ -443,6 +473,12 @@ class Monitor:
             elif not future.done():
                 slug = "write-fifo" if label.startswith("write") else "read-completes-once"
                 self.violate(slug, f"the {label} future never completed")
+        for op, start, held, in_flight, how, event in self._late_reads:
+            # Bytes in flight then were delivered since (to the earlier read): only the rest was servable.
+            servable = held[in_flight:] if len(self.delivered) >= start + in_flight else held
+            if op.satisfiable(servable):
+                self.violate("reads-after-close", f"{op.name} on the closed stream failed ({how}) although "
+                             f"the {len(servable)} byte(s) it still held would serve it", event)
         fd = self.fd
         bound = fd.bytes_received + fd.faults_injected + self.read_events + self.ops_started + 8
         if fd.recv_calls > bound:

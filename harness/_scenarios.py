@@ -27,6 +27,9 @@ EXTRA_OPS = 24
 #: How many bytes past the peer's payload a scenario keeps reading before it closes the stream itself.
 EXTRA_BYTES = 8192
 MAX_LINE = 48
+#: Read scenarios receive at least this many bytes: the matrix places seeded resets and floods anywhere in the
+#: first 600 inbound bytes (``harness._matrix.plan_sizes``), and a fault placed past the last byte never fires.
+MIN_INBOUND = 600
 
 
 class Driver:
@@ -240,7 +243,8 @@ def _total_limit(first: bytes, second: bytes) -> int:
 
 async def scenario_read_bytes(run: Any, driver: Driver, *, partial: bool = False, streaming: bool = False) -> None:
     rng = _rng(run, "read_bytes")
-    first, second = _bytes(rng, rng.randint(64, 300)), _bytes(rng, rng.randint(64, 300))
+    first = _bytes(rng, rng.randint(64, 300))
+    second = _bytes(rng, max(rng.randint(64, 300), MIN_INBOUND - len(first)))
     limit = _total_limit(first, second)
     name = "read_bytes" + ("(partial)" if partial else "") + ("(streaming)" if streaming else "")
 
@@ -290,6 +294,8 @@ async def _scenario_lines(run: Any, driver: Driver, method: str, *, max_bytes: i
         # One line longer than max_bytes: the read for it can never be satisfied.
         lines.insert(rng.randint(0, len(lines)), b"x" * (max_bytes + 16) + DELIMITER)
         run.monitor.expect_close_error = UnsatisfiableReadError
+    while len(first) + sum(map(len, lines)) < MIN_INBOUND:
+        lines += _lines(rng, 1)
     second = b"".join(lines)
     limit = _total_limit(first, second)
 
@@ -336,7 +342,8 @@ async def scenario_read_until_regex(run: Any, driver: Driver) -> None:
 
 async def scenario_read_until_close(run: Any, driver: Driver) -> None:
     rng = _rng(run, "read_until_close")
-    first, second = _bytes(rng, rng.randint(64, 400)), _bytes(rng, rng.randint(64, 400))
+    first = _bytes(rng, rng.randint(64, 400))
+    second = _bytes(rng, max(rng.randint(64, 400), MIN_INBOUND - len(first)))
     gate = Future(label="peer-gate")
     run.loop.spawn(_peer_sends(run, first, second, gate))
     run.loop.call_later(1.0, gate.set_result, None)

@@ -1,0 +1,134 @@
+import io
+import json
+
+import pytest
+
+from faultio import IOStream
+from harness import _selftest
+from harness._case import Case
+from harness._mutants import Mutant, get_mutant
+from harness._runner import run_case
+from harness._selftest import SelftestResult, replay, run_selftest, selftest
+from harness._targets import load_target
+
+#: Mutants the econnreset column of the plain matrix catches (seed 0): a reduced self-check that stays fast.
+ECONNRESET_CAUGHT = [
+    "close-cb-twice",
+    "error-listener-not-rearmed",
+    "error-event-closes-sync",
+    "write-futures-orphaned",
+    "drops-buffer-on-close",
+    "max-bytes-raised-sync",
+]
+
+#: faultio's own stream, entered as if it were a mutant: nothing can catch it.
+NOT_A_BUG = Mutant(name="not-a-bug", cls=IOStream, description="faultio's correct IOStream posing as a mutant",
+                   transports=("plain",), expects=("eintr-invisible",))
+
+SMALL = dict(faults=["eintr"], transports=["plain"], operations=["read_bytes", "write"])
+
+
+def run(**kwargs):
+    out = io.StringIO()
+    code = run_selftest(out=out, **kwargs)
+    return code, out.getvalue()
+
+
+def without_timing(text):
+    return "\n".join(line for line in text.splitlines() if not line.startswith("time: "))
+
+
+def test_a_reduced_selftest_catches_every_mutant_it_runs_and_exits_0():
+    mutants = [get_mutant(name) for name in ECONNRESET_CAUGHT]
+    code, text = run(faults=["econnreset"], transports=["plain"], mutants=mutants)
+    assert code == 0, text
+    assert "reference faultio:IOStream: 17 cases, clean" in text
+    for mutant in mutants:
+        block = text.split(f"\n{mutant.name}: ", 1)[1].split("\n  replay: ", 1)[0]
+        assert block.startswith("caught on ")
+        caught_by = next(line for line in block.splitlines() if line.startswith("  caught by: "))
+        assert any(slug in caught_by for slug in mutant.expects)
+        assert "  shrunk (" in block
+    assert text.splitlines()[-2] == f"selftest passed: {len(mutants)} of {len(mutants)} mutants caught; reference clean"
+    assert text.splitlines()[-1].startswith("time: ")
+
+
+def test_a_correct_stream_posing_as_a_mutant_is_reported_not_caught_and_fails_the_selftest():
+    code, text = run(mutants=[get_mutant("eintr-closes-read"), NOT_A_BUG], **SMALL)
+    assert code == 1
+    assert "eintr-closes-read: caught on " in text
+    assert "not-a-bug: NOT caught on any of 4 cases (plain)" in text
+    assert "selftest FAILED: 1 of 2 mutants caught (missed: not-a-bug); reference clean" in text
+
+
+def test_a_reference_that_is_not_clean_fails_the_selftest(monkeypatch):
+    monkeypatch.setattr(_selftest, "DEFAULT_TARGET_SPEC", "harness._mutants:EintrClosesRead")
+    code, text = run(mutants=[get_mutant("eintr-closes-read")], **SMALL)
+    assert code == 1
+    assert "cases NOT clean" in text and "read_bytes/future/eintr/plain: eintr-invisible" in text
+    assert "reference NOT clean" in text.splitlines()[-2]
+
+
+def test_a_mutant_for_a_transport_not_requested_is_skipped_not_failed():
+    code, text = run(mutants=[get_mutant("ssl-stops-draining"), get_mutant("eintr-closes-read")], **SMALL)
+    assert code == 0
+    assert "ssl-stops-draining: SKIPPED (applies to ssl; not among the requested transports)" in text
+    assert "selftest passed: 1 of 1 mutants caught, 1 skipped; reference clean" in text
+
+
+def test_the_output_is_the_same_with_one_job_and_with_two():
+    mutants = [get_mutant("eintr-closes-read"), get_mutant("eintr-closes-write"), NOT_A_BUG]
+    one = run(jobs=1, mutants=mutants, **SMALL)
+    two = run(jobs=2, mutants=mutants, **SMALL)
+    assert one[0] == two[0] == 1
+    assert without_timing(one[1]) == without_timing(two[1])
+
+
+def test_the_text_goes_to_stderr_by_default(capsys):
+    run_selftest(mutants=[get_mutant("eintr-closes-read")], **SMALL)
+    captured = capsys.readouterr()
+    assert captured.out == "" and "eintr-closes-read: caught on" in captured.err
+
+
+def test_the_structured_result_says_what_the_text_says():
+    result = selftest(mutants=[get_mutant("eintr-closes-read"), NOT_A_BUG], **SMALL)
+    assert isinstance(result, SelftestResult)
+    assert result.reference_clean and not result.ok and result.exit_code == 1
+    assert result.missed == ("not-a-bug",)
+    caught, missed = result.mutants
+    assert caught.caught and caught.expected_seen and dict(caught.slugs)["eintr-invisible"] >= 1
+    assert caught.shrunk.plan.read and caught.shrunk_slug == "eintr-invisible"
+    assert not missed.caught and missed.shrunk is None
+    data = json.loads(json.dumps(result.to_json()))
+    assert data["ok"] is False and data["reference"]["failures"] == []
+    assert [m["name"] for m in data["mutants"]] == ["eintr-closes-read", "not-a-bug"]
+    assert Case.from_json(data["mutants"][0]["shrunk"]["case"]) == caught.shrunk
+
+
+def test_saved_shrunk_cases_replay_to_the_same_violation(tmp_path):
+    code, text = run(mutants=[get_mutant("eintr-closes-read")], save_dir=tmp_path, **SMALL)
+    assert code == 0
+    path = tmp_path / "eintr-closes-read.json"
+    assert f"replay: python -m harness replay {path}" in text
+    data = json.loads(path.read_text())
+    result = run_case(Case.from_json(data["case"]), load_target(data["target"]), keep_trace=False)
+    assert data["slug"] in result.slugs
+
+
+def test_replay_reruns_and_reshrinks_a_mutant_case():
+    out = io.StringIO()
+    result = replay("error-event-closes-sync", "read_bytes/callback/econnreset/plain", seed=0, out=out)
+    assert "error-event-deferred-close" in result.slugs
+    text = out.getvalue()
+    assert "plan: econnreset: read[pass(nbytes=11), reset()] write[-]" in text
+    assert text.rstrip().splitlines()[-1].startswith("VIOLATION error-event-deferred-close")
+
+
+def test_replay_names_the_valid_cases_when_given_an_unknown_one():
+    with pytest.raises(ValueError, match="read_bytes/callback/eintr/plain"):
+        replay("eintr-closes-read", "read_bytes/sideways/eintr/plain")
+
+
+def test_an_unknown_transport_is_refused():
+    with pytest.raises(ValueError, match="transports"):
+        selftest(transports=["pigeon"])
