@@ -17,6 +17,7 @@ import os
 import socket
 from typing import TYPE_CHECKING, Any
 
+from ._bytelog import ByteLog
 from ._cursor import GeneratedBytes, ReadCursor, WriteCursor
 from ._errors import BusyLoopError
 from ._plan import Eintr, Eof, FaultPlan, Flood, Reset, SendBrokenPipe, SendEintr, SendReset, SendWouldBlock, Step
@@ -64,18 +65,24 @@ class _Pipe:
         self.available += nbytes
         self.accepted += nbytes
 
-    def take(self, n: int) -> bytes:
+    def take(self, n: int, log: ByteLog | None = None) -> bytes:
+        """Remove and return up to ``n`` bytes; ``log`` (if given) records them, generated runs cheaply."""
         out = bytearray()
         while n > 0 and self.segments:
             seg = self.segments[0]
             if isinstance(seg, GeneratedBytes):
+                offset = seg.offset
                 piece = seg.take(n)
+                if log is not None:
+                    log.append_generated(seg.pattern, offset, len(piece))
                 if not seg.remaining:
                     self.segments.popleft()
             elif len(seg) <= n:
                 piece = self.segments.popleft()
             else:
                 piece, self.segments[0] = seg[:n], seg[n:]
+            if log is not None and not isinstance(seg, GeneratedBytes):
+                log.append(piece)
             out += piece
             n -= len(piece)
         self.available -= len(out)
@@ -130,8 +137,9 @@ class FakeSocket:
         self.bytes_received = 0
         self.bytes_sent = 0
         self.close_calls = 0
-        #: Every byte ``recv`` handed out, in order (the ground truth for data-integrity checks).
-        self.received = bytearray() if keep_received else None
+        #: Every byte ``recv`` handed out, in order (the ground truth for data-integrity checks); floods are
+        #: recorded as generated runs, never materialised.
+        self.received = ByteLog() if keep_received else None
         self._fileno = loop._register_fd(self)
         self.peer: FakeSocket | None = None
         self._settle()
@@ -241,11 +249,9 @@ class FakeSocket:
             self._count_eagain(call)
             raise _oserror(BlockingIOError, errno.EAGAIN)
         shaped = self._reads.shaped
-        data = self._in.take(self._reads.limit(min(bufsize, self._in.available)))
+        data = self._in.take(self._reads.limit(min(bufsize, self._in.available)), self.received)
         self._reads.delivered(len(data))
         self.bytes_received += len(data)
-        if self.received is not None:
-            self.received += data
         self._trace(
             call,
             asked=bufsize,

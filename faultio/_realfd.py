@@ -21,6 +21,7 @@ import os
 import socket
 from typing import Any
 
+from ._bytelog import ByteLog
 from ._cursor import GeneratedBytes, ReadCursor, WriteCursor
 from ._plan import Eintr, Eof, FaultPlan, Flood, Reset, SendBrokenPipe, SendEintr, SendReset, SendWouldBlock, Step
 from ._trace import Trace, hexdump_bytes
@@ -67,8 +68,8 @@ class FaultySocket:
         self.faults_injected = 0
         self.bytes_received = 0
         self.bytes_sent = 0
-        #: Every byte ``recv``/``recv_into`` handed out, in order.
-        self.received = bytearray()
+        #: Every byte ``recv``/``recv_into`` handed out, in order (flood bytes kept as generated runs).
+        self.received = ByteLog()
         self._settle()
 
     # -- the plain socket surface -------------------------------------------------------------------
@@ -167,8 +168,10 @@ class FaultySocket:
         shaped = self._reads.shaped
         limit = self._reads.limit(bufsize)
         if self._flood is not None:
-            data = self._flood.take(limit)
-            if not self._flood.remaining:
+            flood, offset = self._flood, self._flood.offset
+            data = flood.take(limit)
+            self.received.append_generated(flood.pattern, offset, len(data))
+            if not flood.remaining:
                 self._flood = None
         else:
             try:
@@ -183,9 +186,9 @@ class FaultySocket:
             if not data:
                 self._record(call, asked=bufsize, result="EOF", nbytes=0, injected=False)
                 return b""
+            self.received.append(data)
         self._reads.delivered(len(data))
         self.bytes_received += len(data)
-        self.received += data
         self._record(call, asked=bufsize, result="data", nbytes=len(data), data_hex=hexdump_bytes(data),
                      shaped=shaped)
         self._settle()
