@@ -63,6 +63,34 @@ class ReadOp:
         return self.max_bytes
 
 
+class Delivered:
+    """What reached the caller: its length, and its first ``keep`` bytes for the report. The bytes themselves
+    are checked against the peer's as they arrive, so a reader that consumes a 1 GiB flood costs nothing."""
+
+    __slots__ = ("head", "keep", "_size")
+
+    def __init__(self, keep: int = 4096) -> None:
+        self.head = bytearray()
+        self.keep = keep
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __iadd__(self, data: bytes) -> Delivered:
+        room = self.keep - len(self.head)
+        if room > 0:
+            self.head += data[:room]
+        self._size += len(data)
+        return self
+
+    def __getitem__(self, key: slice) -> bytes:
+        start, stop, _ = key.indices(self._size)
+        if stop > len(self.head):
+            raise IndexError(f"only the first {self.keep} delivered bytes are kept")
+        return bytes(self.head[start:stop])
+
+
 class _LogCatcher(logging.Handler):
     def __init__(self, monitor: Monitor) -> None:
         super().__init__(logging.DEBUG)
@@ -86,7 +114,7 @@ class Monitor:
         self.ssl_pending = ssl_pending
         self.record_slack = record_slack
         self.violations: dict[str, Violation] = {}
-        self.delivered = bytearray()
+        self.delivered = Delivered()
         self.pending_read: ReadOp | None = None
         self.futures: list[tuple[Any, str]] = []
         self.close_cb_runs = 0

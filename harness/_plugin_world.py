@@ -458,7 +458,7 @@ class TestState:
             trace = tuple(e.to_json() for e in events[start: start + TRACE_KEEP])
         sent = received = b""
         if self.pairs:
-            sent, received = bytes(self.pairs[0].peer.sent[:4096]), bytes(self.pairs[0].monitor.delivered[:4096])
+            sent, received = bytes(self.pairs[0].peer.sent[:4096]), bytes(self.pairs[0].monitor.delivered.head)
         elif self.real_pairs:
             received = bytes(self.real_pairs[0].target.received[:4096])
         result = CaseResult(case=case, violations=tuple(violations), error=error,

@@ -195,7 +195,7 @@ def run_case(case: Case, target: Target = DEFAULT_TARGET, *, max_buffer_size: in
     elif violations and keep_trace:
         trace = _trace_window(loop, violations[0].event)
     sent = bytes(peer.sent[:4096])
-    got = bytes(monitor.delivered[:4096])
+    got = bytes(monitor.delivered.head)
     return CaseResult(case=case, violations=violations, steps=loop.step, trace=trace, sent=sent, received=got)
 
 
