@@ -141,6 +141,7 @@ class BaseIOStream(ReadingMixin):
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"write() takes bytes, not {type(data).__name__}")
         self._check_closed()
+        self._note("write", nbytes=len(data), style="callback" if callback is not None else "future")
         if not isinstance(data, bytes):
             data = bytes(data)
         if data:
@@ -252,6 +253,7 @@ class BaseIOStream(ReadingMixin):
                 self.error = exc_info[1]
         # Closed from here on: a reentrant close() returns at once and nothing registers with the loop.
         self._closed = True
+        self._note("close", error=repr(self.error))
         # Pretend pending callback (as in _read_to_buffer_loop): while buffered data is handed out, the
         # close callback must not run and pending futures must not fail.
         self._pending_callbacks += 1
@@ -297,8 +299,11 @@ class BaseIOStream(ReadingMixin):
         self._streaming_callback = None
         for future in futures:
             future.set_exception(StreamClosedError(real_error=self.error))
+        if futures:
+            self._note("fail_futures", count=len(futures))
         if self._close_callback is not None:
             callback, self._close_callback = self._close_callback, None
+            self._note("schedule_close_callback", pending=self._pending_callbacks)
             self._run_callback(self._run_close_callback_last, callback)
         # Drop unfinished callbacks and queued output to break reference cycles. The read buffer
         # stays: a read started after close may still be served from it.
@@ -440,6 +445,12 @@ class BaseIOStream(ReadingMixin):
     def _is_connreset(self, exc: BaseException) -> bool:
         """True for the errors that just mean the connection is gone (reset, abort, EPIPE, timeout)."""
         return is_connreset(exc)
+
+    def _note(self, kind: str, **detail: Any) -> None:
+        """Record a stream event in the loop's trace (faultio's loop has one; another loop may not)."""
+        trace = getattr(self.io_loop, "trace", None)
+        if trace is not None:
+            trace.record("stream", kind, fd=self._fd_label(), **detail)
 
     def _fd_label(self) -> Any:
         """The fd number for log lines (still known after a fake fd closed), else whatever we have."""

@@ -100,6 +100,8 @@ class ReadingMixin:
 
     def _set_read_callback(self, callback: Callable[..., Any] | None, label: str) -> Future | None:
         """Register the completion target of a new read: ``callback``, or a new future (returned)."""
+        self._note("read", op=label, style="callback" if callback is not None else "future",
+                   buffered=self._rbuf.size)
         if self.reading():
             if self.closed():
                 # The earlier read is about to fail (it waits only for scheduled callbacks to drain);
@@ -346,6 +348,7 @@ class ReadingMixin:
             self.io_loop.update_handler(self.fileno(), self._state)
 
     def _run_read_callback(self, size: int, streaming: bool) -> None:
+        self._note("deliver", nbytes=size, streaming=streaming)
         if streaming:
             callback = self._streaming_callback
         else:
