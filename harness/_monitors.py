@@ -23,6 +23,8 @@ RESET_FAMILY = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError, T
 READ, WRITE, ERROR = IOLoop.READ, IOLoop.WRITE, IOLoop.ERROR
 _RECV_CALLS = ("recv", "recv_into")
 _NO_STATE = object()
+#: Loggers opened down to DEBUG while a monitor listens: faultio's own and the streams people test with.
+WATCHED_LOGGERS = ("faultio", "tornado", "asyncio")
 
 
 class ReadOp:
@@ -140,9 +142,16 @@ class Monitor:
         loop.add_observer(self._observe)
         loop.trace.add_listener(self._on_event)
         logging.getLogger().addHandler(self._log_handler)
+        # "No log line" means at any level: open the streams' loggers down to DEBUG while we listen, or a
+        # record below the ambient level (WARNING by default) would never be made, let alone seen.
+        self._levels = {name: logging.getLogger(name).level for name in WATCHED_LOGGERS}
+        for name in WATCHED_LOGGERS:
+            logging.getLogger(name).setLevel(logging.DEBUG)
 
     def detach(self) -> None:
         logging.getLogger().removeHandler(self._log_handler)
+        for name, level in self._levels.items():
+            logging.getLogger(name).setLevel(level)
         try:
             self.loop.remove_observer(self._observe)
         except ValueError:
@@ -410,7 +419,9 @@ class Monitor:
         if not closed and isinstance(buffered, int) and isinstance(limit, int) and buffered > limit:
             self.violate("buffer-bound", f"the read buffer holds {buffered} bytes > max_buffer_size {limit}")
         op = self.pending_read
-        if op is not None and op.bound is not None and isinstance(buffered, int):
+        # Only while open: pulling from the fd is what a bound limits (a closing TLS stream may still
+        # decrypt records that already came off the fd, without any fd I/O).
+        if op is not None and op.bound is not None and isinstance(buffered, int) and not closed:
             chunk = getattr(self.stream, "read_chunk_size", 65536)
             allowed = op.bound + chunk + self.record_slack
             if buffered > allowed:

@@ -270,6 +270,38 @@ class MaxBytesRaisedSynchronously(IOStream):
         return future
 
 
+class EintrLogsRetry(IOStream):
+    """EINTR is retried, but each retry writes a log line (at INFO): "no log line" is part of making a
+    signal invisible, and a busy signal handler would flood the logs."""
+
+    def read_from_fd(self) -> Any:
+        for _ in range(1024):
+            try:
+                return super().read_from_fd()
+            except InterruptedError as exc:
+                gen_log.info("EINTR on read, retrying: %s", exc)  # BUG: a log line for an invisible event
+        return None
+
+
+class TruncatesReadUntilClose(IOStream):
+    """``read_until_close`` loses the last buffered byte at EOF (a truncated response)."""
+
+    def _finish_read_until_close(self) -> None:
+        if self._rbuf.size:
+            del self._rbuf.data[-1:]  # BUG: the final byte never reaches the caller
+            self._rbuf.size -= 1
+        super()._finish_read_until_close()
+
+
+class RefusesReadsAfterClose(IOStream):
+    """Every read on a closed stream fails with "Already reading", even one the buffer could serve."""
+
+    def _set_read_callback(self, callback: Callable[..., Any] | None, label: str) -> Any:
+        if self.closed():
+            raise RuntimeError("Already reading")  # BUG: a closed stream refuses the wrong way
+        return super()._set_read_callback(callback, label)
+
+
 # --- the catalogue -------------------------------------------------------------------------------------
 
 
@@ -331,6 +363,9 @@ MUTANTS: tuple[Mutant, ...] = (
     _m("drops-buffer-on-close", DropsBufferOnClose, PLAIN, "reads-after-close"),
     _m("already-reading-after-closed-read", AlreadyReadingAfterClosedRead, PLAIN, "reads-after-close"),
     _m("max-bytes-raised-sync", MaxBytesRaisedSynchronously, PLAIN, "max-bytes"),
+    _m("eintr-logs-retry", EintrLogsRetry, PLAIN, "eintr-invisible"),
+    _m("truncates-read-until-close", TruncatesReadUntilClose, PLAIN, "data-integrity"),
+    _m("refuses-reads-after-close", RefusesReadsAfterClose, PLAIN, "reads-after-close"),
 )
 
 

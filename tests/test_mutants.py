@@ -46,6 +46,9 @@ TARGETED = {
     "drops-buffer-on-close": ("read_bytes", "future", "dribble", "plain", CLEAN),
     "already-reading-after-closed-read": ("read_until", "future", "dribble", "plain", FaultPlan(read=(Dribble(),))),
     "max-bytes-raised-sync": ("read_until_max_bytes", "future", "dribble", "plain", CLEAN),
+    "eintr-logs-retry": ("read_bytes", "future", "eintr", "plain", FaultPlan(read=(Eintr(),))),
+    "truncates-read-until-close": ("read_until_close", "future", "dribble", "plain", CLEAN),
+    "refuses-reads-after-close": ("read_bytes", "callback", "dribble", "plain", CLEAN),
 }
 
 
