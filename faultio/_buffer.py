@@ -6,9 +6,11 @@ Rules for this module:
 - The layout is the seed's: one ``bytearray`` (``data``), a read position (``pos``) and the number of
   unconsumed bytes (``size``); ``len(data) == pos + size`` always holds. ``consume`` shrinks with the
   seed's amortised O(1) rule and nothing else ever moves bytes.
-- A search never reports a match starting before ``pos``, and always reports the *first* match. The
-  delimiter search is resumable so that a reader fed one byte at a time does linear work in total; the
-  regex search is not (see ``ReadBuffer.search``).
+- A search never reports a match starting before ``pos``, and always reports the *first* match. A search
+  sees the unconsumed bytes only: a regex's ``^`` and look-behinds match exactly as they would on a
+  fresh stream holding the same bytes, wherever ``pos`` is. The delimiter search is resumable so that a
+  reader fed one byte at a time does linear work in total; the regex search is not (see
+  ``ReadBuffer.search``).
 """
 
 from __future__ import annotations
@@ -110,6 +112,9 @@ class ReadBuffer:
     def search(self, regex: Any) -> int:
         """Offset (from the read position) where the first match of compiled ``regex`` ends, or -1.
 
+        The regex sees the unconsumed bytes only: ``^`` matches at the read position and a look-behind
+        never sees consumed bytes, exactly as on a fresh stream holding the same bytes.
+
         Not resumable, by choice: a regular expression may match arbitrarily far back (``a.*b``), may
         look behind, and ``re`` offers no partial-match API that would say how much of a failed scan is
         safe to skip. So every call rescans from the read position. The stream limits how often it calls
@@ -117,7 +122,10 @@ class ReadBuffer:
         readiness event is still quadratic, and ``max_bytes`` is the way to bound it.
         """
         self.examined += self.size
-        match = regex.search(self.data, self.pos)
-        if match is None:
-            return -1
-        return match.end() - self.pos
+        # Search a view of the unconsumed bytes, not ``data`` from ``pos``: with ``pattern.search(data,
+        # pos)`` a ``^`` never matches at pos > 0 and a look-behind sees consumed bytes, so the same
+        # bytes would match or not depending on how earlier reads were sized. Slicing a memoryview
+        # copies nothing; both views are released before returning so that ``data`` can be resized.
+        with memoryview(self.data) as whole, whole[self.pos :] as unconsumed:
+            match = regex.search(unconsumed)
+            return -1 if match is None else match.end()

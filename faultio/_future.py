@@ -4,15 +4,23 @@ Rules for this module:
 - No scheduling lives here. Done-callbacks run synchronously, in registration order, at the moment the
   future completes (Tornado 4 semantics); whoever wants "on the next loop iteration" (the coroutine runner
   in ``_loop``) schedules that itself.
+- Done-callbacks are isolated from each other and from whoever completed the future: an ``Exception``
+  from one is logged on ``faultio.future`` (with its traceback) and the next one runs. A stream completes
+  futures in the middle of its own bookkeeping, and harness monitors attach done-callbacks; a broken
+  callback must not close the stream or skip the callbacks after it. A ``BaseException`` that is not an
+  ``Exception`` (``KeyboardInterrupt``, ``faultio.BusyLoopError``) still propagates: it means "stop".
 - A second completion is never silently ignored: it is counted in ``completions`` (so monitors can see it)
   and then raises ``InvalidStateError``.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Callable
 
 from ._errors import InvalidStateError
+
+log = logging.getLogger("faultio.future")
 
 _PENDING = "pending"
 _DONE = "done"
@@ -80,14 +88,25 @@ class Future:
         self._state = _DONE
         callbacks, self._callbacks = self._callbacks, []
         for callback in callbacks:
-            callback(self)
+            self._run_done_callback(callback)
 
     def add_done_callback(self, fn: Callable[[Future], Any]) -> None:
-        """Call ``fn(self)`` when done; at once if already done."""
+        """Call ``fn(self)`` when done; at once if already done.
+
+        An exception from ``fn`` is logged on ``faultio.future``, never raised to whoever completed the
+        future (or, for a done future, to the caller of this method).
+        """
         if self._state == _DONE:
-            fn(self)
+            self._run_done_callback(fn)
         else:
             self._callbacks.append(fn)
+
+    def _run_done_callback(self, fn: Callable[[Future], Any]) -> None:
+        try:
+            fn(self)
+        except Exception:
+            name = getattr(fn, "__qualname__", None) or repr(fn)
+            log.error("Exception in done-callback %s of %r", name, self, exc_info=True)
 
     def __await__(self):
         if self._state != _DONE:

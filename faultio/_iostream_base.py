@@ -27,7 +27,15 @@ from ._buffer import ReadBuffer
 from ._errors import StreamBufferFullError, StreamClosedError, UnsatisfiableReadError
 from ._future import Future
 from ._iostream_read import ReadingMixin
-from ._iostream_util import app_log, gen_log, is_connreset, is_eintr, is_wouldblock, mark_examined
+from ._iostream_util import (
+    app_log,
+    check_int_arg,
+    gen_log,
+    is_connreset,
+    is_eintr,
+    is_wouldblock,
+    mark_examined,
+)
 from ._loop import IOLoop
 
 
@@ -38,6 +46,10 @@ class BaseIOStream(ReadingMixin):
     an optional callback; without one they return a ``faultio.Future``. Only one read may be pending at
     a time. Subclasses supply ``fileno``, ``close_fd``, ``read_from_fd``, ``write_to_fd`` and
     ``get_fd_error``.
+
+    ``max_buffer_size`` (default 100 MiB), ``read_chunk_size`` (default 64 KiB, capped at half the
+    buffer) and ``max_write_buffer_size`` (default unlimited) are each ``None`` for the default or a
+    positive integer; anything else is a ``ValueError``.
     """
 
     def __init__(
@@ -47,11 +59,17 @@ class BaseIOStream(ReadingMixin):
         read_chunk_size: int | None = None,
         max_write_buffer_size: int | None = None,
     ) -> None:
+        # Checked before anything else. Only None means "the default": a 0 must not quietly become
+        # 100 MiB, and a negative buffer size would make every read overflow.
+        max_buffer_size = _size_arg("max_buffer_size", max_buffer_size)
+        read_chunk_size = _size_arg("read_chunk_size", read_chunk_size)
+        max_write_buffer_size = _size_arg("max_write_buffer_size", max_write_buffer_size)
         self.io_loop = io_loop or IOLoop.current()
-        self.max_buffer_size = max_buffer_size or 104857600
+        self.max_buffer_size = max_buffer_size if max_buffer_size is not None else 104857600
         # A chunk as large as the whole buffer would make overflow depend on how the bytes happened to
         # be split into reads; half the buffer keeps it meaningful. Never 0: recv(0) looks like EOF.
-        self.read_chunk_size = max(1, min(read_chunk_size or 65536, self.max_buffer_size // 2))
+        chunk = read_chunk_size if read_chunk_size is not None else 65536
+        self.read_chunk_size = max(1, min(chunk, self.max_buffer_size // 2))
         self.max_write_buffer_size = max_write_buffer_size
         #: Why the stream closed: the exception, or ``None`` for a clean close/EOF.
         self.error: BaseException | None = None
@@ -83,6 +101,10 @@ class BaseIOStream(ReadingMixin):
         self._state: int | None = None
         self._pending_callbacks = 0
         self._closed = False
+        # The fd number for traces and log lines, taken while the fd is open: after close_fd the socket
+        # is gone (or says -1). A subclass that has no fd yet leaves it None; _fd_label fills it in
+        # once there is one.
+        self._fd_number: int | None = self._open_fd_number()
 
     # -- the seed's buffer attributes, as views of the ReadBuffer ---------------------------------
     @property
@@ -453,13 +475,25 @@ class BaseIOStream(ReadingMixin):
             trace.record("stream", kind, fd=self._fd_label(), **detail)
 
     def _fd_label(self) -> Any:
-        """The fd number for log lines (still known after a fake fd closed), else whatever we have."""
+        """The fd number for traces and log lines (also after ``close_fd``), or ``"?"`` if never known."""
+        if self._fd_number is None:
+            self._fd_number = self._open_fd_number()
+        return "?" if self._fd_number is None else self._fd_number
+
+    def _open_fd_number(self) -> int | None:
+        """The number of the fd ``fileno()`` gives now, or ``None`` if there is none (yet, or any more)."""
         try:
             fd = self.fileno()
-            if isinstance(fd, int):
-                return fd
-            number = getattr(fd, "fd", None)
-            return number if isinstance(number, int) else fd.fileno()
+            if not isinstance(fd, int):
+                # A socket object: a fake fd keeps its number on ``fd``; a real socket only has fileno().
+                number = getattr(fd, "fd", None)
+                fd = number if isinstance(number, int) else fd.fileno()
         except Exception:
-            return "?"
+            return None
+        # A closed real socket says -1: not a number worth remembering.
+        return fd if isinstance(fd, int) and fd >= 0 else None
 
+
+def _size_arg(name: str, value: Any) -> int | None:
+    """A constructor size: ``None`` (the default) or a positive integer, else ``ValueError``."""
+    return check_int_arg(name, value, minimum=1, allow_none=True, type_error=False)

@@ -8,19 +8,51 @@ Rules for this module:
 - Data flows one way: fd -> ``_read_to_buffer`` -> ``ReadBuffer`` -> ``_run_read_callback`` -> reader.
   Nothing else appends to or consumes from the buffer.
 - Nothing the peer does is raised to the caller of a read method: it closes the stream with ``error``
-  set. Only caller mistakes raise (bad arguments, "Already reading").
+  set. Only caller mistakes raise (bad arguments, "Already reading"). Arguments are checked before the
+  read is registered, so a rejected call leaves the stream as it was.
 """
 
 from __future__ import annotations
 
-import numbers
 import re
 from typing import Any, Callable
 
 from ._errors import StreamBufferFullError, StreamClosedError, UnsatisfiableReadError
 from ._future import Future
-from ._iostream_util import check_max_bytes_arg, gen_log, is_eintr, mark_examined
+from ._iostream_util import check_int_arg, gen_log, is_eintr, mark_examined
 from ._loop import IOLoop
+
+
+def _compile_regex_arg(regex: Any) -> re.Pattern[bytes]:
+    """The compiled form of ``read_until_regex``'s ``regex``; a str pattern is a ``TypeError``.
+
+    The buffer holds bytes and a str regex cannot search bytes; left unchecked it would fail only inside
+    the read loop, after the read was registered.
+    """
+    if isinstance(regex, re.Pattern) and isinstance(regex.pattern, bytes):
+        return regex
+    if isinstance(regex, (bytes, bytearray, memoryview)):
+        return re.compile(bytes(regex))
+    if isinstance(regex, re.Pattern):
+        given = f"a compiled str regex {regex!r}"
+    else:
+        given = f"{type(regex).__name__} {regex!r}"
+    if isinstance(regex, (str, re.Pattern)):
+        given += "; the stream holds bytes: write the pattern as rb'...'"
+    raise TypeError(f"read_until_regex() regex must be a bytes pattern or a compiled bytes regex, got {given}")
+
+
+def _delimiter_arg(delimiter: Any) -> bytes:
+    """``read_until``'s ``delimiter`` as ``bytes``: bytes-like and non-empty."""
+    if not isinstance(delimiter, (bytes, bytearray, memoryview)):
+        raise TypeError(
+            f"read_until() delimiter must be bytes-like (bytes, bytearray, memoryview), got "
+            f"{type(delimiter).__name__} {delimiter!r}"
+        )
+    delimiter = bytes(delimiter)
+    if not delimiter:
+        raise ValueError("read_until() delimiter must be at least one byte long, got b''")
+    return delimiter
 
 
 class ReadingMixin:
@@ -32,10 +64,11 @@ class ReadingMixin:
         """Read until the first match of ``regex``; the result includes the match.
 
         With ``max_bytes``, a match that cannot end within that many bytes closes the stream with an
-        ``UnsatisfiableReadError`` as ``error`` (never raised here).
+        ``UnsatisfiableReadError`` as ``error`` (never raised here). ``regex`` is a bytes pattern or a
+        compiled bytes regex; ``max_bytes`` is ``None`` or a positive integer.
         """
-        check_max_bytes_arg(max_bytes)
-        compiled = re.compile(regex)
+        compiled = _compile_regex_arg(regex)
+        max_bytes = check_int_arg("read_until_regex() max_bytes", max_bytes, minimum=1, allow_none=True)
         future = self._set_read_callback(callback, "read_until_regex")
         self._read_regex = compiled
         self._read_max_bytes = max_bytes
@@ -47,13 +80,13 @@ class ReadingMixin:
         """Read until ``delimiter``; the result includes it.
 
         With ``max_bytes``, a delimiter that cannot end within that many bytes closes the stream with an
-        ``UnsatisfiableReadError`` as ``error`` (never raised here).
+        ``UnsatisfiableReadError`` as ``error`` (never raised here). ``delimiter`` is non-empty and
+        bytes-like; ``max_bytes`` is ``None`` or a positive integer.
         """
-        if not isinstance(delimiter, (bytes, bytearray)):
-            raise TypeError(f"read_until() delimiter must be bytes, not {type(delimiter).__name__}")
-        check_max_bytes_arg(max_bytes)
+        delimiter = _delimiter_arg(delimiter)
+        max_bytes = check_int_arg("read_until() max_bytes", max_bytes, minimum=1, allow_none=True)
         future = self._set_read_callback(callback, "read_until")
-        self._read_delimiter = bytes(delimiter)
+        self._read_delimiter = delimiter
         self._read_max_bytes = max_bytes
         return self._start_read(future)
 
@@ -68,12 +101,11 @@ class ReadingMixin:
 
         With ``streaming_callback``, every chunk goes to it as it arrives and the final result is
         empty. With ``partial``, complete as soon as any bytes are available (never more than
-        ``num_bytes``).
+        ``num_bytes``). ``num_bytes`` is a non-negative integer.
         """
-        if isinstance(num_bytes, bool) or not isinstance(num_bytes, numbers.Integral) or num_bytes < 0:
-            raise TypeError(f"read_bytes() num_bytes must be a non-negative integer, got {num_bytes!r}")
+        num_bytes = check_int_arg("read_bytes() num_bytes", num_bytes, minimum=0, allow_none=False)
         future = self._set_read_callback(callback, "read_bytes")
-        self._read_bytes = int(num_bytes)
+        self._read_bytes = num_bytes
         self._read_partial = partial
         self._streaming_callback = streaming_callback
         return self._start_read(future)

@@ -61,9 +61,24 @@ def mark_examined(future: Future) -> None:
     future.exception()
 
 
-def check_max_bytes_arg(max_bytes: Any) -> None:
-    """Reject a ``max_bytes`` that is neither ``None`` nor a non-negative integer."""
-    if max_bytes is not None and (
-        isinstance(max_bytes, bool) or not isinstance(max_bytes, numbers.Integral) or max_bytes < 0
-    ):
-        raise TypeError(f"max_bytes must be None or a non-negative integer, got {max_bytes!r}")
+def check_int_arg(
+    what: str, value: Any, *, minimum: int, allow_none: bool, type_error: bool = True
+) -> int | None:
+    """``value`` as an ``int`` (or ``None`` where allowed), else a clear exception naming ``what``.
+
+    ``bool`` is rejected (``True`` is not a size). A value that is not an integer raises ``TypeError``
+    (``ValueError`` with ``type_error=False``); an integer below ``minimum`` raises ``ValueError``. The
+    message names the argument, the value given and the valid range.
+    """
+    if value is None and allow_none:
+        return None
+    valid = {0: "a non-negative integer (0 or more)", 1: "a positive integer (1 or more)"}.get(
+        minimum, f"an integer >= {minimum}")
+    if allow_none:
+        valid = "None or " + valid
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        error = TypeError if type_error else ValueError
+        raise error(f"{what} must be {valid}, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{what} must be {valid}, got {value!r}")
+    return int(value)

@@ -5,7 +5,9 @@ Rules for this module:
 - Everything happens in a fixed order (callbacks FIFO, then due timeouts by deadline and creation order,
   then fd events by ascending fd), so the same program and plan give the same trace, always.
 - Every callback, timeout and handler call is one *step*. Observers run after every step and at
-  quiescence; they may raise to stop the run. A step budget turns a livelock into an error, never a hang.
+  quiescence; they may raise to stop the run. A budget turns a livelock into an error, never a hang:
+  steps and clock jumps (counted apart, in ``step`` and ``clock_jumps``) both spend it, so a loop that
+  only moves its clock stops too. Deadlines are finite: a NaN or infinite one is refused.
 - The loop only polls fake fds (``faultio._fakefd``); it knows nothing about streams.
 """
 
@@ -18,6 +20,7 @@ import heapq
 import inspect
 import itertools
 import logging
+import math
 from typing import Any, Callable
 
 from ._errors import LoopBudgetExceeded, StalledError
@@ -34,6 +37,14 @@ def _name(fn: Any) -> str:
     while isinstance(fn, functools.partial):
         fn = fn.func
     return getattr(fn, "__qualname__", None) or type(fn).__name__
+
+
+def _check_delay(what: str, delay: Any) -> None:
+    """Refuse a delay that is not a finite number of virtual seconds (NaN never comes due)."""
+    if not isinstance(delay, (int, float)):
+        raise TypeError(f"{what} must be a number of virtual seconds, got {delay!r}")
+    if not math.isfinite(delay):
+        raise ValueError(f"{what} must be a finite number of virtual seconds, got {delay!r}")
 
 
 class _Timeout:
@@ -72,6 +83,9 @@ class IOLoop:
         self.trace = trace if trace is not None else Trace()
         self.max_steps = max_steps
         self.step = 0
+        #: How many times the clock jumped to the next timeout. Kept apart from ``step`` so that step
+        #: numbers (in traces) count only work done, but it spends the same budget.
+        self.clock_jumps = 0
         self.uncaught: list[BaseException] = []
         self._trace_callbacks = trace_callbacks
         self._time = 0.0
@@ -176,6 +190,10 @@ class IOLoop:
             deadline = self._time + deadline.total_seconds()
         if not isinstance(deadline, (int, float)):
             raise TypeError(f"deadline must be a number or a timedelta, got {deadline!r}")
+        if not math.isfinite(deadline):
+            # A NaN deadline is never due (every comparison is false) and an infinite one never comes:
+            # either would leave the loop jumping its clock for ever.
+            raise ValueError(f"deadline must be a finite number of virtual seconds, got {deadline!r}")
         fn = functools.partial(callback, *args, **kwargs) if (args or kwargs) else callback
         timeout = _Timeout(float(deadline), next(self._seq), fn)
         heapq.heappush(self._timeouts, timeout)
@@ -183,6 +201,7 @@ class IOLoop:
         return timeout
 
     def call_later(self, delay: float, callback: Callable[..., Any], *args: Any, **kwargs: Any) -> _Timeout:
+        _check_delay("call_later() delay", delay)
         return self.add_timeout(self._time + delay, callback, *args, **kwargs)
 
     def call_at(self, when: float, callback: Callable[..., Any], *args: Any, **kwargs: Any) -> _Timeout:
@@ -260,15 +279,26 @@ class IOLoop:
         for fn in list(self._observers):
             fn(self, what)
 
+    def _check_budget(self, last: str, *, jumping: bool = False) -> None:
+        """Raise ``LoopBudgetExceeded`` once steps and clock jumps together pass ``max_steps``.
+
+        Called just after ``step`` (or, with ``jumping``, ``clock_jumps``) was counted for the work that
+        is about to happen; that work is refused.
+        """
+        if self.step + self.clock_jumps <= self.max_steps:
+            return
+        jumps = self.clock_jumps - 1 if jumping else self.clock_jumps
+        spent = f" ({jumps} of them clock jumps to the next timeout)" if jumps else ""
+        raise LoopBudgetExceeded(
+            f"the loop ran {self.max_steps} steps without settling{spent}: a livelock or busy loop "
+            f"(last: {last})",
+            steps=self.max_steps,
+        )
+
     def _run(self, kind: str, fn: Callable[[], Any], **detail: Any) -> None:
         self.step += 1
         self.trace.step = self.step
-        if self.step > self.max_steps:
-            raise LoopBudgetExceeded(
-                f"the loop ran {self.max_steps} steps without settling: a livelock or busy loop "
-                f"(last: {kind} {_name(fn)})",
-                steps=self.max_steps,
-            )
+        self._check_budget(f"{kind} {_name(fn)}")
         if kind != "callback" or self._trace_callbacks:
             self.trace.record("loop", kind, name=_name(fn), **detail)
         try:
@@ -314,6 +344,9 @@ class IOLoop:
             # Nothing is ready: this is the moment a real loop would sleep. Observers get to look at the
             # idle world before the clock jumps.
             self._notify("idle")
+            # A jump is work too: a loop that only ever moves its clock must hit the budget.
+            self.clock_jumps += 1
+            self._check_budget(f"clock jump to {self._timeouts[0].deadline}", jumping=True)
             self._time = self._timeouts[0].deadline
             self.trace.time = self._time
             self.trace.record("loop", "clock", time=self._time)
@@ -369,14 +402,23 @@ class IOLoop:
 
         ``timeout`` is in virtual seconds. Quiescence with the result still pending raises ``StalledError``.
         """
+        if timeout is not None:
+            _check_delay("run_sync() timeout", timeout)
         future = self.spawn(func)
+        expiry = None
         if timeout is not None:
             def expire() -> None:
                 if not future.done():
                     future.set_exception(TimeoutError(f"operation timed out after {timeout} virtual seconds"))
-            self.call_later(timeout, expire)
-        if not self.run_until(future.done):
-            raise StalledError(self._stall_message(f"{future!r} is still pending"))
+            expiry = self.call_later(timeout, expire)
+        try:
+            if not self.run_until(future.done):
+                raise StalledError(self._stall_message(f"{future!r} is still pending"))
+        finally:
+            # Left behind, the expiry would keep the loop from being quiescent: a later
+            # run_until_quiescent() would jump the clock to it (waking "idle" observers) for nothing.
+            if expiry is not None:
+                self.remove_timeout(expiry)
         return future.result()
 
     def _stall_message(self, what: str) -> str:

@@ -4,6 +4,8 @@ Rules for this module:
 - The peer is deliberately simple and fault-free: it is the yardstick, not the thing under test. It uses
   only the fake socket's plain surface and the loop's handler API, never a stream class.
 - Every wait is on fd readiness through the loop; nothing polls in a busy loop.
+- ``PeerBase`` holds what ``Peer`` and ``faultio._tlspeer.TLSPeer`` share (waiting for readiness, and the
+  receive helpers built on ``recv_some``); each subclass keeps only its own wire format.
 """
 
 from __future__ import annotations
@@ -14,7 +16,56 @@ from ._future import Future
 from ._loop import IOLoop
 
 
-class Peer:
+class PeerBase:
+    """What every peer shares: readiness waits on ``sock`` through ``loop``, and receive helpers.
+
+    A subclass sets ``loop`` and ``sock`` and provides ``recv_some(bufsize)``: the next bytes (at least
+    one), or ``b""`` once the connection has ended.
+    """
+
+    #: Prefix of the label of the futures ``_wait`` returns (shown in traces and reprs).
+    _wait_label = "peer-wait"
+
+    loop: IOLoop
+    sock: Any
+
+    def _wait(self, events: int) -> Future:
+        """A future that resolves (to the ready events) once ``sock`` is ready for ``events``."""
+        future = Future(label=f"{self._wait_label}-{events}")
+
+        def ready(fd: int, got: int) -> None:
+            self.loop.remove_handler(fd)
+            future.set_result(got)
+
+        self.loop.add_handler(self.sock.fileno(), ready, events)
+        return future
+
+    async def recv_some(self, bufsize: int = 65536) -> bytes:
+        """The next bytes available (at least one, at most ``bufsize``), or ``b""`` once it has ended."""
+        raise NotImplementedError()
+
+    async def recv_exactly(self, nbytes: int) -> bytes:
+        """Exactly ``nbytes`` bytes (plaintext, for a TLS peer); fewer only if the connection ends first."""
+        out = bytearray()
+        while len(out) < nbytes:
+            data = await self.recv_some(nbytes - len(out))
+            if not data:
+                break
+            out += data
+        return bytes(out)
+
+    async def recv_until_eof(self, limit: int = 1 << 30) -> bytes:
+        """Everything (plaintext, for a TLS peer) until the connection ends, at most ``limit`` bytes."""
+        out = bytearray()
+        while len(out) < limit:
+            data = await self.recv_some(min(65536, limit - len(out)))
+            if not data:
+                break
+            out += data
+        return bytes(out)
+
+
+class Peer(PeerBase):
     """Drive the ordinary end of ``socketpair(loop, plan)`` from ``async def`` code.
 
     ``sent`` holds every byte this peer sent; ``received`` every byte it read.
@@ -26,16 +77,6 @@ class Peer:
         self.sent = bytearray()
         self.received = bytearray()
         self.eof = False
-
-    def _wait(self, events: int) -> Future:
-        future = Future(label=f"peer-wait-{events}")
-
-        def ready(fd: int, got: int) -> None:
-            self.loop.remove_handler(fd)
-            future.set_result(got)
-
-        self.loop.add_handler(self.sock.fileno(), ready, events)
-        return future
 
     def send_now(self, data: bytes) -> None:
         """Send all of ``data`` at once (the peer's kernel buffer is large); fail loudly if it cannot."""
@@ -71,26 +112,6 @@ class Peer:
                 self.eof = True
             self.received += data
             return data
-
-    async def recv_exactly(self, nbytes: int) -> bytes:
-        """Exactly ``nbytes`` bytes; fewer only if the connection ends first."""
-        out = bytearray()
-        while len(out) < nbytes:
-            data = await self.recv_some(nbytes - len(out))
-            if not data:
-                break
-            out += data
-        return bytes(out)
-
-    async def recv_until_eof(self, limit: int = 1 << 30) -> bytes:
-        """Everything until EOF (at most ``limit`` bytes)."""
-        out = bytearray()
-        while len(out) < limit:
-            data = await self.recv_some(min(65536, limit - len(out)))
-            if not data:
-                break
-            out += data
-        return bytes(out)
 
     def close(self) -> None:
         self.sock.close()

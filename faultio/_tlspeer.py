@@ -16,21 +16,24 @@ from typing import Any, Iterable
 
 from OpenSSL import SSL
 
-from ._future import Future
 from ._loop import IOLoop
+from ._peer import PeerBase
 
 #: The largest plaintext one TLS record carries (2**14); bigger sends are split into several records.
 MAX_RECORD_PLAINTEXT = 16384
 
 
-class TLSPeer:
+class TLSPeer(PeerBase):
     """Drive TLS over the ordinary end of ``socketpair(loop, plan)`` from ``async def`` code.
 
     ``context`` is a pyOpenSSL ``Context`` (see ``faultio._certs``); ``server_side`` picks the role;
     ``server_hostname`` (client role) is sent as SNI. ``sent``/``received`` hold every *plaintext* byte
     sent and read; ``ciphertext_sent`` counts the bytes put on the wire; ``eof`` says how the connection
     ended for this peer (``None`` while open, ``"close_notify"``, ``"ragged"`` or ``"reset"``).
+    ``recv_exactly`` and ``recv_until_eof`` (from ``faultio._peer.PeerBase``) receive plaintext.
     """
+
+    _wait_label = "tlspeer-wait"
 
     def __init__(
         self,
@@ -58,16 +61,6 @@ class TLSPeer:
         self.handshake_done = False
 
     # -- the wire -----------------------------------------------------------------------------------
-    def _wait(self, events: int) -> Future:
-        future = Future(label=f"tlspeer-wait-{events}")
-
-        def ready(fd: int, got: int) -> None:
-            self.loop.remove_handler(fd)
-            future.set_result(got)
-
-        self.loop.add_handler(self.sock.fileno(), ready, events)
-        return future
-
     def _take_ciphertext(self) -> bytes:
         """Everything the SSL object has written into its outgoing memory BIO."""
         out = bytearray()
@@ -215,26 +208,6 @@ class TLSPeer:
                 return b""
             self.received += data
             return data
-
-    async def recv_exactly(self, nbytes: int) -> bytes:
-        """Exactly ``nbytes`` plaintext bytes; fewer only if the connection ends first."""
-        out = bytearray()
-        while len(out) < nbytes:
-            data = await self.recv_some(nbytes - len(out))
-            if not data:
-                break
-            out += data
-        return bytes(out)
-
-    async def recv_until_eof(self, limit: int = 1 << 30) -> bytes:
-        """All plaintext until the connection ends (at most ``limit`` bytes)."""
-        out = bytearray()
-        while len(out) < limit:
-            data = await self.recv_some(min(65536, limit - len(out)))
-            if not data:
-                break
-            out += data
-        return bytes(out)
 
     # -- closing ------------------------------------------------------------------------------------
     async def close(self, notify: bool = True) -> None:

@@ -104,6 +104,38 @@ def test_search_reports_where_the_first_regex_match_ends_and_rescans_each_time()
     assert buf.examined - before == len(buf)
 
 
+
+@pytest.mark.parametrize(
+    "pattern",
+    [rb"^HELLO", rb"\AHELLO", rb"(?<!y)HELLO", rb"(?<![a-z])HELLO"],
+    ids=["caret", "backslash-A", "lookbehind-consumed-byte", "lookbehind-class"],
+)
+def test_search_sees_only_unconsumed_bytes_so_anchors_match_at_the_read_position(pattern):
+    regex = re.compile(pattern)
+    fresh = filled(b"HELLO")
+    assert fresh.search(regex) == 5
+    buf = filled(b"xyHELLO")
+    assert buf.consume(2) == b"xy"
+    assert buf.pos == 2  # the consumed prefix is still in ``data``: the case that used to fail
+    assert buf.search(regex) == fresh.search(regex)
+
+
+def test_search_does_not_match_an_anchor_inside_the_unconsumed_bytes():
+    buf = filled(b"xyHELLO")
+    buf.consume(1)
+    assert buf.search(re.compile(rb"^HELLO")) == -1  # "yHELLO": HELLO is not at the read position
+    assert buf.search(re.compile(rb"^yHELLO")) == 6
+
+
+def test_search_leaves_the_buffer_free_to_grow_and_shrink():
+    buf = filled(b"ab", b"cd")
+    buf.consume(1)
+    assert buf.search(re.compile(rb"c")) == 2
+    # No view of ``data`` may outlive the search: resizing a bytearray with a live export fails.
+    buf.append(b"ef")
+    assert buf.consume(5) == b"bcdef"
+
+
 def test_clear_forgets_everything():
     buf = filled(b"abc")
     buf.find(b"x")

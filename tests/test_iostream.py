@@ -322,6 +322,26 @@ def test_read_until_regex_beyond_max_bytes_closes_with_unsatisfiable_read_error(
         assert out.error.real_error is w.stream.error
 
 
+@pytest.mark.parametrize("pattern", [rb"^HELLO", rb"(?<!y)HELLO"], ids=["caret", "lookbehind"])
+@pytest.mark.parametrize("style", STYLES)
+@pytest.mark.parametrize("mode", MODES)
+def test_read_until_regex_matches_after_earlier_reads_exactly_as_on_a_fresh_stream(
+    world, mode, style, pattern
+):
+    fresh = world(mode=mode)
+    control = start(fresh.stream, style, "read_until_regex", pattern)
+    fresh.feed(b"HELLO")
+    assert control.result == b"HELLO"
+    w = world(mode=mode)
+    first = start(w.stream, style, "read_bytes", 2)
+    w.feed(b"xyHELLO")  # bulk: "xy" is consumed but still in front of the read position
+    assert first.result == b"xy"
+    out = start(w.stream, style, "read_until_regex", pattern)
+    w.run()
+    assert out.result == b"HELLO"
+    assert not w.stream.closed()
+
+
 @pytest.mark.parametrize("style", STYLES)
 @pytest.mark.parametrize("mode", MODES)
 def test_read_until_close_returns_everything_once_the_peer_closes(world, mode, style):
@@ -871,6 +891,82 @@ def test_already_reading_raises_a_real_exception_and_leaves_the_first_read_intac
     assert first.result == b"abc"
 
 
+BAD_READ_ARGS = {
+    "regex-str": ("read_until_regex", ("\n",), {}, TypeError,
+                  r"regex must be a bytes pattern or a compiled bytes regex, got str '\\n'; .* rb'\.\.\.'"),
+    "regex-compiled-str": ("read_until_regex", (re.compile("\n"),), {}, TypeError,
+                           r"regex must be a bytes pattern or .*, got a compiled str regex"),
+    "regex-int": ("read_until_regex", (7,), {}, TypeError, r"compiled bytes regex, got int 7$"),
+    "regex-max-bytes-zero": ("read_until_regex", (rb"\n",), {"max_bytes": 0}, ValueError,
+                             r"max_bytes must be None or a positive integer \(1 or more\), got 0"),
+    "delimiter-str": ("read_until", ("\n",), {}, TypeError, r"delimiter must be bytes-like .*, got str '\\n'"),
+    "delimiter-empty": ("read_until", (b"",), {}, ValueError,
+                        r"delimiter must be at least one byte long, got b''"),
+    "delimiter-max-bytes-negative": ("read_until", (b"\n",), {"max_bytes": -1}, ValueError,
+                                     r"max_bytes must be None or a positive integer \(1 or more\), got -1"),
+    "delimiter-max-bytes-float": ("read_until", (b"\n",), {"max_bytes": 2.5}, TypeError,
+                                  r"max_bytes must be None or a positive integer .*, got float 2.5"),
+    "num-bytes-negative": ("read_bytes", (-1,), {}, ValueError,
+                           r"num_bytes must be a non-negative integer \(0 or more\), got -1"),
+    "num-bytes-str": ("read_bytes", ("5",), {}, TypeError,
+                      r"num_bytes must be a non-negative integer .*, got str '5'"),
+    "num-bytes-bool": ("read_bytes", (True,), {}, TypeError, r"num_bytes must be .*, got bool True"),
+}
+#: A valid call of each method, for the read that follows a rejected one.
+GOOD_READ_ARGS = {"read_until_regex": (rb"\n",), "read_until": (b"\n",), "read_bytes": (5,)}
+
+
+@pytest.mark.parametrize("case", list(BAD_READ_ARGS.values()), ids=list(BAD_READ_ARGS))
+@pytest.mark.parametrize("style", STYLES)
+def test_a_read_with_bad_arguments_raises_at_once_and_leaves_the_stream_usable(world, style, case):
+    method, args, kwargs, error, message = case
+    w = world()
+    if style == "callback":
+        kwargs = {**kwargs, "callback": lambda data: None}
+    with pytest.raises(error, match=message):
+        getattr(w.stream, method)(*args, **kwargs)
+    assert not w.stream.reading() and not w.stream.closed()
+    assert w.loop.trace.events(source="stream", kind="read") == []  # never registered
+    out = start(w.stream, style, method, *GOOD_READ_ARGS[method])
+    w.feed(b"line\n")
+    assert out.result == b"line\n"
+
+
+@pytest.mark.parametrize(
+    "method,arg",
+    [("read_until", bytearray(b"\n")), ("read_until", memoryview(b"\n")),
+     ("read_until_regex", bytearray(b"\n")), ("read_until_regex", re.compile(rb"\n"))],
+    ids=["delimiter-bytearray", "delimiter-memoryview", "regex-bytearray", "regex-compiled-bytes"],
+)
+def test_reads_accept_any_bytes_like_delimiter_and_a_compiled_bytes_regex(world, method, arg):
+    w = world()
+    out = start(w.stream, "future", method, arg, max_bytes=1)
+    w.feed(b"\n")
+    assert out.result == b"\n"
+
+
+def test_a_raising_done_callback_on_a_read_future_neither_closes_the_stream_nor_starves_later_ones(
+    world, caplog
+):
+    w = world()
+    future = w.stream.read_bytes(3)
+
+    def broken_monitor(f):
+        raise RuntimeError("broken monitor")
+
+    later = []
+    future.add_done_callback(broken_monitor)
+    future.add_done_callback(lambda f: later.append(f.result()))
+    w.feed(b"abcdef")
+    assert later == [b"abc"]
+    assert not w.stream.closed() and w.stream.error is None
+    [record] = [r for r in caplog.records if r.name == "faultio.future"]
+    assert record.exc_info[0] is RuntimeError
+    rest = start(w.stream, "future", "read_bytes", 3)
+    w.run()
+    assert rest.result == b"def"
+
+
 def test_already_reading_survives_python_dash_O():
     code = textwrap.dedent(
         """
@@ -1068,6 +1164,40 @@ def test_constructor_defaults_follow_the_seed():
         stream.set_nodelay(True)  # a fake fd has no Nagle: nothing happens
     finally:
         IOLoop.clear_current()
+
+
+@pytest.mark.parametrize("value", [0, -5, True, 1.5, "100"], ids=["zero", "negative", "bool", "float", "str"])
+@pytest.mark.parametrize("name", ["max_buffer_size", "read_chunk_size", "max_write_buffer_size"])
+def test_constructor_rejects_a_size_that_is_not_none_or_a_positive_integer(name, value):
+    loop = IOLoop(make_current=False)
+    target, _ = socketpair(loop)
+    pattern = rf"^{name} must be None or a positive integer \(1 or more\), got .*{re.escape(repr(value))}$"
+    with pytest.raises(ValueError, match=pattern):
+        IOStream(target, io_loop=loop, **{name: value})
+
+
+def test_constructor_accepts_the_smallest_sizes():
+    loop = IOLoop(make_current=False)
+    stream = IOStream(socketpair(loop)[0], io_loop=loop, max_buffer_size=1, read_chunk_size=1,
+                      max_write_buffer_size=1)
+    assert (stream.max_buffer_size, stream.read_chunk_size, stream.max_write_buffer_size) == (1, 1, 1)
+    capped = IOStream(socketpair(loop)[0], io_loop=loop, max_buffer_size=1000, read_chunk_size=100)
+    assert capped.read_chunk_size == 100
+
+
+def test_stream_trace_events_name_the_fd_also_after_the_fd_closed(world):
+    w = world()
+    pending = start(w.stream, "future", "read_bytes", 5)
+    w.peer.close()
+    w.run()
+    assert isinstance(pending.error, StreamClosedError)
+    late = start(w.stream, "future", "read_bytes", 1)  # noted after close_fd dropped the socket
+    w.run()
+    assert isinstance(late.error, StreamClosedError)
+    assert w.stream.socket is None
+    events = w.loop.trace.events(source="stream")
+    assert {"close", "fail_futures", "read"} <= {e.kind for e in events}
+    assert [e for e in events if e.get("fd") != w.fd] == []
 
 
 # -- the seed's own exchange ----------------------------------------------------------------------

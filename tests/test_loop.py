@@ -98,6 +98,62 @@ def test_a_busy_write_registration_is_a_livelock_too():
         loop.run_until_quiescent()
 
 
+NON_FINITE = [float("nan"), float("inf"), float("-inf")]
+NON_FINITE_IDS = ["nan", "inf", "-inf"]
+
+
+@pytest.mark.parametrize("value", NON_FINITE, ids=NON_FINITE_IDS)
+@pytest.mark.parametrize("method", ["add_timeout", "call_at", "call_later", "sleep"])
+def test_a_non_finite_deadline_is_refused_naming_the_value(method, value):
+    loop = IOLoop()
+    args = (value,) if method == "sleep" else (value, lambda: None)
+    with pytest.raises(ValueError, match=rf"finite number of virtual seconds, got {value!r}"):
+        getattr(loop, method)(*args)
+    assert loop.is_quiescent()  # nothing was scheduled
+
+
+def test_a_delay_that_overflows_the_clock_is_refused_too():
+    loop = IOLoop()
+    loop.call_later(1e308, lambda: None)
+    loop.run_until_quiescent()
+    with pytest.raises(ValueError, match="got inf"):
+        loop.call_later(1e308, lambda: None)
+
+
+def test_a_loop_that_only_jumps_its_clock_hits_the_budget_instead_of_hanging():
+    loop = IOLoop(max_steps=50)
+    timeout = loop.call_later(1, lambda: None)
+    timeout.deadline = float("nan")  # never due: what a NaN deadline did before it was refused
+    with pytest.raises(LoopBudgetExceeded, match=r"\(50 of them clock jumps") as info:
+        loop.run_until_quiescent()
+    assert info.value.steps == 50
+    assert (loop.step, loop.clock_jumps) == (0, 51)
+
+
+def test_clock_jumps_spend_the_step_budget_without_renumbering_steps():
+    loop = IOLoop(max_steps=100)
+
+    def again():
+        loop.call_later(1, again)
+
+    loop.call_later(1, again)
+    with pytest.raises(LoopBudgetExceeded, match=r"100 steps without settling \(50 of them clock jumps"):
+        loop.run_until_quiescent()
+    # One jump and one step per timeout: the budget is shared, the step numbers count only steps.
+    assert (loop.step, loop.clock_jumps) == (50, 51)
+    assert [e.step for e in loop.trace.events(kind="timeout")] == list(range(1, 51))
+
+
+def test_clock_jumps_are_counted_apart_from_steps():
+    loop = IOLoop()
+    seen = []
+    loop.call_later(1, seen.append, 1)
+    loop.call_later(2, seen.append, 2)
+    loop.run_until_quiescent()
+    assert seen == [1, 2]
+    assert (loop.step, loop.clock_jumps) == (2, 2)
+
+
 def test_run_sync_drives_async_def_code_over_fake_fds():
     loop = IOLoop()
     target, peer = socketpair(loop)
@@ -138,6 +194,43 @@ def test_run_sync_timeout_is_virtual():
     with pytest.raises(TimeoutError, match="2 virtual seconds"):
         loop.run_sync(slow, timeout=2)
     assert loop.time() == 2.0
+
+
+@pytest.mark.parametrize("outcome", ["result", "exception", "synchronous"])
+def test_run_sync_removes_its_timeout_once_the_result_is_in(outcome):
+    loop = IOLoop()
+
+    async def quick():
+        await loop.sleep(1)
+        if outcome == "exception":
+            raise KeyError("boom")
+        return "done"
+
+    func = (lambda: "done") if outcome == "synchronous" else quick
+    if outcome == "exception":
+        with pytest.raises(KeyError):
+            loop.run_sync(func, timeout=60)
+    else:
+        assert loop.run_sync(func, timeout=60) == "done"
+    seen = []
+    loop.add_observer(lambda lp, what: seen.append(what))
+    assert loop.is_quiescent()
+    assert loop.run_until_quiescent() == 0
+    assert seen == ["quiescent"]  # no "idle": the clock never jumped to the stale expiry
+    assert loop.time() == (0.0 if outcome == "synchronous" else 1.0)
+
+
+@pytest.mark.parametrize("value", NON_FINITE, ids=NON_FINITE_IDS)
+def test_run_sync_refuses_a_non_finite_timeout_before_starting_anything(value):
+    loop = IOLoop()
+    started = []
+
+    async def main():
+        started.append(True)
+
+    with pytest.raises(ValueError, match=rf"run_sync\(\) timeout must be a finite number .* got {value!r}"):
+        loop.run_sync(main, timeout=value)
+    assert started == []
 
 
 def test_exceptions_in_coroutines_propagate_through_run_sync():
