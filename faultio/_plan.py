@@ -213,7 +213,7 @@ def step_from_json(data: Any, *, side: str) -> Step:
     if not isinstance(data, Mapping) or "kind" not in data:
         raise PlanError(f"a {side} step must be an object with a 'kind', got {data!r}")
     kind = data["kind"]
-    cls = table.get(kind)
+    cls = table.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise PlanError(
             f"unknown {side} step kind {kind!r}; valid {side} step kinds: {', '.join(sorted(table))}"

@@ -37,10 +37,25 @@ class Case:
     def __post_init__(self) -> None:
         if self.style not in STYLES:
             raise ValueError(f"style {self.style!r} is not valid; valid: {', '.join(STYLES)}")
+        self._check_operation()
+        if not isinstance(self.fault, str) or not self.fault:
+            raise ValueError(f"fault {self.fault!r} is not valid; it must be a non-empty string (the fault kind "
+                             "that made the plan, or 'mixed' for a generated plan)")
         if self.transport not in TRANSPORTS:
             raise ValueError(f"transport {self.transport!r} is not valid; valid: {', '.join(TRANSPORTS)}")
         if self.origin not in ("fixed", "generated", "replay"):
             raise ValueError(f"origin {self.origin!r} is not valid; valid: fixed, generated, replay")
+
+    def _check_operation(self) -> None:
+        # Imported here: the scenarios import the monitors, which import this module.
+        from ._scenarios import OPERATIONS
+
+        if not isinstance(self.operation, str) or self.operation not in OPERATIONS:
+            raise ValueError(f"operation {self.operation!r} is not valid; valid: {', '.join(OPERATIONS)}")
+        styles = OPERATIONS[self.operation][1]
+        if self.style not in styles:
+            raise ValueError(f"operation {self.operation!r} does not run in style {self.style!r}; valid: "
+                             f"{', '.join(styles)}")
 
     @property
     def id(self) -> str:
@@ -62,6 +77,9 @@ class Case:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Case:
+        """The case ``to_json`` gave; a malformed one is a ``ValueError`` (or ``PlanError``) naming what."""
+        if not isinstance(data, dict):
+            raise ValueError(f"a case must be a JSON object, got {type(data).__name__} {data!r:.60}")
         try:
             return cls(
                 operation=data["operation"],
@@ -75,6 +93,8 @@ class Case:
             )
         except KeyError as exc:
             raise ValueError(f"a case needs the key {exc.args[0]!r}; got keys {sorted(data)}") from None
+        except TypeError as exc:  # e.g. "seed": null
+            raise ValueError(f"a case's fields have the wrong types ({exc})") from None
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -10,6 +10,7 @@ Rules for this module:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -61,6 +62,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not valid; give a whole number >= 1 (worker processes)")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m harness", description="Run stream readers through every fault.")
     sub = parser.add_subparsers(dest="command", metavar="{run,list,replay,selftest}", parser_class=_Parser)
@@ -79,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print the report as JSON on stdout, nothing else")
     run.add_argument("--junit-xml", metavar="PATH", help="also write JUnit XML here")
     run.add_argument("-q", "--quiet", action="store_true", help="only the summary line")
-    run.add_argument("--jobs", type=_positive_int, default=None, help="worker processes (default: one per core)")
+    run.add_argument("--jobs", type=_jobs, default=None, help="worker processes, 1 or more (default: one per core)")
     sub.add_parser("list", help="fault kinds, operations, transports and invariants")
     replay = sub.add_parser("replay", help="re-run one case and print its trace")
     replay.add_argument("source", help="a report.json (with --case) or a saved case file")
@@ -88,7 +99,8 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--limit", type=_positive_int, default=400, help="trace events to print (0: all)")
     selftest = sub.add_parser("selftest", help="prove the harness catches deliberately broken streams")
     selftest.add_argument("--seed", type=_positive_int, default=0)
-    selftest.add_argument("--jobs", type=_positive_int, default=None)
+    selftest.add_argument("--jobs", type=_jobs, default=None,
+                          help="worker processes, 1 or more (default: one per core)")
     selftest.add_argument("--report", default="reports", metavar="DIR",
                           help="where the shrunk case of each mutant is saved for replay (default reports/)")
     selftest.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
@@ -99,7 +111,12 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     out = stdout or sys.stdout
     err = stderr or sys.stderr
     try:
-        args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+        try:
+            # argparse prints --help (and its own errors) on sys.stdout / sys.stderr: point them at ours.
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+        except SystemExit as exc:  # --help: argparse has printed it and wants to exit
+            return exc.code if isinstance(exc.code, int) else (EXIT_OK if exc.code is None else EXIT_USAGE)
         if args.command == "run":
             return _run(args, out, err)
         if args.command == "list":
@@ -175,6 +192,34 @@ def _command_line(args: argparse.Namespace) -> str:
     return " ".join(shlex.quote(p) for p in parts)
 
 
+def _check_report_dir(text: str) -> None:
+    """``--report DIR`` must be a directory, or creatable as one, and writable: checked before the run."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--report {text}: not a directory; give a directory to put run directories in "
+                         "(created if missing), or --no-report")
+    existing = next((p for p in (path, *path.parents) if p.exists()), Path("."))
+    if not existing.is_dir():
+        raise UsageError(f"--report {text}: {existing} is not a directory, so {text} cannot be created; "
+                         "give a directory path, or --no-report")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"--report {text}: {existing} is not writable; give a writable directory, or --no-report")
+
+
+def _check_output_file(text: str, option: str) -> None:
+    """A file the run will write (``--junit-xml PATH``) must be writable in an existing directory."""
+    path = Path(text)
+    if path.is_dir():
+        raise UsageError(f"{option} {text}: is a directory; give a file path in an existing, writable directory")
+    parent = path.parent
+    if not parent.is_dir():
+        raise UsageError(f"{option} {text}: the directory {parent} does not exist; give a file path in an "
+                         "existing, writable directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {text}: the directory {parent} is not writable; give a file path in an "
+                         "existing, writable directory")
+
+
 def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         faults = parse_kinds(args.faults)
@@ -182,9 +227,12 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise UsageError(f"--faults: {exc}") from None
     try:
         transports = parse_transports(args.transport)
+    except ValueError as exc:
+        raise UsageError(f"--transport: {exc}") from None
+    try:
         operations = parse_operations(args.operations)
     except ValueError as exc:
-        raise UsageError(f"--{'transport' if 'transport' in str(exc) else 'operations'}: {exc}") from None
+        raise UsageError(f"--operations: {exc}") from None
     try:
         target = load_target(args.target)
     except TargetError as exc:
@@ -198,6 +246,10 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if not args.json:
             print(f"note: {args.target} has no {'/'.join(unsupported)} variant; running "
                   f"{', '.join(transports)} only", file=err)
+    if not args.no_report:
+        _check_report_dir(args.report)
+    if args.junit_xml:
+        _check_output_file(args.junit_xml, "--junit-xml")
     jobs = args.jobs or default_jobs()
     started = datetime.datetime.now(datetime.timezone.utc)
     t0 = time.perf_counter()
@@ -220,12 +272,18 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                           faults=faults, operations=operations, transports=transports,
                           report_path=report_path, run_id=run_id, started=started, duration_s=duration,
                           jobs=jobs)
+    saved: dict[str, Path] = {}
     if report_path is not None:
+        from ._generate import save_case
         from ._report_html import write_report_dir
 
         run_dir.mkdir(parents=True, exist_ok=True)
         junit = Path(args.junit_xml) if args.junit_xml else None
         index = write_report_dir(report, run_dir, junit_path=junit)
+        # A shrunk generated failure is also a case file: ``replay FILE`` runs it without the report.
+        for result in results:
+            if result.case.origin == "generated" and result.outcome != "pass":
+                saved[result.case.id] = save_case(result, run_dir / "cases", target=args.target)
     elif args.junit_xml:
         from ._junit import render_junit
         from ._report_json import write_atomic
@@ -241,6 +299,8 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         for case in failing[:20]:
             print(f"FAIL {case['id']}: {', '.join(case['violations']) or 'error'}", file=err)
             print(f"     {case['replay']}", file=err)
+            if case["id"] in saved:
+                print(f"     case file: python -m harness replay {shlex.quote(str(saved[case['id']]))}", file=err)
         if len(failing) > 20:
             print(f"... and {len(failing) - 20} more failing cases (see the report)", file=err)
     where = f"; report: {index}" if report_path is not None else ""
@@ -269,22 +329,30 @@ def _list(out: TextIO) -> int:
 # --- replay --------------------------------------------------------------------------------------------
 
 
-def _load_case(source: str, case_id: str | None) -> tuple[Case, str]:
+def _load_case(source: str, case_id: str | None) -> tuple[Case, Any]:
     path = Path(source)
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
         raise UsageError(f"replay: {source!r} does not exist; give a report.json or a saved case file") from None
+    except IsADirectoryError:
+        raise UsageError(f"replay: {source!r} is a directory; give a report.json or a saved case file") from None
+    except OSError as exc:
+        raise UsageError(f"replay: cannot read {source!r} ({exc.strerror or exc}); give a report.json or a "
+                         "saved case file") from None
     except ValueError as exc:
         raise UsageError(f"replay: {source!r} is not JSON ({exc})") from None
     if isinstance(data, dict) and "cases" in data:
         target = data.get("target", DEFAULT_TARGET_SPEC)
-        ids = [c.get("id") for c in data["cases"]]
+        cases = data["cases"]
+        if not isinstance(cases, list) or not all(isinstance(c, dict) for c in cases):
+            raise UsageError(f"replay: {source} is not a valid report: 'cases' must be a list of case objects")
+        ids = [c.get("id") for c in cases]
         if case_id is None:
-            failing = [c["id"] for c in data["cases"] if c.get("outcome") != "pass"]
+            failing = [str(c.get("id")) for c in cases if c.get("outcome") != "pass"]
             hint = f"; failing cases: {', '.join(failing[:5])}" if failing else ""
             raise UsageError(f"replay: {source} is a report; choose a case with --case ID{hint}")
-        for c in data["cases"]:
+        for c in cases:
             if c.get("id") == case_id:
                 return Case.from_json(c), target
         raise UsageError(f"replay: no case {case_id!r} in {source}; it has {len(ids)} cases, e.g. {ids[:3]}")
@@ -302,6 +370,9 @@ def _replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if isinstance(exc, UsageError):
             raise
         raise UsageError(f"replay: the case in {args.source} is malformed: {exc}") from None
+    if not args.target and not isinstance(target_spec, str):
+        raise UsageError(f"replay: the target in {args.source} is {target_spec!r}, not a 'module:factory' "
+                         "string; give one with --target")
     try:
         target = load_target(args.target or target_spec)
     except TargetError as exc:

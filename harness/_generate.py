@@ -360,15 +360,15 @@ def save_case(result: CaseResult, directory: str | Path, *, target: str | None =
     """Write ``result``'s case as a replayable file in ``directory`` (created if needed); return its path.
 
     The file is ``{"format", "case", "outcome", "violations", "error"}`` plus ``"target"`` when given (the
-    spec ``python -m harness replay FILE`` then uses by default). ``case`` is ``Case.to_json()`` plus the
-    case's ``index``, which ``Case.from_json`` reads back (a generated case's payloads depend on it), so
+    spec ``python -m harness replay FILE`` then uses by default). ``case`` is ``Case.to_json()``, which
+    holds the case's ``index`` (a generated case's payloads depend on it), so
     ``run_case(Case.from_json(data["case"]), ...)`` runs exactly the saved case again. The file is named
     after the case id and replaced atomically.
     """
     case = result.case
     data: dict[str, Any] = {
         "format": CASE_FILE_FORMAT,
-        "case": {**case.to_json(), "index": case.index},
+        "case": case.to_json(),
         "outcome": result.outcome,
         "violations": [v.to_json() for v in result.violations],
         "error": result.error,

@@ -12,12 +12,62 @@ Rules for this module:
 
 from __future__ import annotations
 
+import inspect
 import re
 from typing import Any, Callable
 
 from faultio import Peer, StreamClosedError, UnsatisfiableReadError
 
 from ._monitors import Monitor, ReadOp
+
+
+#: Tornado 4's read signatures: where positional arguments land when a stream's own cannot be inspected.
+_TORNADO4_POSITIONAL = {
+    "read_bytes": ("num_bytes", "callback", "streaming_callback", "partial"),
+    "read_until": ("delimiter", "callback", "max_bytes"),
+    "read_until_regex": ("regex", "callback", "max_bytes"),
+    "read_until_close": ("callback", "streaming_callback"),
+}
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+class _Call:
+    """One read call's arguments exactly as given; a named argument is found (and can be replaced) wherever
+    it was passed, by keyword or by position in the stream's own signature."""
+
+    def __init__(self, stream: Any, method: str, args: tuple, kwargs: dict) -> None:
+        self.method = method
+        self.args = list(args)
+        self.kwargs = dict(kwargs)
+        try:
+            params = inspect.signature(getattr(stream, method)).parameters.values()
+            self.positional = tuple(p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+        except (TypeError, ValueError):  # no signature to read: Tornado 4's
+            self.positional = _TORNADO4_POSITIONAL[method]
+
+    def _where(self, name: str) -> str | int | None:
+        if name in self.kwargs:
+            return name
+        if name in self.positional and self.positional.index(name) < len(self.args):
+            return self.positional.index(name)
+        return None
+
+    def get(self, name: str, default: Any = None) -> Any:
+        where = self._where(name)
+        if where is None:
+            return default
+        return self.kwargs[where] if isinstance(where, str) else self.args[where]
+
+    def set(self, name: str, value: Any) -> None:
+        """Replace an argument that was passed (``get`` found it)."""
+        where = self._where(name)
+        if isinstance(where, str):
+            self.kwargs[where] = value
+        elif where is not None:
+            self.args[where] = value
 
 
 class MonitoredStream:
@@ -42,45 +92,61 @@ class MonitoredStream:
         return f"<monitored {self._faultio_stream!r}>"
 
     # -- reads ----------------------------------------------------------------------------------------
-    def read_bytes(self, num_bytes: int, *args: Any, **kwargs: Any) -> Any:
-        partial = bool(kwargs.get("partial", False))
-        op = ReadOp(f"read_bytes({num_bytes}{', partial=True' if partial else ''})", nbytes=num_bytes,
-                    partial=partial)
-        return self._faultio_read(op, "read_bytes", (num_bytes, *args), kwargs)
+    # Each read is passed to the stream exactly as the test made it (positional stays positional), so
+    # the stream's own signature decides what a positional argument means (Tornado 4's read_bytes takes
+    # ``partial`` fourth, Tornado 6's second) and the stream's own checks answer a bad argument. The
+    # monitor's model of the read is built from what the arguments turn out to be; an argument it cannot
+    # model (a ``str`` delimiter, a bad regex) only makes the model weaker, never the call different.
+    def read_bytes(self, *args: Any, **kwargs: Any) -> Any:
+        call = _Call(self._faultio_stream, "read_bytes", args, kwargs)
+        num_bytes, partial = call.get("num_bytes"), bool(call.get("partial", False))
+        op = ReadOp(f"read_bytes({num_bytes!r}{', partial=True' if partial else ''})",
+                    nbytes=num_bytes if _is_count(num_bytes) else None, partial=partial)
+        return self._faultio_read(op, call)
 
-    def read_until(self, delimiter: bytes, *args: Any, **kwargs: Any) -> Any:
-        max_bytes = kwargs.get("max_bytes")
-        op = ReadOp(f"read_until({bytes(delimiter)!r})", delimiter=bytes(delimiter), max_bytes=max_bytes)
-        return self._faultio_read(op, "read_until", (delimiter, *args), kwargs)
+    def read_until(self, *args: Any, **kwargs: Any) -> Any:
+        call = _Call(self._faultio_stream, "read_until", args, kwargs)
+        delimiter, max_bytes = call.get("delimiter"), call.get("max_bytes")
+        known = bytes(delimiter) if isinstance(delimiter, (bytes, bytearray, memoryview)) and delimiter else None
+        op = ReadOp(f"read_until({delimiter!r})", delimiter=known,
+                    max_bytes=max_bytes if _is_count(max_bytes) else None)
+        return self._faultio_read(op, call)
 
-    def read_until_regex(self, regex: Any, *args: Any, **kwargs: Any) -> Any:
-        max_bytes = kwargs.get("max_bytes")
-        compiled = re.compile(regex)
-        op = ReadOp(f"read_until_regex({compiled.pattern!r})", regex=compiled, max_bytes=max_bytes)
-        return self._faultio_read(op, "read_until_regex", (regex, *args), kwargs)
+    def read_until_regex(self, *args: Any, **kwargs: Any) -> Any:
+        call = _Call(self._faultio_stream, "read_until_regex", args, kwargs)
+        regex, max_bytes = call.get("regex"), call.get("max_bytes")
+        try:
+            compiled = re.compile(regex)
+        except (TypeError, re.error):
+            compiled = None
+        if compiled is not None and not isinstance(compiled.pattern, bytes):
+            compiled = None  # a str pattern cannot match bytes: the stream will say so
+        op = ReadOp(f"read_until_regex({getattr(regex, 'pattern', regex)!r})", regex=compiled,
+                    max_bytes=max_bytes if _is_count(max_bytes) else None)
+        return self._faultio_read(op, call)
 
     def read_until_close(self, *args: Any, **kwargs: Any) -> Any:
-        return self._faultio_read(ReadOp("read_until_close"), "read_until_close", args, kwargs)
+        return self._faultio_read(ReadOp("read_until_close"), _Call(self._faultio_stream, "read_until_close",
+                                                                     args, kwargs))
 
-    def _faultio_read(self, op: ReadOp, method: str, args: tuple, kwargs: dict) -> Any:
-        stream, monitor = self._faultio_stream, self._faultio_monitor
+    def _faultio_read(self, op: ReadOp, call: _Call) -> Any:
+        stream, monitor, method = self._faultio_stream, self._faultio_monitor, call.method
         monitor.op_started(op)
         after_close = bool(stream.closed())
         # A read started after the close callback may still be served from the buffer; its callbacks then
         # legitimately come after the close callback.
         late = monitor.close_cb_runs > 0
-        streaming = kwargs.get("streaming_callback") is not None
+        user_chunk = call.get("streaming_callback")
+        streaming = user_chunk is not None
         if streaming:
-            user_chunk = kwargs["streaming_callback"]
-
             def on_chunk(chunk: bytes) -> Any:
                 if not late:
                     monitor.data_callback_ran("streaming")
                 monitor.deliver(chunk, f"{method} streaming_callback")
                 return user_chunk(chunk)
 
-            kwargs["streaming_callback"] = on_chunk
-        user_cb = kwargs.get("callback")
+            call.set("streaming_callback", on_chunk)
+        user_cb = call.get("callback")
         if user_cb is not None:
             calls = [0]
 
@@ -96,10 +162,10 @@ class MonitoredStream:
                     self._faultio_result(op, method, data, streaming)
                 return user_cb(data)
 
-            kwargs["callback"] = on_data
+            call.set("callback", on_data)
             self._faultio_outstanding = op
         try:
-            result = getattr(stream, method)(*args, **kwargs)
+            result = getattr(stream, method)(*call.args, **call.kwargs)
         except StreamClosedError as exc:
             self._faultio_outstanding = None
             monitor.read_finished()

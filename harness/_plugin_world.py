@@ -12,7 +12,7 @@ Rules for this module:
 
 from __future__ import annotations
 
-import inspect
+import dataclasses
 import json
 import traceback
 from typing import Any, NamedTuple
@@ -84,18 +84,24 @@ def generated_plans(count: int, *, seed: int, nodeid: str, kinds: tuple[str, ...
 
     from faultio.strategies import fault_plans
 
+    from ._generate import without_local_constants
+
     base = nodeid.split("[")[0]
     found: list[FaultPlan] = []
 
     @hypothesis_seed(derive_seed(seed, "plugin-hypothesis", base))
-    @settings(max_examples=2 * count + 10, database=None, phases=[Phase.generate], deadline=None,
-              verbosity=Verbosity.quiet, suppress_health_check=list(HealthCheck))
+    # derandomize=False: a settings profile of the session (a CI profile) must not replace the seed.
+    @settings(max_examples=2 * count + 10, database=None, derandomize=False, phases=[Phase.generate],
+              deadline=None, verbosity=Verbosity.quiet, suppress_health_check=list(HealthCheck))
     @given(fault_plans(kinds=kinds, inbound_size=inbound_size, outbound_size=outbound_size, name=GENERATED))
     def draw(plan: FaultPlan) -> None:
         if not plan.is_clean and plan not in found and len(found) < count:
             found.append(plan)
 
-    draw()
+    # Without the source-code constants of whatever modules this process has loaded (see
+    # ``without_local_constants``), or xdist workers could draw different plans under one test id.
+    with without_local_constants():
+        draw()
     return found
 
 
@@ -105,6 +111,16 @@ def factory_name(factory: Any, settings: Settings) -> str:
     if settings.target:
         return settings.target
     return f"{getattr(factory, '__module__', '?')}:{getattr(factory, '__qualname__', type(factory).__name__)}"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PluginCase(Case):
+    """A faulted test as a report case: its ``operation`` is the test's id, not an operation of the
+    harness's matrix (so it is not checked against ``harness._scenarios.OPERATIONS``)."""
+
+    def _check_operation(self) -> None:
+        if not isinstance(self.operation, str) or not self.operation:
+            raise ValueError(f"a test case's operation must be the test's id, got {self.operation!r}")
 
 
 class PluginLoop(IOLoop):
@@ -144,10 +160,8 @@ class StreamPair:
             flood_at = sum(s.nbytes for s in plan.read[:first] if isinstance(s, Pass))
             fd_plan = FaultPlan(read=tuple(s for s in plan.read if not isinstance(s, Flood)), write=plan.write,
                                 name=plan.name)
-        options = {}
-        if "record_payload" in inspect.signature(socketpair).parameters:
-            options["record_payload"] = transport == "plain"  # ciphertext hex says nothing and varies
-        self.fd, self.peer_sock = socketpair(loop, fd_plan, **options)
+        # Ciphertext hex says nothing and varies: payloads are recorded on the plain transport only.
+        self.fd, self.peer_sock = socketpair(loop, fd_plan, record_payload=transport == "plain")
         ssl_context = None
         if transport == "ssl":
             from faultio._certs import server_context
@@ -446,9 +460,9 @@ class TestState:
         from ._report import case_to_json
 
         cell = self.cell
-        case = Case(operation=self._test_name(), style="scenario", fault=cell.kind, transport=cell.transport,
-                    plan=self.plan, seed=self.seed, origin="generated" if cell.kind == GENERATED else "fixed",
-                    index=cell.index)
+        case = PluginCase(operation=self._test_name(), style="scenario", fault=cell.kind,
+                          transport=cell.transport, plan=self.plan, seed=self.seed,
+                          origin="generated" if cell.kind == GENERATED else "fixed", index=cell.index)
         trace: tuple[dict[str, Any], ...] = ()
         if violations or error:
             events = self._events()

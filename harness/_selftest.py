@@ -91,7 +91,7 @@ class MutantOutcome:
                 "slug": self.shrunk_slug,
                 "message": self.shrunk_message,
                 "runs": self.shrink_runs,
-                "case": {**self.shrunk.to_json(), "index": self.shrunk.index},
+                "case": self.shrunk.to_json(),
             },
             "seconds": round(self.seconds, 3),
         }
@@ -324,22 +324,24 @@ def format_timing(result: SelftestResult, *, jobs: int) -> str:
 
 
 def _save(outcome: MutantOutcome, directory: Path) -> Path:
-    from ._generate import CASE_FILE_FORMAT  # the case-file format `python -m harness replay` reads
+    """Write the mutant's shrunk case as ``<mutant>.json``, a case file ``python -m harness replay`` reads
+    (the format ``harness._generate.save_case`` writes, plus the slug and message it was shrunk for),
+    replaced atomically."""
+    from ._generate import CASE_FILE_FORMAT
+    from ._report_json import write_atomic
 
     case = outcome.shrunk
     if case is None:
         raise ValueError(f"mutant {outcome.name} has no shrunk case to save")
     data = {
         "format": CASE_FILE_FORMAT,
-        "case": {**case.to_json(), "index": case.index},
+        "case": case.to_json(),
         "target": outcome.spec,
         "slug": outcome.shrunk_slug,
         "message": outcome.shrunk_message,
     }
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{outcome.name}.json"
-    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    return path
+    return write_atomic(directory / f"{outcome.name}.json", json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def replay(name: str, case_id: str, *, seed: int = 0, shrink: bool = True, out: TextIO | None = None,

@@ -96,6 +96,9 @@ def load_target(spec: str) -> Target:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise TargetError(f"--target {spec!r}: cannot import module {module_name!r} ({exc})") from None
+    except Exception as exc:  # the module itself is broken (a SyntaxError, an error at import): a usage error
+        raise TargetError(f"--target {spec!r}: importing module {module_name!r} raised "
+                          f"{type(exc).__name__}: {exc}".splitlines()[0]) from None
     obj: Any = module
     for part in attr.split("."):
         try:

@@ -120,10 +120,13 @@ def _transports(transports: str | Iterable[str]) -> tuple[str, ...]:
 def _replay(spec: str | None, name: str, result: CaseResult, seed: int) -> str:
     case = result.case
     if spec is not None:
-        return shlex.join([sys.executable, "-m", "harness.conformance", spec, "--seed", str(seed),
+        # The matrix narrowed to this case's cell, so that ``--case`` finds it whatever its transport.
+        return shlex.join([sys.executable, "-m", "harness.conformance", spec, "--faults", case.fault,
+                           "--transports", case.transport, "--operations", case.operation, "--seed", str(seed),
                            "--case", case.id])
     return (f"check_stream({name}, faults={case.fault!r}, transports=({case.transport!r},), "
-            f"operations=({case.operation!r},), seed={seed})  # the factory has no importable name")
+            f"operations=({case.operation!r},), seed={seed}, cases=({case.id!r},))  # the factory has no "
+            "importable name")
 
 
 def check_stream(factory: Any, *, faults: str | Iterable[str] = "all",

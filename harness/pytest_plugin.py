@@ -171,8 +171,17 @@ def _marker_cells(metafunc: pytest.Metafunc, marker: pytest.Mark, settings: Sett
         kinds = parse_kinds([str(k) for k in marker.args] or ["all"])
     except PlanError as exc:
         pytest.fail(f"{where}: {exc}", pytrace=False)
-    transports = marker.kwargs.get("transports", ("plain",))
-    transports = (transports,) if isinstance(transports, str) else tuple(transports)
+    given = marker.kwargs.get("transports", ("plain",))
+    if isinstance(given, str):
+        transports: tuple[Any, ...] = (given,)
+    elif isinstance(given, (list, tuple)):  # ordered: every xdist worker must collect the same ids
+        transports = tuple(given)
+    else:
+        pytest.fail(f"{where}: transports={given!r} is not valid; give a transport name or a tuple of them "
+                    "(valid transports: plain, ssl, all)", pytrace=False)
+    if not transports:
+        pytest.fail(f"{where}: transports={given!r} names no transport; valid transports: plain, ssl, all",
+                    pytrace=False)
     if transports == ("all",):
         transports = TRANSPORTS
     for transport in transports:

@@ -73,6 +73,95 @@ def test_usage_errors_exit_2_with_one_line_naming_the_valid_values(argv, needle)
     assert out == ""
 
 
+@pytest.mark.parametrize("source, error", [
+    ("raise RuntimeError('no config file')\n", "RuntimeError: no config file"),
+    ("def broken(:\n", "SyntaxError: "),
+])
+def test_a_target_module_that_fails_to_import_is_a_usage_error_naming_module_and_error(tmp_path, monkeypatch,
+                                                                                       source, error):
+    (tmp_path / "target_fails_at_import.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    code, out, err = run(["run", "--target", "target_fails_at_import:make", "--no-report", *FAST])
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert "importing module 'target_fails_at_import' raised" in err and error in err
+    assert "bug in faultio" not in err
+
+
+REPLAY_CASE = {"operation": "read_bytes", "style": "future", "fault": "eintr", "transport": "plain", "seed": 1,
+               "plan": {"read": [{"kind": "eintr"}]}}
+
+
+@pytest.mark.parametrize("data, needle", [
+    ({"cases": 5}, "'cases' must be a list of case objects"),
+    ({"cases": [5]}, "'cases' must be a list of case objects"),
+    ({"case": 5}, "a case must be a JSON object"),
+    ({"case": {**REPLAY_CASE, "operation": "read_everything"}}, "operation 'read_everything' is not valid; valid: "
+                                                                "read_bytes"),
+    ({"case": {**REPLAY_CASE, "operation": ["read_bytes"]}}, "is not valid; valid: read_bytes"),
+    ({"case": {**REPLAY_CASE, "style": "sideways"}}, "style 'sideways' is not valid; valid: callback, future, "
+                                                     "scenario"),
+    ({"case": {**REPLAY_CASE, "style": "scenario"}}, "does not run in style 'scenario'; valid: callback, future"),
+    ({"case": {**REPLAY_CASE, "fault": ""}}, "fault '' is not valid"),
+    ({"case": {**REPLAY_CASE, "seed": None}}, "wrong types"),
+    ({"case": {**REPLAY_CASE, "plan": {"read": [{"kind": ["eintr"]}]}}}, "valid read step kinds: chunk"),
+    ({"case": REPLAY_CASE, "target": 5}, "not a 'module:factory' string"),
+])
+def test_replay_of_malformed_input_is_a_usage_error_in_one_line(tmp_path, data, needle):
+    path = tmp_path / "case.json"
+    path.write_text(json.dumps(data))
+    code, out, err = run(["replay", str(path), *(["--case", "x"] if "cases" in data else [])])
+    assert code == 2 and out == ""
+    assert needle in err and len(err.strip().splitlines()) == 1
+
+
+def test_replay_of_a_directory_is_a_usage_error_in_one_line(tmp_path):
+    code, out, err = run(["replay", str(tmp_path)])
+    assert code == 2 and "is a directory; give a report.json or a saved case file" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_unwritable_output_paths_are_refused_before_the_matrix_runs(tmp_path):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    for argv, needle in [
+        (["--report", str(a_file)], f"--report {a_file}: not a directory"),
+        (["--report", str(a_file / "sub")], f"--report {a_file / 'sub'}: {a_file} is not a directory"),
+        (["--no-report", "--junit-xml", str(tmp_path / "missing" / "x.xml")],
+         f"the directory {tmp_path / 'missing'} does not exist"),
+        (["--report", str(tmp_path / "reports"), "--junit-xml", str(tmp_path / "missing" / "x.xml")],
+         "give a file path in an existing, writable directory"),
+        (["--no-report", "--junit-xml", str(tmp_path)], "is a directory"),
+    ]:
+        code, out, err = run(["run", *argv, *FAST])
+        assert code == 2, err
+        assert needle in err and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]  # nothing ran, nothing was written
+
+
+def test_an_unknown_operation_is_reported_against_operations_even_when_named_like_a_transport():
+    code, out, err = run(["run", "--operations", "transport"])
+    assert code == 2
+    assert err.startswith("--operations: unknown operation 'transport'")
+
+
+@pytest.mark.parametrize("command", ["run", "selftest"])
+@pytest.mark.parametrize("jobs", ["0", "-1", "many"])
+def test_jobs_must_be_at_least_one(command, jobs):
+    code, out, err = run([command, "--jobs", jobs])
+    assert code == 2
+    assert f"--jobs: {jobs!r} is not valid; give a whole number >= 1" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["replay", "-h"]])
+def test_help_is_printed_on_the_given_stdout_and_exits_zero(argv, capsys):
+    code, out, err = run(argv)
+    assert code == 0
+    assert out.startswith("usage: python -m harness") and err == ""
+    assert capsys.readouterr() == ("", "")
+
+
 def test_list_names_every_kind_operation_and_invariant():
     from harness._invariants import INVARIANTS
 
@@ -99,6 +188,26 @@ def test_a_broken_target_exits_1_and_replay_reproduces_the_violation(tmp_path):
     code, out, err = run(["replay", str(run_dir / "report.json"), "--case", case["id"], "--target",
                           "faultio:IOStream"])
     assert code == 0 and "outcome: pass" in out
+
+
+def test_a_shrunk_generated_failure_is_saved_as_a_case_file_that_replays_without_case(tmp_path):
+    code, out, err = run(["run", "--faults", "eintr", "--transport", "plain", "--operations", "write,echo",
+                          "--examples", "4", "--jobs", "1", "--report", str(tmp_path),
+                          "--target", "_broken_targets:EintrClosesOnWrite"])
+    assert code == 1
+    (run_dir,) = tmp_path.iterdir()
+    report = load_report(run_dir / "report.json")
+    generated = [c for c in report["cases"] if c["origin"] == "generated" and c["outcome"] != "pass"]
+    files = sorted((run_dir / "cases").iterdir())
+    assert generated and len(files) == len(generated)
+    for path in files:
+        assert f"     case file: python -m harness replay {path}\n" in err
+        data = json.loads(path.read_text())
+        assert data["target"] == "_broken_targets:EintrClosesOnWrite"
+        case = next(c for c in generated if c["id"] == data["case"]["id"])
+        code, out, _ = run(["replay", str(path)])
+        assert code == 1
+        assert f"VIOLATION {case['violations'][0]}" in out
 
 
 def test_replay_of_a_report_without_case_lists_failing_ids(tmp_path):

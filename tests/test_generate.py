@@ -202,6 +202,12 @@ def test_a_saved_case_replays_to_the_same_violation(broken_results, tmp_path):
     assert "target" not in json.loads(path.read_text())
 
 
+def test_a_saved_case_holds_exactly_the_case_json(broken_results, tmp_path):
+    result = broken_results[-1]
+    data = json.loads(save_case(result, tmp_path).read_text())
+    assert data["case"] == result.case.to_json() and data["case"]["index"] == result.case.index
+
+
 @pytest.mark.parametrize("cap", [0, 3])
 def test_shrinking_runs_a_bounded_number_of_cases(monkeypatch, cap):
     calls = []

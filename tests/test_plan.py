@@ -76,6 +76,12 @@ def test_malformed_plans_get_an_error_naming_what_is_wrong(bad, message):
     assert message in str(info.value)
 
 
+@pytest.mark.parametrize("kind", [["eintr"], {"eintr": 1}, 5, None])
+def test_a_step_kind_that_is_not_a_string_is_a_plan_error_naming_the_valid_kinds(kind):
+    with pytest.raises(PlanError, match="valid read step kinds: chunk, dribble"):
+        FaultPlan.from_json({"read": [{"kind": kind}]})
+
+
 def test_constructor_refuses_a_write_step_on_the_read_side():
     with pytest.raises(PlanError, match="not a read step"):
         FaultPlan(read=(SendPartial(max_bytes=1),))

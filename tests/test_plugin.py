@@ -1,5 +1,6 @@
 """The pytest plugin, exercised the way another project uses it: through pytester runs of their tests."""
 
+import importlib
 import json
 import pathlib
 import re
@@ -170,6 +171,20 @@ def test_unknown_faults_option_is_a_usage_error(project):
     assert result.ret == pytest.ExitCode.USAGE_ERROR
 
 
+@pytest.mark.parametrize("transports, message", [
+    ("5", "transports=5 is not valid; give a transport name or a tuple of them (valid transports: plain, ssl, all)"),
+    ("()", "transports=() names no transport; valid transports: plain, ssl, all"),
+    ("[]", "transports=[] names no transport; valid transports: plain, ssl, all"),
+])
+def test_a_bad_transports_argument_is_a_collection_error_naming_the_valid_transports(project, transports,
+                                                                                     message):
+    project.makepyfile(test_ext_server=server_test(kinds='"eintr"', transports=transports))
+    result = project.runpytest("-rs")
+    result.stdout.fnmatch_lines([f"*{message}*"])
+    assert "TypeError" not in result.stdout.str() and "skipped" not in result.stdout.str()
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+
+
 def test_marker_without_a_fault_fixture_is_a_collection_error(project):
     project.makepyfile(test_ext_x='import pytest\n\n@pytest.mark.faults("eintr")\ndef test_x():\n    pass\n')
     result = project.runpytest()
@@ -286,6 +301,55 @@ def test_the_test_s_own_failure_keeps_its_traceback_and_gains_the_plan(project):
                                  "fault plan eintr over plain*", "replay: python -m pytest *--fault-seed 0"])
 
 
+def test_reads_reach_the_stream_with_their_arguments_as_given_and_the_monitor_models_them(project):
+    project.makepyfile(test_ext_args='''
+        import pytest
+        from faultio import IOStream
+
+
+        class IgnoresPartial(IOStream):
+            """Waits for every byte of a partial read_bytes."""
+            def read_bytes(self, num_bytes, callback=None, streaming_callback=None, partial=False):
+                return super().read_bytes(num_bytes, callback, streaming_callback, False)
+
+
+        def test_a_positional_partial_is_a_partial_read(fault_loop, fault_streams):
+            fault_streams.peer.send_now(b"ab")
+
+            async def main():
+                return await fault_streams.stream.read_bytes(4, None, None, True)  # Tornado 4's order
+
+            assert fault_loop.run_sync(main) == b"ab"
+
+
+        def test_a_positional_callback_is_called_once_with_the_data(fault_loop, fault_streams):
+            got = []
+            fault_streams.peer.send_now(b"line\\r\\nrest")
+            fault_streams.stream.read_until(b"\\r\\n", got.append, 64)
+            fault_loop.run_until_quiescent()
+            assert got == [b"line\\r\\n"]
+
+
+        def test_a_str_delimiter_gets_the_stream_s_own_error(fault_streams):
+            with pytest.raises(TypeError, match="read_until[(][)] delimiter must be bytes-like"):
+                fault_streams.stream.read_until("\\r\\n")
+
+
+        class TestAStreamIgnoringAPositionalPartial:
+            @pytest.fixture
+            def fault_stream_factory(self):
+                return IgnoresPartial
+
+            def test_is_caught_waiting(self, fault_loop, fault_streams):
+                fault_streams.stream.read_bytes(4, None, None, True)
+                fault_streams.peer.send_now(b"ab")
+    ''')
+    result = project.runpytest("-rA")
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(["*[[]liveness[]] read_bytes(4, partial=True) waits at quiescence although the 2 "
+                                 "byte(s) received would satisfy it*"])
+
+
 def test_a_project_stream_factory_from_conftest_is_the_target(project):
     project.makeconftest('''
         import pytest
@@ -335,6 +399,40 @@ def test_generated_plans_are_extra_parametrisations_and_a_failure_shows_its_plan
     assert "--fault-examples 2" in case["replay"]
     text = dict(generated[0].sections)["faultio"]
     assert "plan JSON: {" in text and '"name": "mixed"' in text
+
+
+def _plans(seed=0):
+    from harness._plugin_world import generated_plans
+
+    return [plan.dumps() for plan in generated_plans(
+        8, seed=seed, nodeid="test_ext.py::test_x[eintr]", kinds=("econnreset", "ewouldblock", "flood"),
+        inbound_size=2800, outbound_size=2800)]
+
+
+def test_generated_plans_do_not_depend_on_the_source_modules_loaded_before(tmp_path, monkeypatch):
+    """xdist workers load different modules; Hypothesis must not mix their literals into the draws, or two
+    workers would collect different plans under one test id."""
+    before = [_plans(seed) for seed in (0, 1, 2)]
+    name = "faultio_plugin_literals"
+    # Fewer than the 1024 constants Hypothesis reads from one module, spread over the drawn ranges.
+    (tmp_path / f"{name}.py").write_text("VALUES = (" + ", ".join(map(str, range(1, 2800, 3))) + ")\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(sys.modules, name, importlib.import_module(name))
+    assert [_plans(seed) for seed in (0, 1, 2)] == before
+
+
+def test_generated_plans_keep_their_seed_under_a_derandomizing_settings_profile():
+    from hypothesis import settings
+
+    default = [_plans(seed) for seed in (0, 1)]
+    assert default[0] != default[1]
+    previous = settings.get_current_profile_name()
+    settings.register_profile("faultio-test-derandomized", derandomize=True)
+    settings.load_profile("faultio-test-derandomized")
+    try:
+        assert [_plans(seed) for seed in (0, 1)] == default
+    finally:
+        settings.load_profile(previous)
 
 
 # --- reports ------------------------------------------------------------------------------------------
@@ -598,9 +696,37 @@ def test_conformance_helper_raises_for_a_broken_subclass_naming_slug_case_and_re
     assert "eintr-invisible" in info.value.result.slugs
     assert "- read_bytes/future/eintr/plain: eintr-invisible" in message
     assert "[eintr-invisible] the stream closed with error InterruptedError" in message
-    assert (f"-m harness.conformance {EintrIsFatal.__module__}:EintrIsFatal --seed 0 "
-            "--case read_bytes/future/eintr/plain") in message
+    assert (f"-m harness.conformance {EintrIsFatal.__module__}:EintrIsFatal --faults eintr --transports plain "
+            "--operations read_bytes --seed 0 --case read_bytes/future/eintr/plain") in message
     assert all(r.outcome == "pass" for r in info.value.result.results if r.case.fault == "dribble")
+
+
+def test_conformance_replay_command_of_an_ssl_case_reproduces_exactly_that_case(capsys):
+    import shlex
+
+    from harness import conformance
+
+    result = check_stream("harness._mutants:SSLStopsDraining", faults="eintr", transports="ssl",
+                          operations=("read_bytes",), seed=3, raise_on_violation=False)
+    failure = result.failures[0]
+    argv = shlex.split(result.replays[failure.case.id])
+    assert argv[:3] == [sys.executable, "-m", "harness.conformance"]
+    assert argv[argv.index("--transports") + 1] == "ssl"
+    capsys.readouterr()
+    assert conformance.main(argv[3:]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("harness._mutants:SSLStopsDraining: 1 case(s), 0 passed, 1 failed (seed 3)")
+    assert f"- {failure.case.id}: {', '.join(failure.slugs)}" in out
+    assert f"trace of {failure.case.id}" in out
+
+
+def test_conformance_replay_call_for_an_unimportable_factory_names_the_one_case():
+    def make(sock, *, io_loop, transport, max_buffer_size, ssl_context):
+        return EintrIsFatal(sock, io_loop=io_loop, max_buffer_size=max_buffer_size)
+
+    result = check_stream(make, faults="eintr", operations=("read_bytes",), raise_on_violation=False)
+    replay = result.replays["read_bytes/future/eintr/plain"]
+    assert "cases=('read_bytes/future/eintr/plain',)" in replay and "transports=('plain',)" in replay
 
 
 def test_conformance_helper_rejects_bad_arguments_with_the_valid_values():

@@ -115,6 +115,22 @@ def test_saved_shrunk_cases_replay_to_the_same_violation(tmp_path):
     assert data["slug"] in result.slugs
 
 
+def test_a_saved_shrunk_case_is_the_case_json_written_atomically(tmp_path, monkeypatch):
+    import harness._report_json as report_json
+    from harness._generate import CASE_FILE_FORMAT
+
+    written = []
+    atomic = report_json.write_atomic
+    monkeypatch.setattr(report_json, "write_atomic", lambda path, data: written.append(path) or atomic(path, data))
+    result = selftest(mutants=[get_mutant("eintr-closes-read")], save_dir=tmp_path, **SMALL)
+    path = tmp_path / "eintr-closes-read.json"
+    assert written == [path]
+    data = json.loads(path.read_text())
+    assert data["format"] == CASE_FILE_FORMAT and data["target"] == result.mutants[0].spec
+    assert data["case"] == result.mutants[0].shrunk.to_json()
+    assert result.to_json()["mutants"][0]["shrunk"]["case"] == data["case"]
+
+
 def test_replay_reruns_and_reshrinks_a_mutant_case():
     out = io.StringIO()
     result = replay("error-event-closes-sync", "read_bytes/callback/econnreset/plain", seed=0, out=out)
