@@ -5,11 +5,13 @@ Rules for this module:
   with what the plan makes of it. The fake fds (``_fakefd``) and the real-socket wrapper (``_realfd``) both
   ask the same cursors, so one plan means the same thing everywhere.
 - A cursor never raises an OS error itself; it returns the step that fires and the fd raises the matching
-  stdlib exception.
+  stdlib exception (``CALL_FAULT_ERRORS``).
 """
 
 from __future__ import annotations
 
+import errno
+import os
 from typing import Iterator
 
 from ._plan import (
@@ -28,6 +30,22 @@ from ._plan import (
     Step,
     WouldBlock,
 )
+
+
+def oserror(cls: type[OSError], code: int) -> OSError:
+    """The exception the OS would raise: ``cls`` with ``code`` and its standard message."""
+    return cls(code, os.strerror(code))
+
+
+#: What each per-call fault step makes the call raise (exception class, errno).
+CALL_FAULT_ERRORS: dict[type[Step], tuple[type[OSError], int]] = {
+    Eintr: (InterruptedError, errno.EINTR),
+    WouldBlock: (BlockingIOError, errno.EAGAIN),
+    SendEintr: (InterruptedError, errno.EINTR),
+    SendWouldBlock: (BlockingIOError, errno.EAGAIN),
+    SendReset: (ConnectionResetError, errno.ECONNRESET),
+    SendBrokenPipe: (BrokenPipeError, errno.EPIPE),
+}
 
 
 class GeneratedBytes:

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import collections
 import errno
-import os
 import socket
 from typing import TYPE_CHECKING, Any
 
 from ._bytelog import ByteLog
-from ._cursor import GeneratedBytes, ReadCursor, WriteCursor
+from ._cursor import CALL_FAULT_ERRORS, GeneratedBytes, ReadCursor, WriteCursor, oserror
 from ._errors import BusyLoopError
-from ._plan import Eintr, Eof, FaultPlan, Flood, Reset, SendBrokenPipe, SendEintr, SendReset, SendWouldBlock, Step
+from ._plan import Eof, FaultPlan, Flood, Reset, SendBrokenPipe, SendReset, Step
 from ._trace import hexdump_bytes
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -36,9 +35,6 @@ SPIN_LIMIT = 256
 #: How many bytes may sit unread in one direction before ``send`` reports EWOULDBLOCK.
 DEFAULT_CAPACITY = 4 * 1024 * 1024
 
-
-def _oserror(cls: type[OSError], code: int) -> OSError:
-    return cls(code, os.strerror(code))
 
 
 class _Pipe:
@@ -184,7 +180,7 @@ class FakeSocket:
         self._check_open("connect")
         self._connecting = True
         self._trace("connect", address=repr(address))
-        raise _oserror(BlockingIOError, errno.EINPROGRESS)
+        raise oserror(BlockingIOError, errno.EINPROGRESS)
 
     def connect_ex(self, address: Any) -> int:
         try:
@@ -231,14 +227,12 @@ class FakeSocket:
             raise ValueError("negative buffersize in recv")
         self._settle()
         step = self._reads.call_fault()
-        if isinstance(step, Eintr):
-            return self._inject(call, InterruptedError, errno.EINTR, step)
         if step is not None:
-            return self._inject(call, BlockingIOError, errno.EAGAIN, step)
+            return self._inject(call, step)
         if self._so_error:
             code, self._so_error = self._so_error, 0
             self._trace(call, asked=bufsize, result=errno.errorcode[code], injected=True)
-            raise _oserror(ConnectionResetError, code)
+            raise oserror(ConnectionResetError, code)
         if bufsize == 0:
             return b""
         if not self._in.available:
@@ -247,7 +241,7 @@ class FakeSocket:
                 return b""
             self._trace(call, asked=bufsize, result="EAGAIN", injected=False)
             self._count_eagain(call)
-            raise _oserror(BlockingIOError, errno.EAGAIN)
+            raise oserror(BlockingIOError, errno.EAGAIN)
         shaped = self._reads.shaped
         data = self._in.take(self._reads.limit(min(bufsize, self._in.available)), self.received)
         self._reads.delivered(len(data))
@@ -302,10 +296,12 @@ class FakeSocket:
         self.faults_injected += 1
         self._trace("inject", fault=why, discarded=lost)
 
-    def _inject(self, call: str, cls: type[OSError], code: int, step: Step) -> Any:
+    def _inject(self, call: str, step: Step) -> Any:
+        """Raise what ``step`` makes this call raise, and say in the trace that it was injected."""
+        cls, code = CALL_FAULT_ERRORS[type(step)]
         self.faults_injected += 1
         self._trace(call, result=errno.errorcode[code], injected=True, step=step.kind)
-        raise _oserror(cls, code)
+        raise oserror(cls, code)
 
     # -- sending ------------------------------------------------------------------------------------
     def send(self, data: Any, flags: int = 0) -> int:
@@ -313,31 +309,29 @@ class FakeSocket:
         self._check_open("send")
         view = memoryview(data).cast("B")
         step = self._writes.call_fault()
-        if isinstance(step, SendEintr):
-            return self._inject("send", InterruptedError, errno.EINTR, step)
-        if isinstance(step, SendWouldBlock):
-            return self._inject("send", BlockingIOError, errno.EAGAIN, step)
         if isinstance(step, SendReset):
             self._apply_reset("send_reset")
             self._so_error = 0
-            return self._inject("send", ConnectionResetError, errno.ECONNRESET, step)
+            return self._inject("send", step)
         if isinstance(step, SendBrokenPipe):
             self._out.dead = True
-            return self._inject("send", BrokenPipeError, errno.EPIPE, step)
+            return self._inject("send", step)
+        if step is not None:
+            return self._inject("send", step)
         if self._so_error:
             code, self._so_error = self._so_error, 0
             self._trace("send", result=errno.errorcode[code], injected=True)
-            raise _oserror(ConnectionResetError, code)
+            raise oserror(ConnectionResetError, code)
         if self._out.dead or self._out.fin:
             self._trace("send", asked=len(view), result="EPIPE", injected=self._reset)
-            raise _oserror(BrokenPipeError, errno.EPIPE)
+            raise oserror(BrokenPipeError, errno.EPIPE)
         if not len(view):
             return 0
         space = self._out.capacity - self._out.available
         if space <= 0:
             self._trace("send", asked=len(view), result="EAGAIN", injected=False)
             self._count_eagain("send")
-            raise _oserror(BlockingIOError, errno.EAGAIN)
+            raise oserror(BlockingIOError, errno.EAGAIN)
         shaped = self._writes.shaped
         limit = self._writes.limit(min(len(view), space))
         self._writes.sent()
@@ -390,7 +384,7 @@ class FakeSocket:
     def _check_open(self, call: str) -> None:
         if self._closed:
             self._trace(call, result="EBADF", injected=False)
-            raise _oserror(OSError, errno.EBADF)
+            raise oserror(OSError, errno.EBADF)
 
     def _trace(self, kind: str, **detail: Any) -> None:
         self.loop.trace.record("fd", kind, fd=self._fileno, role=self.role, **detail)

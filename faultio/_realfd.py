@@ -17,13 +17,12 @@ Rules for this module:
 from __future__ import annotations
 
 import errno
-import os
 import socket
 from typing import Any
 
 from ._bytelog import ByteLog
-from ._cursor import GeneratedBytes, ReadCursor, WriteCursor
-from ._plan import Eintr, Eof, FaultPlan, Flood, Reset, SendBrokenPipe, SendEintr, SendReset, SendWouldBlock, Step
+from ._cursor import CALL_FAULT_ERRORS, GeneratedBytes, ReadCursor, WriteCursor, oserror
+from ._plan import Eof, FaultPlan, Flood, Reset, SendBrokenPipe, SendReset, Step
 from ._trace import Trace, hexdump_bytes
 
 __all__ = ["FaultySocket", "real_socketpair"]
@@ -32,9 +31,6 @@ __all__ = ["FaultySocket", "real_socketpair"]
 _UNSHAPED = frozenset({"recvfrom", "recvfrom_into", "recvmsg", "recvmsg_into", "sendto", "sendmsg",
                        "sendfile", "makefile", "dup"})
 
-
-def _oserror(cls: type[OSError], code: int) -> OSError:
-    return cls(code, os.strerror(code))
 
 
 class FaultySocket:
@@ -152,14 +148,12 @@ class FaultySocket:
             raise ValueError("negative buffersize in recv")
         self._settle()
         step = self._reads.call_fault()
-        if isinstance(step, Eintr):
-            return self._inject(call, InterruptedError, errno.EINTR, step)
         if step is not None:
-            return self._inject(call, BlockingIOError, errno.EAGAIN, step)
+            return self._inject(call, step)
         if self._so_error:
             code, self._so_error = self._so_error, 0
             self._record(call, asked=bufsize, result=errno.errorcode[code], injected=True)
-            raise _oserror(ConnectionResetError, code)
+            raise oserror(ConnectionResetError, code)
         if bufsize == 0:
             return b""
         if self._eof or self._reset:
@@ -227,34 +221,34 @@ class FaultySocket:
         except OSError:
             pass  # already shut down or disconnected: the end is visible either way
 
-    def _inject(self, call: str, cls: type[OSError], code: int, step: Step) -> Any:
+    def _inject(self, call: str, step: Step) -> Any:
+        """Raise what ``step`` makes this call raise, and say in the trace that it was injected."""
+        cls, code = CALL_FAULT_ERRORS[type(step)]
         self.faults_injected += 1
         self._record(call, result=errno.errorcode[code], injected=True, step=step.kind)
-        raise _oserror(cls, code)
+        raise oserror(cls, code)
 
     # -- sending ------------------------------------------------------------------------------------
     def send(self, data: Any, flags: int = 0) -> int:
         self.send_calls += 1
         view = memoryview(data).cast("B")
         step = self._writes.call_fault()
-        if isinstance(step, SendEintr):
-            return self._inject("send", InterruptedError, errno.EINTR, step)
-        if isinstance(step, SendWouldBlock):
-            return self._inject("send", BlockingIOError, errno.EAGAIN, step)
         if isinstance(step, SendReset):
             self._apply_reset("send_reset")
             self._so_error = 0
-            return self._inject("send", ConnectionResetError, errno.ECONNRESET, step)
+            return self._inject("send", step)
         if isinstance(step, SendBrokenPipe):
             self._shutdown_quietly(socket.SHUT_WR)
-            return self._inject("send", BrokenPipeError, errno.EPIPE, step)
+            return self._inject("send", step)
+        if step is not None:
+            return self._inject("send", step)
         if self._so_error:
             code, self._so_error = self._so_error, 0
             self._record("send", result=errno.errorcode[code], injected=True)
-            raise _oserror(ConnectionResetError, code)
+            raise oserror(ConnectionResetError, code)
         if self._reset:
             self._record("send", asked=len(view), result="EPIPE", injected=True)
-            raise _oserror(BrokenPipeError, errno.EPIPE)
+            raise oserror(BrokenPipeError, errno.EPIPE)
         if not len(view):
             return 0
         shaped = self._writes.shaped
