@@ -27,6 +27,7 @@ class ByteLog:
         return self._size
 
     def append(self, data: bytes) -> None:
+        """Append real bytes (merged into the last run of real bytes)."""
         if not data:
             return
         if self._parts and isinstance(self._parts[-1], bytearray):

@@ -65,6 +65,7 @@ class GeneratedBytes:
         return self.remaining
 
     def take(self, n: int) -> bytes:
+        """The next ``n`` bytes of the pattern (fewer if fewer remain), consumed."""
         n = min(n, self.remaining)
         start = self.offset % 256
         reps = (start + n) // 256 + 1
@@ -84,6 +85,7 @@ class ReadCursor:
 
     @property
     def step(self) -> Step | None:
+        """The current read step, or ``None`` once the plan's read side is used up."""
         return self.steps[self.index] if self.index < len(self.steps) else None
 
     @property
@@ -164,10 +166,12 @@ class WriteCursor:
 
     @property
     def step(self) -> Step | None:
+        """The current write step, or ``None`` once the plan's write side is used up."""
         return self.steps[self.index] if self.index < len(self.steps) else None
 
     @property
     def shaped(self) -> str:
+        """The kind of the step shaping the next send ("" when none)."""
         step = self.step
         return step.kind if step is not None else ""
 
@@ -192,6 +196,7 @@ class WriteCursor:
         return None
 
     def limit(self, wanted: int) -> int:
+        """How many of ``wanted`` bytes the next send may accept (a ``SendPartial`` caps it)."""
         step = self.step
         return min(wanted, step.max_bytes) if isinstance(step, SendPartial) else wanted
 

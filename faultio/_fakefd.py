@@ -146,6 +146,7 @@ class FakeSocket:
         return f"<FakeSocket fd={self._fileno} {self.role} {state}>"
 
     def fileno(self) -> int:
+        """The fd number, or -1 once closed (like a real socket)."""
         return self._fileno if not self._closed else -1
 
     @property
@@ -154,15 +155,19 @@ class FakeSocket:
         return self._fileno
 
     def setblocking(self, flag: bool) -> None:
+        """Record the blocking flag; every call stays non-blocking whatever it says."""
         self._blocking = bool(flag)
 
     def settimeout(self, value: float | None) -> None:
+        """Record the blocking mode ``value`` implies (``None``: blocking); calls stay non-blocking."""
         self._blocking = value is None
 
     def setsockopt(self, *args: Any) -> None:
+        """Accept any option; it is recorded in the trace and has no effect."""
         self._trace("setsockopt", args=repr(args))
 
     def getsockopt(self, level: int, optname: int, buflen: int | None = None) -> int:
+        """``SO_ERROR`` returns and clears the pending error (ECONNRESET after a reset); other options read 0."""
         if level == socket.SOL_SOCKET and optname == socket.SO_ERROR:
             err, self._so_error = self._so_error, 0
             self._trace("getsockopt", option="SO_ERROR", value=err)
@@ -170,9 +175,11 @@ class FakeSocket:
         return 0
 
     def getpeername(self) -> tuple[str, int]:
+        """A placeholder address, ``("fake-peer", fd)``."""
         return ("fake-peer", self._fileno)
 
     def getsockname(self) -> tuple[str, int]:
+        """A placeholder address, ``("fake-local", fd)``."""
         return ("fake-local", self._fileno)
 
     def connect(self, address: Any) -> None:
@@ -183,6 +190,7 @@ class FakeSocket:
         raise oserror(BlockingIOError, errno.EINPROGRESS)
 
     def connect_ex(self, address: Any) -> int:
+        """``connect``, returning its errno (EINPROGRESS) instead of raising."""
         try:
             self.connect(address)
         except BlockingIOError as exc:
@@ -190,12 +198,15 @@ class FakeSocket:
         return 0  # pragma: no cover
 
     def shutdown(self, how: int) -> None:
+        """Shut down a direction: ``SHUT_WR``/``SHUT_RDWR`` send FIN (the peer reads EOF after what was sent)."""
         self._check_open("shutdown")
         self._trace("shutdown", how=how)
         if how in (socket.SHUT_WR, socket.SHUT_RDWR):
             self._out.fin = True
 
     def close(self) -> None:
+        """Close this end: the peer reads EOF after what was sent, its later sends are dropped, and the fd leaves
+        the loop. Closing again is counted in ``close_calls``, not an error."""
         self.close_calls += 1
         self._trace("close", calls=self.close_calls)
         if self._closed:
@@ -206,15 +217,23 @@ class FakeSocket:
         self.loop._unregister_fd(self)
 
     def closed(self) -> bool:
+        """True once ``close()`` or ``reset()`` was called."""
         return self._closed
 
     # -- receiving ----------------------------------------------------------------------------------
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        """Up to ``bufsize`` bytes, as the plan shapes them; ``b""`` at EOF.
+
+        Raises what the OS would: ``BlockingIOError`` when nothing is there, ``InterruptedError`` or
+        ``BlockingIOError`` by plan, ``ConnectionResetError`` after a reset, ``OSError(EBADF)`` once closed;
+        ``BusyLoopError`` when EWOULDBLOCK repeats past ``SPIN_LIMIT`` in one loop step.
+        """
         self.recv_calls += 1
         data = self._recv(bufsize, "recv")
         return data
 
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+        """``recv`` into ``buffer`` (at most ``nbytes``, or its size); returns how many bytes were written."""
         self.recv_calls += 1
         view = memoryview(buffer).cast("B")
         data = self._recv(nbytes or len(view), "recv_into")
@@ -305,6 +324,12 @@ class FakeSocket:
 
     # -- sending ------------------------------------------------------------------------------------
     def send(self, data: Any, flags: int = 0) -> int:
+        """Send what fits of ``data`` and return how many bytes were accepted (a ``SendPartial`` accepts fewer).
+
+        Raises what the OS would: ``BlockingIOError`` when the peer's buffer is full; ``InterruptedError``,
+        ``BlockingIOError``, ``ConnectionResetError`` or ``BrokenPipeError`` by plan; ``ConnectionResetError``
+        or ``BrokenPipeError`` once the connection is reset or shut; ``OSError(EBADF)`` once closed.
+        """
         self.send_calls += 1
         self._check_open("send")
         view = memoryview(data).cast("B")

@@ -52,9 +52,14 @@ class Future:
         return f"<Future {self.label or hex(id(self))} {what}>"
 
     def done(self) -> bool:
+        """True once a result or an exception is set."""
         return self._state == _DONE
 
     def result(self) -> Any:
+        """The result, or raise the exception the future holds (either counts as retrieved).
+
+        Raises ``InvalidStateError`` while the future is pending.
+        """
         if self._state != _DONE:
             raise InvalidStateError(f"{self!r}: result() asked for before the future was done")
         self._retrieved = True
@@ -63,15 +68,22 @@ class Future:
         return self._result
 
     def exception(self) -> BaseException | None:
+        """The exception the future holds, or ``None`` for a result (counts as retrieved).
+
+        Raises ``InvalidStateError`` while the future is pending.
+        """
         if self._state != _DONE:
             raise InvalidStateError(f"{self!r}: exception() asked for before the future was done")
         self._retrieved = True
         return self._exception
 
     def set_result(self, result: Any) -> None:
+        """Complete with ``result`` and run the done-callbacks; a second completion raises ``InvalidStateError``."""
         self._complete(result, None)
 
     def set_exception(self, exception: BaseException) -> None:
+        """Complete with ``exception`` (an instance, else ``TypeError``) and run the done-callbacks; a second
+        completion raises ``InvalidStateError``."""
         if not isinstance(exception, BaseException):
             raise TypeError(f"set_exception() takes an exception instance, not {exception!r}")
         self._complete(None, exception)

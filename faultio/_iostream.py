@@ -42,20 +42,25 @@ class IOStream(BaseIOStream):
         super().__init__(*args, **kwargs)
 
     def fileno(self) -> Any:
+        """The socket object rather than its number."""
         # The socket object itself: the loop asks it for fileno(), and can still identify it (by
         # ``fd``) when it is removed after the socket has closed.
         return self.socket
 
     def close_fd(self) -> None:
+        """Close the socket and drop the stream's reference to it."""
         self.socket.close()
         self.socket = None
 
     def get_fd_error(self) -> BaseException:
+        """The socket's pending ``SO_ERROR`` as the matching ``OSError`` subclass."""
         code = self.socket.getsockopt(_socket.SOL_SOCKET, _socket.SO_ERROR)
         # OSError(code, ...) builds the matching subclass (ConnectionResetError for ECONNRESET, ...).
         return OSError(code, os.strerror(code))
 
     def read_from_fd(self) -> bytes | None:
+        """One ``recv`` of up to ``_next_read_size()`` bytes: the bytes, or ``None`` on EWOULDBLOCK and at EOF
+        (after closing the stream). Other errors propagate."""
         try:
             chunk = self.socket.recv(self._next_read_size())
         except OSError as exc:
@@ -69,6 +74,7 @@ class IOStream(BaseIOStream):
         return chunk
 
     def write_to_fd(self, data: memoryview) -> int:
+        """One ``send`` of ``data``; returns how many bytes went out (errors propagate)."""
         try:
             return self.socket.send(data)
         finally:

@@ -105,15 +105,19 @@ class IOLoop:
     # -- current loop -------------------------------------------------------------------------------
     @classmethod
     def current(cls, instance: bool = True) -> IOLoop | None:
+        """The current loop. When there is none, a new one becomes current, or ``None`` is returned if
+        ``instance`` is false."""
         if cls._current is None and instance:
             cls._current = IOLoop(make_current=False)
         return cls._current
 
     def make_current(self) -> None:
+        """Make this loop the one ``IOLoop.current()`` returns."""
         IOLoop._current = self
 
     @classmethod
     def clear_current(cls) -> None:
+        """Forget the current loop."""
         cls._current = None
 
     # -- the simulated kernel's fd table ------------------------------------------------------------
@@ -146,6 +150,10 @@ class IOLoop:
         self.trace.record("loop", "add_handler", fd=num, events=events)
 
     def update_handler(self, fd: Any, events: int) -> None:
+        """Change the events ``fd``'s handler waits for (ERROR is always included).
+
+        Raises ``FileNotFoundError`` if ``fd`` has no handler.
+        """
         num = self._fd_of(fd)
         if num not in self._handlers:
             self.trace.record("loop", "update_handler", fd=num, events=events, error="ENOENT")
@@ -154,6 +162,7 @@ class IOLoop:
         self.trace.record("loop", "update_handler", fd=num, events=events)
 
     def remove_handler(self, fd: Any) -> None:
+        """Stop polling ``fd`` (a socket, also after it closed, or an fd number); an unknown fd is ignored."""
         num = fd.fd if hasattr(fd, "fd") and not isinstance(fd, int) else self._fd_of(fd)
         registered = self._handlers.pop(num, None) is not None
         # Like Tornado, removing an unknown fd is not an error here; the trace says it happened.
@@ -176,6 +185,7 @@ class IOLoop:
     add_callback_from_signal = add_callback
 
     def spawn_callback(self, callback: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Same as ``add_callback``: run ``callback(*args, **kwargs)`` on the next iteration."""
         self.add_callback(callback, *args, **kwargs)
 
     def add_future(self, future: Future, callback: Callable[[Future], Any]) -> None:
@@ -183,9 +193,15 @@ class IOLoop:
         future.add_done_callback(lambda f: self.add_callback(callback, f))
 
     def time(self) -> float:
+        """The virtual clock in seconds: 0 at the start, moved only when the loop jumps to a timeout."""
         return self._time
 
     def add_timeout(self, deadline: float | datetime.timedelta, callback: Callable[..., Any], *args: Any, **kwargs: Any) -> _Timeout:
+        """Run ``callback(*args, **kwargs)`` at virtual time ``deadline`` (seconds, or a ``timedelta`` from now).
+
+        Returns a handle for ``remove_timeout``. Raises ``TypeError`` for a deadline that is not a number and
+        ``ValueError`` for a NaN or infinite one.
+        """
         if isinstance(deadline, datetime.timedelta):
             deadline = self._time + deadline.total_seconds()
         if not isinstance(deadline, (int, float)):
@@ -201,13 +217,16 @@ class IOLoop:
         return timeout
 
     def call_later(self, delay: float, callback: Callable[..., Any], *args: Any, **kwargs: Any) -> _Timeout:
+        """``add_timeout`` ``delay`` virtual seconds from now; a delay that is not a finite number is refused."""
         _check_delay("call_later() delay", delay)
         return self.add_timeout(self._time + delay, callback, *args, **kwargs)
 
     def call_at(self, when: float, callback: Callable[..., Any], *args: Any, **kwargs: Any) -> _Timeout:
+        """``add_timeout`` at virtual time ``when``."""
         return self.add_timeout(when, callback, *args, **kwargs)
 
     def remove_timeout(self, timeout: _Timeout) -> None:
+        """Cancel a timeout returned by ``add_timeout``, ``call_later`` or ``call_at``."""
         timeout.cancelled = True
 
     def sleep(self, seconds: float) -> Future:
@@ -273,6 +292,7 @@ class IOLoop:
         self._observers.append(fn)
 
     def remove_observer(self, fn: Callable[[IOLoop, str], Any]) -> None:
+        """Stop calling ``fn`` after steps (``ValueError`` if it was never added)."""
         self._observers.remove(fn)
 
     def _notify(self, what: str) -> None:
@@ -395,6 +415,7 @@ class IOLoop:
             raise StalledError(self._stall_message("start() was never stopped"))
 
     def stop(self) -> None:
+        """Make the running ``start()`` (or ``run_until``) return before its next iteration."""
         self._stopped = True
 
     def run_sync(self, func: Any, timeout: float | None = None) -> Any:
@@ -429,6 +450,7 @@ class IOLoop:
         )
 
     def close(self, all_fds: bool = False) -> None:
+        """Drop every handler and stop being the current loop; ``all_fds`` also closes the fds that had handlers."""
         if all_fds:
             for fd in sorted(self._handlers):
                 sock = self._fds.get(fd)

@@ -114,4 +114,5 @@ class Peer(PeerBase):
             return data
 
     def close(self) -> None:
+        """Close the peer's socket: the target reads EOF after what was sent."""
         self.sock.close()

@@ -45,12 +45,14 @@ class Step:
     injects: ClassVar[bool] = True
 
     def to_json(self) -> dict[str, Any]:
+        """The step as a JSON object: its ``kind`` and every field."""
         data: dict[str, Any] = {"kind": self.kind}
         for field in dataclasses.fields(self):
             data[field.name] = getattr(self, field.name)
         return data
 
     def describe(self) -> str:
+        """``kind(field=value, ...)``, for messages and reports."""
         args = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self))
         return f"{self.kind}({args})"
 
@@ -261,14 +263,17 @@ class FaultPlan:
         return FaultPlan(read=self.read + other.read, write=self.write + other.write, name=name)
 
     def with_name(self, name: str) -> FaultPlan:
+        """A copy of this plan called ``name``."""
         return dataclasses.replace(self, name=name)
 
     @property
     def is_clean(self) -> bool:
+        """True when the plan has no steps (the fd behaves like an ordinary socket)."""
         return not self.read and not self.write
 
     # -- JSON ----------------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
+        """The plan as a JSON object (``format``, ``name``, ``read``, ``write``); ``from_json`` reads it back."""
         return {
             "format": PLAN_FORMAT,
             "name": self.name,
@@ -277,10 +282,15 @@ class FaultPlan:
         }
 
     def dumps(self) -> str:
+        """``to_json`` as a JSON string with sorted keys."""
         return json.dumps(self.to_json(), sort_keys=True)
 
     @classmethod
     def from_json(cls, data: Any) -> FaultPlan:
+        """The plan ``to_json`` (or ``dumps``) described: ``data`` is a mapping, or JSON text as ``str``/``bytes``.
+
+        Raises ``PlanError`` naming what is wrong: not JSON, an unsupported format, an unknown key or step.
+        """
         if isinstance(data, (str, bytes)):
             try:
                 data = json.loads(data)
@@ -303,6 +313,7 @@ class FaultPlan:
         return cls(read=out["read"], write=out["write"], name=data.get("name", ""))
 
     def describe(self) -> str:
+        """One line for people: ``name: read[steps] write[steps]``."""
         read = ", ".join(s.describe() for s in self.read) or "-"
         write = ", ".join(s.describe() for s in self.write) or "-"
         return f"{self.name or 'plan'}: read[{read}] write[{write}]"

@@ -90,28 +90,37 @@ class FaultySocket:
 
     @property
     def family(self) -> int:
+        """The wrapped socket's address family."""
         return self._sock.family
 
     @property
     def type(self) -> int:
+        """The wrapped socket's type."""
         return self._sock.type
 
     def fileno(self) -> int:
+        """The real descriptor, for any event loop to poll."""
         return self._sock.fileno()
 
     def setblocking(self, flag: bool) -> None:
+        """Set the wrapped socket's blocking mode."""
         self._sock.setblocking(flag)
 
     def gettimeout(self) -> float | None:
+        """The wrapped socket's timeout."""
         return self._sock.gettimeout()
 
     def settimeout(self, value: float | None) -> None:
+        """Set the wrapped socket's timeout."""
         self._sock.settimeout(value)
 
     def setsockopt(self, *args: Any) -> None:
+        """Set an option on the wrapped socket."""
         self._sock.setsockopt(*args)
 
     def getsockopt(self, level: int, optname: int, *args: Any) -> Any:
+        """``SO_ERROR`` returns (and clears) the error of a reset the plan injected; anything else asks the
+        wrapped socket."""
         if level == socket.SOL_SOCKET and optname == socket.SO_ERROR and self._so_error:
             code, self._so_error = self._so_error, 0
             self._record("getsockopt", option="SO_ERROR", value=code, injected=True)
@@ -119,24 +128,33 @@ class FaultySocket:
         return self._sock.getsockopt(level, optname, *args)
 
     def shutdown(self, how: int) -> None:
+        """Shut down the wrapped socket (recorded in the trace)."""
         self._record("shutdown", how=how)
         self._sock.shutdown(how)
 
     def close(self) -> None:
+        """Close the wrapped socket (recorded in the trace)."""
         self._record("close")
         self._closed = True
         self._sock.close()
 
     @property
     def closed(self) -> bool:
+        """True once ``close()`` was called."""
         return self._closed
 
     # -- receiving ----------------------------------------------------------------------------------
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        """Up to ``bufsize`` bytes, as the plan shapes them; ``b""`` at EOF (the kernel's or the plan's).
+
+        Raises what the OS would: the kernel's own errors, or ``InterruptedError``, ``BlockingIOError`` or
+        ``ConnectionResetError`` by plan.
+        """
         self.recv_calls += 1
         return self._recv(bufsize, flags, "recv")
 
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+        """``recv`` into ``buffer`` (at most ``nbytes``, or its size); returns how many bytes were written."""
         self.recv_calls += 1
         view = memoryview(buffer).cast("B")
         data = self._recv(nbytes or len(view), flags, "recv_into")
@@ -230,6 +248,9 @@ class FaultySocket:
 
     # -- sending ------------------------------------------------------------------------------------
     def send(self, data: Any, flags: int = 0) -> int:
+        """Send some of ``data`` through the wrapped socket and return how many bytes went out (a ``SendPartial``
+        sends fewer). Raises the kernel's own errors, or ``InterruptedError``, ``BlockingIOError``,
+        ``ConnectionResetError`` or ``BrokenPipeError`` by plan."""
         self.send_calls += 1
         view = memoryview(data).cast("B")
         step = self._writes.call_fault()

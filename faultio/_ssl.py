@@ -231,6 +231,8 @@ class SSLIOStream(IOStream):
 
     # -- states -------------------------------------------------------------------------------------
     def writing(self) -> bool:
+        """True while ciphertext waits for the fd, before the first handshake step, or (once the handshake is
+        done) while plaintext waits to be sent."""
         # Ciphertext waiting for the fd always wants WRITE. During the handshake queued *application*
         # bytes do not: they cannot be sent yet, and WRITE on an always-writable fd would fire every
         # iteration for nothing (the 4.x busy loop of a server that writes before its handshake ends).
@@ -530,6 +532,7 @@ class SSLIOStream(IOStream):
             room -= len(data)
 
     def close_fd(self) -> None:
+        """Send ``close_notify`` on a clean close (best effort, never raises), then close the fd."""
         # On a clean close, say so (close_notify) so the peer can tell it from a truncation. Best
         # effort, one send, never waits and never raises: the fd is closed right after.
         if self.error is None and not self._handshaking and self.socket is not None:
@@ -554,6 +557,7 @@ class NonDrainingSSLIOStream(SSLIOStream):
     """
 
     def read_from_fd(self) -> bytes | None:
+        """The broken read: one fd read, at most one TLS read; plaintext left in the SSL object is never asked for."""
         if self._handshaking:
             return None
         try:

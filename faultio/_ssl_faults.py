@@ -65,6 +65,7 @@ class TLSLayout:
 
     @property
     def inbound(self) -> int:
+        """All the ciphertext the target receives: the handshake and every record."""
         return self.handshake + sum(self.records)
 
     def record_start(self, index: int) -> int:
@@ -200,6 +201,7 @@ class TLSFault:
 
     @property
     def handshake_fails(self) -> bool:
+        """True when the peer only handshakes: the fault makes the handshake fail."""
         return self.peer == "handshake"
 
 

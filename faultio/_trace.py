@@ -37,12 +37,14 @@ class TraceEvent:
     detail: tuple[tuple[str, Any], ...] = ()
 
     def get(self, key: str, default: Any = None) -> Any:
+        """The value of ``key`` in ``detail``, or ``default``."""
         for k, v in self.detail:
             if k == key:
                 return v
         return default
 
     def to_json(self) -> dict[str, Any]:
+        """The event as a JSON object (``detail`` as a dict)."""
         return {
             "index": self.index,
             "step": self.step,
@@ -108,6 +110,7 @@ class Trace:
         return self._events[index]
 
     def events(self, source: str | None = None, kind: str | None = None) -> list[TraceEvent]:
+        """The kept events from ``source`` and of ``kind`` (``None`` matches any), in order."""
         return [
             e
             for e in self._events
@@ -115,6 +118,7 @@ class Trace:
         ]
 
     def to_json(self) -> list[dict[str, Any]]:
+        """Every kept event as a JSON object, in order."""
         return [e.to_json() for e in self._events]
 
     def fingerprint(self) -> list[tuple[Any, ...]]:

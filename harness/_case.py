@@ -59,10 +59,12 @@ class Case:
 
     @property
     def id(self) -> str:
+        """``operation/style/fault/transport``, with ``#index`` for a generated case."""
         base = f"{self.operation}/{self.style}/{self.fault}/{self.transport}"
         return f"{base}#{self.index}" if self.origin == "generated" else base
 
     def to_json(self) -> dict[str, Any]:
+        """The case as a JSON object, plan included (``from_json`` reads it back)."""
         return {
             "id": self.id,
             "operation": self.operation,
@@ -112,9 +114,11 @@ class Violation:
 
     @property
     def explanation(self) -> str:
+        """The broken invariant's one-line explanation (from ``INVARIANTS``)."""
         return INVARIANTS[self.slug].explanation
 
     def to_json(self) -> dict[str, Any]:
+        """The violation as a JSON object, explanation included."""
         return {
             "slug": self.slug,
             "explanation": self.explanation,
@@ -140,10 +144,12 @@ class CaseResult:
 
     @property
     def outcome(self) -> str:
+        """``"error"`` (the case could not be judged), ``"violation"`` or ``"pass"``."""
         if self.error:
             return "error"
         return "violation" if self.violations else "pass"
 
     @property
     def slugs(self) -> list[str]:
+        """The broken invariants' slugs, sorted, each once."""
         return sorted({v.slug for v in self.violations})

@@ -108,6 +108,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    """Run the command line ``argv`` (default ``sys.argv[1:]``) and return its exit code; never exits.
+
+    Output goes to ``stdout``/``stderr`` (default the process's). Exit codes: 0 clean, 1 violations,
+    2 usage error, 3 internal error.
+    """
     out = stdout or sys.stdout
     err = stderr or sys.stderr
     try:
@@ -418,4 +423,5 @@ def _selftest(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def console_main() -> None:  # pragma: no cover - the console entry point
+    """Exit the process with ``main()``'s code (for a console-script entry point)."""
     raise SystemExit(main())

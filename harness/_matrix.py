@@ -35,6 +35,10 @@ def plan_sizes(operation: str) -> tuple[int, int]:
 
 
 def parse_operations(spec: str | Iterable[str] | None) -> tuple[str, ...]:
+    """The operations ``spec`` names (``None``/``"all"``, a comma list or an iterable), in matrix order.
+
+    Raises ``ValueError`` naming the valid operations.
+    """
     if spec is None or spec == "all":
         return tuple(OPERATIONS)
     names = [p.strip() for p in spec.split(",")] if isinstance(spec, str) else list(spec)
@@ -45,6 +49,7 @@ def parse_operations(spec: str | Iterable[str] | None) -> tuple[str, ...]:
 
 
 def parse_transports(spec: str) -> tuple[str, ...]:
+    """The transports ``spec`` names (``plain``, ``ssl`` or ``all``); ``ValueError`` for anything else."""
     if spec == "all":
         return TRANSPORTS
     if spec not in TRANSPORTS:

@@ -149,6 +149,7 @@ class Monitor:
             logging.getLogger(name).setLevel(logging.DEBUG)
 
     def detach(self) -> None:
+        """Stop watching: remove the log handler, restore the loggers' levels and stop observing the loop."""
         logging.getLogger().removeHandler(self._log_handler)
         for name, level in self._levels.items():
             logging.getLogger(name).setLevel(level)
@@ -159,6 +160,7 @@ class Monitor:
 
     # -- recording -----------------------------------------------------------------------------------
     def violate(self, slug: str, message: str, event: int = -1) -> None:
+        """Record a violation of ``slug`` (only the first per slug) at trace ``event`` (default: the latest)."""
         if slug in self.violations:
             return
         if event < 0:
@@ -194,11 +196,13 @@ class Monitor:
 
     # -- hooks the scenario driver calls -------------------------------------------------------------
     def op_started(self, op: ReadOp | None) -> None:
+        """The scenario started an operation: ``op`` is its read, ``None`` for a write."""
         self.ops_started += 1
         if op is not None:
             self.pending_read = op
 
     def read_finished(self) -> None:
+        """The outstanding read ended (served or failed): no read is pending now."""
         self.pending_read = None
 
     def deliver(self, data: bytes, via: str) -> None:
@@ -251,6 +255,7 @@ class Monitor:
                              "already received would satisfy it")
 
     def close_callback_ran(self) -> None:
+        """The close callback ran: it must run once, after the pending callbacks and futures."""
         self.close_cb_runs += 1
         self.loop.trace.record("harness", "close_callback", run=self.close_cb_runs)
         if self.close_cb_runs > 1:
@@ -265,6 +270,7 @@ class Monitor:
                              f"the close callback ran while the {label} future was still pending")
 
     def data_callback_ran(self, kind: str) -> None:
+        """A ``kind`` (read or write) callback ran: it must not follow the close callback."""
         if self.close_cb_runs:
             self.violate("close-cb-after-pending", f"a {kind} callback ran after the close callback "
                          "(the caller has already been told the stream is closed: a truncated response)")

@@ -29,6 +29,7 @@ class EintrClosesRead(IOStream):
     """EINTR from ``recv`` is treated like any other read error: the stream closes with it as ``error``."""
 
     def read_from_fd(self) -> bytes | None:
+        """``IOStream.read_from_fd``, except that an EINTR closes the stream."""
         try:
             return super().read_from_fd()
         except InterruptedError as exc:
@@ -42,6 +43,7 @@ class EintrClosesWrite(IOStream):
     """EINTR from ``send`` closes the stream (what 4.x's ``_handle_write`` did: only EWOULDBLOCK was retried)."""
 
     def write_to_fd(self, data: memoryview) -> int:
+        """``IOStream.write_to_fd``, except that an EINTR closes the stream."""
         try:
             return super().write_to_fd(data)
         except InterruptedError as exc:
@@ -201,6 +203,7 @@ class BusyLoopOnWouldBlock(IOStream):
     """``read_from_fd`` retries EWOULDBLOCK as if it were EINTR: the stream spins instead of waiting."""
 
     def read_from_fd(self) -> bytes | None:
+        """Retry ``recv`` on EWOULDBLOCK instead of waiting for readiness."""
         while True:
             try:
                 chunk = self.socket.recv(self._next_read_size())
@@ -233,6 +236,7 @@ class OverflowLeavesErrorNone(IOStream):
     """Buffer overflow closes the stream with ``error`` None (4.x: ``self.close()`` then raise)."""
 
     def close(self, exc_info: Any = False) -> None:
+        """Close, dropping a ``StreamBufferFullError`` reason (``error`` stays ``None``)."""
         if isinstance(exc_info, tuple) and exc_info[0] is StreamBufferFullError:
             exc_info = False  # BUG: the reason for the close is lost
         super().close(exc_info)
@@ -243,6 +247,7 @@ class DropsBufferOnClose(IOStream):
     afterwards (the seed's ``_maybe_run_close_callback`` carries a TODO to do exactly this)."""
 
     def close(self, exc_info: Any = False) -> None:
+        """Close, then empty the read buffer."""
         super().close(exc_info)
         self._rbuf.clear()  # BUG: a read after close can no longer be served from the buffer
 
@@ -275,6 +280,7 @@ class EintrLogsRetry(IOStream):
     signal invisible, and a busy signal handler would flood the logs."""
 
     def read_from_fd(self) -> Any:
+        """``IOStream.read_from_fd``, retried on EINTR with a log line each time."""
         for _ in range(1024):
             try:
                 return super().read_from_fd()

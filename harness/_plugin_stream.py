@@ -98,6 +98,7 @@ class MonitoredStream:
     # monitor's model of the read is built from what the arguments turn out to be; an argument it cannot
     # model (a ``str`` delimiter, a bad regex) only makes the model weaker, never the call different.
     def read_bytes(self, *args: Any, **kwargs: Any) -> Any:
+        """The stream's ``read_bytes``, reported to the monitor."""
         call = _Call(self._faultio_stream, "read_bytes", args, kwargs)
         num_bytes, partial = call.get("num_bytes"), bool(call.get("partial", False))
         op = ReadOp(f"read_bytes({num_bytes!r}{', partial=True' if partial else ''})",
@@ -105,6 +106,7 @@ class MonitoredStream:
         return self._faultio_read(op, call)
 
     def read_until(self, *args: Any, **kwargs: Any) -> Any:
+        """The stream's ``read_until``, reported to the monitor."""
         call = _Call(self._faultio_stream, "read_until", args, kwargs)
         delimiter, max_bytes = call.get("delimiter"), call.get("max_bytes")
         known = bytes(delimiter) if isinstance(delimiter, (bytes, bytearray, memoryview)) and delimiter else None
@@ -113,6 +115,7 @@ class MonitoredStream:
         return self._faultio_read(op, call)
 
     def read_until_regex(self, *args: Any, **kwargs: Any) -> Any:
+        """The stream's ``read_until_regex``, reported to the monitor."""
         call = _Call(self._faultio_stream, "read_until_regex", args, kwargs)
         regex, max_bytes = call.get("regex"), call.get("max_bytes")
         try:
@@ -126,6 +129,7 @@ class MonitoredStream:
         return self._faultio_read(op, call)
 
     def read_until_close(self, *args: Any, **kwargs: Any) -> Any:
+        """The stream's ``read_until_close``, reported to the monitor."""
         return self._faultio_read(ReadOp("read_until_close"), _Call(self._faultio_stream, "read_until_close",
                                                                      args, kwargs))
 
@@ -212,6 +216,7 @@ class MonitoredStream:
 
     # -- writes and closing ---------------------------------------------------------------------------
     def write(self, data: Any, *args: Any, **kwargs: Any) -> Any:
+        """The stream's ``write``; its callback or future is watched by the monitor."""
         stream, monitor = self._faultio_stream, self._faultio_monitor
         monitor.op_started(None)
         self._faultio_writes += 1
@@ -252,12 +257,14 @@ class ForgivingPeer(Peer):
     """``faultio.Peer`` that reads a connection the plan cut as EOF: sends into it are dropped."""
 
     def send_now(self, data: bytes) -> None:
+        """``Peer.send_now``; a connection the plan cut sets ``eof`` instead of raising."""
         try:
             super().send_now(data)
         except (BrokenPipeError, ConnectionResetError):
             self.eof = True
 
     async def send_all(self, data: bytes) -> None:
+        """``Peer.send_all``; a connection the plan cut sets ``eof`` instead of raising."""
         try:
             await super().send_all(data)
         except (BrokenPipeError, ConnectionResetError):

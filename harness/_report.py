@@ -22,11 +22,14 @@ PAYLOAD_KEEP = 1024
 
 
 def replay_command(report_path: str | Path | None, case_id: str) -> str:
+    """The command that replays ``case_id`` from the report at ``report_path``."""
     where = str(report_path) if report_path is not None else "report.json"
     return f"python -m harness replay {shlex.quote(where)} --case {shlex.quote(case_id)}"
 
 
 def case_to_json(result: CaseResult, *, report_path: str | Path | None) -> dict[str, Any]:
+    """One case's report entry: identity, outcome, violations, plan, replay command and steps; a case that did
+    not pass also gets its payloads (hex) and trace."""
     case = result.case
     data: dict[str, Any] = {
         "id": case.id,
@@ -62,6 +65,8 @@ def build_report(results: Sequence[CaseResult], *, seed: int, target: str, comma
                  faults: Sequence[str], operations: Sequence[str], transports: Sequence[str],
                  report_path: str | Path | None, run_id: str, started: datetime.datetime,
                  duration_s: float, jobs: int) -> dict[str, Any]:
+    """The report dict of one run (``docs/report-format.md``): its settings, summary counts and every case;
+    what may change between runs (id, times, jobs, Python version) is kept under ``run``."""
     cases = [case_to_json(r, report_path=report_path) for r in results]
     counts = {"pass": 0, "violation": 0, "error": 0}
     for c in cases:

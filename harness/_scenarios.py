@@ -162,6 +162,7 @@ class Driver:
                 return
 
     def close(self) -> None:
+        """Close the stream."""
         self.stream.close()
 
 
@@ -243,6 +244,8 @@ def _total_limit(first: bytes, second: bytes) -> int:
 
 
 async def scenario_read_bytes(run: Any, driver: Driver, *, partial: bool = False, streaming: bool = False) -> None:
+    """``read_bytes`` of seeded sizes through two halves of seeded data with an idle gap between them, then
+    reads after close; ``partial`` and ``streaming`` choose the variant."""
     rng = _rng(run, "read_bytes")
     first = _bytes(rng, rng.randint(64, 300))
     second = _bytes(rng, max(rng.randint(64, 300), MIN_INBOUND - len(first)))
@@ -280,10 +283,12 @@ async def scenario_read_bytes(run: Any, driver: Driver, *, partial: bool = False
 
 
 async def scenario_read_bytes_partial(run: Any, driver: Driver) -> None:
+    """``scenario_read_bytes`` with ``partial=True``."""
     await scenario_read_bytes(run, driver, partial=True)
 
 
 async def scenario_read_bytes_streaming(run: Any, driver: Driver) -> None:
+    """``scenario_read_bytes`` with a streaming callback."""
     await scenario_read_bytes(run, driver, streaming=True)
 
 
@@ -330,18 +335,24 @@ async def _scenario_lines(run: Any, driver: Driver, method: str, *, max_bytes: i
 
 
 async def scenario_read_until(run: Any, driver: Driver) -> None:
+    """``read_until`` line by line over seeded CRLF-terminated lines."""
     await _scenario_lines(run, driver, "read_until")
 
 
 async def scenario_read_until_max_bytes(run: Any, driver: Driver) -> None:
+    """``read_until`` with ``max_bytes``, and one line too long for it: the stream must close with
+    ``UnsatisfiableReadError``."""
     await _scenario_lines(run, driver, "read_until", max_bytes=MAX_LINE + 2)
 
 
 async def scenario_read_until_regex(run: Any, driver: Driver) -> None:
+    """``read_until_regex`` line by line over seeded CRLF-terminated lines."""
     await _scenario_lines(run, driver, "read_until_regex")
 
 
 async def scenario_read_until_close(run: Any, driver: Driver) -> None:
+    """``read_until_close`` across an idle period and the peer's EOF; at a clean EOF every received byte
+    must be in the result."""
     rng = _rng(run, "read_until_close")
     first = _bytes(rng, rng.randint(64, 400))
     second = _bytes(rng, max(rng.randint(64, 400), MIN_INBOUND - len(first)))
@@ -366,6 +377,7 @@ async def scenario_read_until_close(run: Any, driver: Driver) -> None:
 
 
 async def scenario_write(run: Any, driver: Driver) -> None:
+    """Several writes (one of them empty) the peer reads in full; they must complete in order."""
     rng = _rng(run, "write")
     chunks = [_bytes(rng, rng.randint(1, 700)) for _ in range(rng.randint(3, 7))]
     chunks.insert(rng.randint(0, len(chunks)), b"")
@@ -485,6 +497,8 @@ class _TrackedStream:
 
 
 async def scenario_echo(run: Any, driver: Driver) -> None:
+    """The seed's length-prefixed exchange served by ``handle_connection``: the messages must arrive intact
+    and every reply must be right."""
     peer, monitor = run.peer, run.monitor
     received: list[bytes] = []
     server = run.loop.spawn(handle_connection(_TrackedStream(driver), received))

@@ -65,6 +65,7 @@ class MutantOutcome:
 
     @property
     def caught(self) -> bool:
+        """True when at least one of the mutant's cases failed."""
         return self.failing > 0
 
     @property
@@ -74,6 +75,7 @@ class MutantOutcome:
         return any(slug in seen for slug in self.expects)
 
     def to_json(self) -> dict[str, Any]:
+        """The outcome as a JSON object, the shrunk case included."""
         return {
             "name": self.name,
             "spec": self.spec,
@@ -115,6 +117,7 @@ class SelftestResult:
 
     @property
     def reference_clean(self) -> bool:
+        """True when every reference case passed."""
         return not self.reference_failures
 
     @property
@@ -124,13 +127,16 @@ class SelftestResult:
 
     @property
     def ok(self) -> bool:
+        """True when the reference is clean and no mutant that ran was missed."""
         return self.reference_clean and not self.missed
 
     @property
     def exit_code(self) -> int:
+        """0 when ``ok``, else 1."""
         return EXIT_OK if self.ok else EXIT_FAILED
 
     def to_json(self) -> dict[str, Any]:
+        """The result as a JSON object: the reference run and every mutant."""
         return {
             "seed": self.seed,
             "faults": list(self.faults),

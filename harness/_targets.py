@@ -32,6 +32,7 @@ class Target:
     transports: tuple[str, ...] = ("plain", "ssl")
 
     def make(self, sock: Any, *, io_loop: Any, transport: str, max_buffer_size: int, ssl_context: Any) -> Any:
+        """The stream under test over ``sock``, made by the factory."""
         return self.factory(sock, io_loop=io_loop, transport=transport, max_buffer_size=max_buffer_size,
                             ssl_context=ssl_context)
 

@@ -51,6 +51,7 @@ class ConformanceResult:
 
     @property
     def ok(self) -> bool:
+        """True when every case passed."""
         return not self.failures
 
     @property

@@ -56,6 +56,7 @@ class Cell:
 
     @property
     def id(self) -> str:
+        """The test-id suffix: the kind (``genN`` for a generated plan), ``-ssl`` added on ssl."""
         base = f"gen{self.index}" if self.kind == GENERATED else self.kind
         return base if self.transport == "plain" else f"{base}-{self.transport}"
 
@@ -68,6 +69,7 @@ RECORDER_KEY = pytest.StashKey["_Recorder"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    """Add faultio's command-line options (their own group) and ini settings."""
     group = parser.getgroup("faultio", "faultio: run stream tests under injected kernel faults")
     group.addoption("--faults", dest="faultio_faults", default=None, metavar="KINDS",
                     help="fault kinds to run marked tests under, a comma list or 'all'; narrows what each "
@@ -120,6 +122,7 @@ def _kinds(spec: str, where: str) -> tuple[str, ...]:
 
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
+    """Register the ``faults`` marker, resolve faultio's settings and start the case recorder."""
     config.addinivalue_line("markers", MARKER_HELP)
     faults = _setting(config, "faultio_faults", "faults")
     settings = Settings(
@@ -136,12 +139,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    """Unregister faultio's case recorder."""
     recorder = config.stash.get(RECORDER_KEY, None)
     if recorder is not None and config.pluginmanager.is_registered(recorder):
         config.pluginmanager.unregister(recorder)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
+    """Show the fault seed and faultio's other settings in the header."""
     settings = config.stash[SETTINGS_KEY]
     faults = ",".join(settings.faults) if settings.faults else "as each test's faults marker says"
     parts = [f"faultio: fault seed {settings.seed}, faults {faults}"]
@@ -211,6 +216,7 @@ def _marker_cells(metafunc: pytest.Metafunc, marker: pytest.Mark, settings: Sett
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize a ``faults``-marked test: one cell per fault kind and transport (and generated plan)."""
     marker = metafunc.definition.get_closest_marker("faults")
     if marker is None:
         return
@@ -320,6 +326,7 @@ def _state(item: pytest.Item) -> Any:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Any:
+    """Judge a faulted test after its call: a broken invariant fails it."""
     state = _state(item)
     if state is None:
         return (yield)
@@ -342,6 +349,7 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
+    """Attach a faulted test's case (and, on failure, the faultio section) to its report."""
     report = yield
     state = _state(item)
     if state is not None:
@@ -371,17 +379,20 @@ class _Recorder:
         self.path: str | None = None
 
     def pytest_sessionstart(self) -> None:
+        """Note when the session started, for the report."""
         import time
 
         self.started = time.time()
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Collect the faulted case a report carries (also from xdist workers)."""
         # Set by ``_plugin_world`` on the report; pytest-xdist carries report attributes to the controller.
         case = getattr(report, "faultio_case", None)
         if case is not None:
             self.cases.append(case)
 
     def pytest_sessionfinish(self) -> None:
+        """Write the ``--fault-report`` report (in the process that owns the session only)."""
         settings = self.config.stash[SETTINGS_KEY]
         if settings.report and not hasattr(self.config, "workerinput"):
             from . import _plugin_report
@@ -389,6 +400,7 @@ class _Recorder:
             self.path = str(_plugin_report.write(self.config, settings, self.cases, started=self.started))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        """Say where the faultio report was written."""
         if self.path:
             terminalreporter.write_line(
                 f"faultio: report of {len(self.cases)} faulted test case(s) written to {self.path}")

@@ -37,3 +37,15 @@ def test_a_failing_case_keeps_its_trace_and_points_at_the_event():
     first = result.violations[0]
     assert any(e["index"] == first.event for e in result.trace)
     assert result.trace[-1]["index"] >= first.event
+
+
+def test_split_tls_flood_moves_the_flood_to_the_plaintext_offset():
+    from faultio import Chunk, Flood, Pass, Reset
+    from harness._runner import split_tls_flood
+
+    plan = FaultPlan(read=(Pass(nbytes=10), Chunk(max_bytes=3), Pass(nbytes=5), Flood(nbytes=99), Reset()))
+    stripped, at = split_tls_flood(plan)
+    assert at == 15
+    assert stripped.read == (Pass(nbytes=10), Chunk(max_bytes=3), Pass(nbytes=5), Reset())
+    clean = FaultPlan(read=(Pass(nbytes=1),))
+    assert split_tls_flood(clean) == (clean, None)
