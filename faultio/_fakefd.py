@@ -17,9 +17,10 @@ import socket
 from typing import TYPE_CHECKING, Any
 
 from ._bytelog import ByteLog
-from ._cursor import CALL_FAULT_ERRORS, GeneratedBytes, ReadCursor, WriteCursor, oserror
+from ._cursor import GeneratedBytes, ReadCursor, WriteCursor, oserror
 from ._errors import BusyLoopError
-from ._plan import Eof, FaultPlan, Flood, Reset, SendBrokenPipe, SendReset, Step
+from ._plan import Eof, FaultPlan, Flood, Reset, SendBrokenPipe, SendReset
+from ._shaped import PlanShapedSocket
 from ._trace import hexdump_bytes
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -92,7 +93,7 @@ class _Pipe:
         return lost
 
 
-class FakeSocket:
+class FakeSocket(PlanShapedSocket):
     """A connected, non-blocking, socket-like object living in a loop's simulated kernel.
 
     ``role`` is ``"target"`` (obeys the plan) or ``"peer"`` (ordinary). Both ends record every call
@@ -220,40 +221,8 @@ class FakeSocket:
         """True once ``close()`` or ``reset()`` was called."""
         return self._closed
 
-    # -- receiving ----------------------------------------------------------------------------------
-    def recv(self, bufsize: int, flags: int = 0) -> bytes:
-        """Up to ``bufsize`` bytes, as the plan shapes them; ``b""`` at EOF.
-
-        Raises what the OS would: ``BlockingIOError`` when nothing is there, ``InterruptedError`` or
-        ``BlockingIOError`` by plan, ``ConnectionResetError`` after a reset, ``OSError(EBADF)`` once closed;
-        ``BusyLoopError`` when EWOULDBLOCK repeats past ``SPIN_LIMIT`` in one loop step.
-        """
-        self.recv_calls += 1
-        data = self._recv(bufsize, "recv")
-        return data
-
-    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
-        """``recv`` into ``buffer`` (at most ``nbytes``, or its size); returns how many bytes were written."""
-        self.recv_calls += 1
-        view = memoryview(buffer).cast("B")
-        data = self._recv(nbytes or len(view), "recv_into")
-        view[: len(data)] = data
-        return len(data)
-
-    def _recv(self, bufsize: int, call: str) -> bytes:
-        self._check_open(call)
-        if bufsize < 0:
-            raise ValueError("negative buffersize in recv")
-        self._settle()
-        step = self._reads.call_fault()
-        if step is not None:
-            return self._inject(call, step)
-        if self._so_error:
-            code, self._so_error = self._so_error, 0
-            self._trace(call, asked=bufsize, result=errno.errorcode[code], injected=True)
-            raise oserror(ConnectionResetError, code)
-        if bufsize == 0:
-            return b""
+    # -- receiving (recv and recv_into come from PlanShapedSocket) ----------------------------------------
+    def _deliver(self, bufsize: int, flags: int, call: str) -> bytes:
         if not self._in.available:
             if self._in.fin or self._reset:
                 self._trace(call, asked=bufsize, result="EOF", nbytes=0)
@@ -314,13 +283,6 @@ class FakeSocket:
         self._so_error = errno.ECONNRESET
         self.faults_injected += 1
         self._trace("inject", fault=why, discarded=lost)
-
-    def _inject(self, call: str, step: Step) -> Any:
-        """Raise what ``step`` makes this call raise, and say in the trace that it was injected."""
-        cls, code = CALL_FAULT_ERRORS[type(step)]
-        self.faults_injected += 1
-        self._trace(call, result=errno.errorcode[code], injected=True, step=step.kind)
-        raise oserror(cls, code)
 
     # -- sending ------------------------------------------------------------------------------------
     def send(self, data: Any, flags: int = 0) -> int:

@@ -21,8 +21,9 @@ import socket
 from typing import Any
 
 from ._bytelog import ByteLog
-from ._cursor import CALL_FAULT_ERRORS, GeneratedBytes, ReadCursor, WriteCursor, oserror
-from ._plan import Eof, FaultPlan, Flood, Reset, SendBrokenPipe, SendReset, Step
+from ._cursor import GeneratedBytes, ReadCursor, WriteCursor, oserror
+from ._plan import Eof, FaultPlan, Flood, Reset, SendBrokenPipe, SendReset
+from ._shaped import PlanShapedSocket
 from ._trace import Trace, hexdump_bytes
 
 __all__ = ["FaultySocket", "real_socketpair"]
@@ -33,7 +34,7 @@ _UNSHAPED = frozenset({"recvfrom", "recvfrom_into", "recvmsg", "recvmsg_into", "
 
 
 
-class FaultySocket:
+class FaultySocket(PlanShapedSocket):
     """A connected, non-blocking kernel socket whose ``recv``/``recv_into``/``send`` obey ``plan``.
 
     Hand it to any code that takes a socket object (Tornado 6's ``IOStream``, an asyncio reader using
@@ -123,18 +124,18 @@ class FaultySocket:
         wrapped socket."""
         if level == socket.SOL_SOCKET and optname == socket.SO_ERROR and self._so_error:
             code, self._so_error = self._so_error, 0
-            self._record("getsockopt", option="SO_ERROR", value=code, injected=True)
+            self._trace("getsockopt", option="SO_ERROR", value=code, injected=True)
             return code
         return self._sock.getsockopt(level, optname, *args)
 
     def shutdown(self, how: int) -> None:
         """Shut down the wrapped socket (recorded in the trace)."""
-        self._record("shutdown", how=how)
+        self._trace("shutdown", how=how)
         self._sock.shutdown(how)
 
     def close(self) -> None:
         """Close the wrapped socket (recorded in the trace)."""
-        self._record("close")
+        self._trace("close")
         self._closed = True
         self._sock.close()
 
@@ -143,39 +144,10 @@ class FaultySocket:
         """True once ``close()`` was called."""
         return self._closed
 
-    # -- receiving ----------------------------------------------------------------------------------
-    def recv(self, bufsize: int, flags: int = 0) -> bytes:
-        """Up to ``bufsize`` bytes, as the plan shapes them; ``b""`` at EOF (the kernel's or the plan's).
-
-        Raises what the OS would: the kernel's own errors, or ``InterruptedError``, ``BlockingIOError`` or
-        ``ConnectionResetError`` by plan.
-        """
-        self.recv_calls += 1
-        return self._recv(bufsize, flags, "recv")
-
-    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
-        """``recv`` into ``buffer`` (at most ``nbytes``, or its size); returns how many bytes were written."""
-        self.recv_calls += 1
-        view = memoryview(buffer).cast("B")
-        data = self._recv(nbytes or len(view), flags, "recv_into")
-        view[: len(data)] = data
-        return len(data)
-
-    def _recv(self, bufsize: int, flags: int, call: str) -> bytes:
-        if bufsize < 0:
-            raise ValueError("negative buffersize in recv")
-        self._settle()
-        step = self._reads.call_fault()
-        if step is not None:
-            return self._inject(call, step)
-        if self._so_error:
-            code, self._so_error = self._so_error, 0
-            self._record(call, asked=bufsize, result=errno.errorcode[code], injected=True)
-            raise oserror(ConnectionResetError, code)
-        if bufsize == 0:
-            return b""
+    # -- receiving (recv and recv_into come from PlanShapedSocket) ----------------------------------------
+    def _deliver(self, bufsize: int, flags: int, call: str) -> bytes:
         if self._eof or self._reset:
-            self._record(call, asked=bufsize, result="EOF", nbytes=0, injected=True)
+            self._trace(call, asked=bufsize, result="EOF", nbytes=0, injected=True)
             return b""
         shaped = self._reads.shaped
         limit = self._reads.limit(bufsize)
@@ -189,19 +161,19 @@ class FaultySocket:
             try:
                 data = self._sock.recv(limit, flags)
             except BlockingIOError:
-                self._record(call, asked=bufsize, result="EAGAIN", injected=False)
+                self._trace(call, asked=bufsize, result="EAGAIN", injected=False)
                 raise
             except OSError as exc:
-                self._record(call, asked=bufsize, result=errno.errorcode.get(exc.errno or 0, repr(exc)),
+                self._trace(call, asked=bufsize, result=errno.errorcode.get(exc.errno or 0, repr(exc)),
                              injected=False)
                 raise
             if not data:
-                self._record(call, asked=bufsize, result="EOF", nbytes=0, injected=False)
+                self._trace(call, asked=bufsize, result="EOF", nbytes=0, injected=False)
                 return b""
             self.received.append(data)
         self._reads.delivered(len(data))
         self.bytes_received += len(data)
-        self._record(call, asked=bufsize, result="data", nbytes=len(data), data_hex=hexdump_bytes(data),
+        self._trace(call, asked=bufsize, result="data", nbytes=len(data), data_hex=hexdump_bytes(data),
                      shaped=shaped)
         self._settle()
         return data
@@ -213,12 +185,12 @@ class FaultySocket:
             if isinstance(step, Flood):
                 self._flood = GeneratedBytes(step.nbytes, step.pattern_seed)
                 self.faults_injected += 1
-                self._record("inject", fault="flood", nbytes=step.nbytes)
+                self._trace("inject", fault="flood", nbytes=step.nbytes)
             elif isinstance(step, Eof):
                 self._eof = True
                 self._flood = None
                 self.faults_injected += 1
-                self._record("inject", fault="eof")
+                self._trace("inject", fault="eof")
                 # The kernel must see the end too, or a reader waiting for readiness would wait for ever.
                 self._shutdown_quietly(socket.SHUT_RD)
             elif isinstance(step, Reset):
@@ -229,7 +201,7 @@ class FaultySocket:
         self._flood = None
         self._so_error = errno.ECONNRESET
         self.faults_injected += 1
-        self._record("inject", fault=why)
+        self._trace("inject", fault=why)
         # Both directions end: our reader becomes readable (and sees the reset), the peer reads EOF.
         self._shutdown_quietly(socket.SHUT_RDWR)
 
@@ -238,13 +210,6 @@ class FaultySocket:
             self._sock.shutdown(how)
         except OSError:
             pass  # already shut down or disconnected: the end is visible either way
-
-    def _inject(self, call: str, step: Step) -> Any:
-        """Raise what ``step`` makes this call raise, and say in the trace that it was injected."""
-        cls, code = CALL_FAULT_ERRORS[type(step)]
-        self.faults_injected += 1
-        self._record(call, result=errno.errorcode[code], injected=True, step=step.kind)
-        raise oserror(cls, code)
 
     # -- sending ------------------------------------------------------------------------------------
     def send(self, data: Any, flags: int = 0) -> int:
@@ -265,10 +230,10 @@ class FaultySocket:
             return self._inject("send", step)
         if self._so_error:
             code, self._so_error = self._so_error, 0
-            self._record("send", result=errno.errorcode[code], injected=True)
+            self._trace("send", result=errno.errorcode[code], injected=True)
             raise oserror(ConnectionResetError, code)
         if self._reset:
-            self._record("send", asked=len(view), result="EPIPE", injected=True)
+            self._trace("send", asked=len(view), result="EPIPE", injected=True)
             raise oserror(BrokenPipeError, errno.EPIPE)
         if not len(view):
             return 0
@@ -277,12 +242,12 @@ class FaultySocket:
         try:
             sent = self._sock.send(view[:limit], flags)
         except OSError as exc:
-            self._record("send", asked=len(view), result=errno.errorcode.get(exc.errno or 0, repr(exc)),
+            self._trace("send", asked=len(view), result=errno.errorcode.get(exc.errno or 0, repr(exc)),
                          injected=False)
             raise
         self._writes.sent()
         self.bytes_sent += sent
-        self._record("send", asked=len(view), result="data", nbytes=sent, data_hex=hexdump_bytes(view[:sent]),
+        self._trace("send", asked=len(view), result="data", nbytes=sent, data_hex=hexdump_bytes(view[:sent]),
                      shaped=shaped)
         return sent
 
@@ -293,7 +258,7 @@ class FaultySocket:
         while view:
             view = view[self.send(view, flags):]
 
-    def _record(self, kind: str, **detail: Any) -> None:
+    def _trace(self, kind: str, **detail: Any) -> None:
         self._calls += 1
         self.trace.step = self._calls
         self.trace.record("fd", kind, fd=self._sock.fileno() if not self._closed else -1, role="target",
