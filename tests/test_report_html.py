@@ -14,7 +14,6 @@ from _report_samples import (
     make_report,
     passing_case,
     sample_report,
-    trace_events,
     violation_case,
 )
 from harness._report_html import (
