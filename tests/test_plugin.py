@@ -4,36 +4,20 @@ import importlib
 import json
 import pathlib
 import re
-import select
-import socket
 import sys
 import xml.etree.ElementTree as ET
 
 import pytest
+from _plugin_project import STRICT_INI, project  # noqa: F401 - project is a fixture
 
-from faultio import FAULT_KINDS, Chunk, Eintr, Eof, FaultPlan, IOStream, Pass, Reset, SendPartial, plan_for_kind
-from faultio._realfd import FaultySocket, real_socketpair
-from harness.conformance import ConformanceError, check_stream
+from faultio import (
+    FAULT_KINDS,
+    FaultPlan,
+    plan_for_kind,
+)
 
 pytest_plugins = ["pytester"]
 
-# pytester's in-process runs drop the modules a run imported when it ends; a module imported again by the
-# next run would hold new classes that the surviving plugin module does not know. Import them here, once.
-# (Importing them is also most of what an in-process run costs.)
-import faultio._ssl  # noqa: E402,F401
-import faultio._tlspeer  # noqa: E402,F401
-import faultio.strategies  # noqa: E402,F401
-import harness._plugin_report  # noqa: E402,F401
-import harness._plugin_world  # noqa: E402,F401
-import hypothesis  # noqa: E402,F401
-
-STRICT_INI = """
-[pytest]
-addopts = --strict-markers --strict-config -p no:cacheprovider
-filterwarnings = error
-"""
-
-# The seed's length-prefixed server, as another project would have written it, and its test.
 SERVER_TEST = '''
 import struct
 
@@ -71,13 +55,6 @@ def test_server_reads_every_message(fault_loop, fault_streams):
 def server_test(*, buggy=False, kinds='"all"', transports='("plain",)'):
     """The server test; ``buggy`` plants the seed's classic bug: a short read taken for the whole message."""
     return SERVER_TEST.format(partial=", partial=True" if buggy else "", kinds=kinds, transports=transports)
-
-
-@pytest.fixture
-def project(pytester):
-    """A fresh project directory with the repository's own strict pytest policy."""
-    pytester.makeini(STRICT_INI)
-    return pytester
 
 
 # --- loading, options, marker -------------------------------------------------------------------------
@@ -473,274 +450,6 @@ def test_junit_xml_carries_the_seed_and_the_plan(project):
         "dribble", seed=int(dribble["faultio_plan_seed"]))
     assert dribble["faultio_violations"] == "data-integrity"
     assert "faultio_violations" not in props["test_server_reads_every_message[econnreset]"]
-
-
-# --- fault_socketpair: real sockets, real event loops --------------------------------------------------
-
-REAL_SOCKET_TESTS = '''
-import asyncio
-import socket
-import struct
-
-import pytest
-
-MESSAGES = [b"hello world, %d." % i for i in range(13)] + [b"break"]
-WIRE = b"".join(struct.pack("!I", len(m)) + m for m in MESSAGES)
-
-
-def send_and_finish(peer):
-    peer.sendall(WIRE)
-    peer.shutdown(socket.SHUT_WR)
-'''
-
-ASYNCIO_READER = REAL_SOCKET_TESTS + '''
-
-async def read_frames(sock, limit=65536):
-    """recv until EWOULDBLOCK, then wait for readiness with add_reader; retry EINTR."""
-    loop = asyncio.get_running_loop()
-    buf, frames = bytearray(), []
-    while True:
-        try:
-            data = sock.recv(4096)
-        except InterruptedError:
-            continue
-        except BlockingIOError:
-            ready = loop.create_future()
-            loop.add_reader(sock.fileno(), ready.set_result, None)
-            try:
-                await ready
-            finally:
-                loop.remove_reader(sock.fileno())
-            continue
-        except ConnectionResetError:
-            return frames, "reset"
-        if not data:
-            return frames, "eof"
-        buf += data
-        if len(buf) > limit:
-            return frames, "overflow"
-        while len(buf) >= 4 and len(buf) >= 4 + int.from_bytes(buf[:4], "big"):
-            n = int.from_bytes(buf[:4], "big")
-            frames.append(bytes(buf[4:4 + n]))
-            del buf[:4 + n]
-
-
-@pytest.mark.faults("all")
-def test_asyncio_reader(fault_socketpair, fault_plan):
-    target, peer = fault_socketpair
-    send_and_finish(peer)
-    frames, end = asyncio.run(read_frames(target))
-    expected_end = {"econnreset": "reset", "flood": "overflow"}.get(fault_plan.name, "eof")
-    assert end == expected_end
-    if fault_plan.name != "flood":
-        assert frames == MESSAGES[: len(frames)]
-    if end == "eof":
-        assert frames == MESSAGES
-    assert target.faults_injected or fault_plan.name == "dribble"
-
-
-@pytest.mark.faults("eintr", "ewouldblock", "dribble")
-def test_asyncio_sock_recv(fault_socketpair):
-    target, peer = fault_socketpair
-    send_and_finish(peer)
-
-    async def read_to_eof():
-        loop, got = asyncio.get_running_loop(), bytearray()
-        while data := await loop.sock_recv(target, 4096):
-            got += data
-        return bytes(got)
-
-    assert asyncio.run(read_to_eof()) == WIRE
-'''
-
-TORNADO_READER = REAL_SOCKET_TESTS + '''
-from tornado.iostream import IOStream, StreamBufferFullError, StreamClosedError
-
-
-@pytest.mark.faults("all")
-def test_tornado_iostream(fault_socketpair, fault_plan):
-    target, peer = fault_socketpair
-    send_and_finish(peer)
-
-    async def read_all():
-        stream = IOStream(target, max_buffer_size=65536)
-        frames = []
-        try:
-            while True:
-                (n,) = struct.unpack("!I", await stream.read_bytes(4))
-                frames.append(await stream.read_bytes(n))
-        except (StreamClosedError, StreamBufferFullError, InterruptedError) as exc:
-            return frames, stream.error, exc
-
-    frames, error, raised = asyncio.run(read_all())
-    if fault_plan.name == "eintr":
-        # Tornado 6 leaves EINTR to Python (PEP 475), so an EINTR that reaches it closes the stream.
-        assert isinstance(error, InterruptedError) and frames == []
-    elif fault_plan.name == "econnreset":
-        assert isinstance(error, ConnectionResetError) and frames == MESSAGES[: len(frames)]
-    elif fault_plan.name == "flood":
-        assert isinstance(error, StreamBufferFullError)
-    else:
-        assert frames == MESSAGES and error is None
-    assert target.recv_calls > 0
-'''
-
-
-def test_fault_socketpair_drives_a_hand_written_asyncio_reader(project):
-    project.makepyfile(test_ext_asyncio_reader=ASYNCIO_READER)
-    project.runpytest().assert_outcomes(passed=8)
-
-
-def test_fault_socketpair_drives_tornado_6_iostream(project):
-    tornado = pytest.importorskip("tornado")
-    if tornado.version_info < (6,):
-        pytest.skip("the test drives Tornado 6's IOStream")
-    project.makepyfile(test_ext_tornado=TORNADO_READER)
-    project.runpytest().assert_outcomes(passed=5)
-
-
-def test_fault_socketpair_failure_shows_the_real_fd_trace(project):
-    project.makepyfile(test_ext_real_fail=REAL_SOCKET_TESTS + '''
-
-@pytest.mark.faults("eintr")
-def test_naive_reader(fault_socketpair):
-    target, peer = fault_socketpair
-    send_and_finish(peer)
-    target.recv(4096)
-''')
-    result = project.runpytest()
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*InterruptedError*", "*- faultio -*", "trace events #0..#* of *:",
-                                 "*fd recv fd=* role=target result=EINTR injected=True step=eintr*"])
-
-
-# --- faultio._realfd ------------------------------------------------------------------------------------
-
-
-def test_faulty_socket_follows_the_plan_on_recv_and_send():
-    plan = FaultPlan(read=(Eintr(), Chunk(max_bytes=3), Reset()), write=(SendPartial(max_bytes=2),))
-    target, peer = real_socketpair(plan)
-    try:
-        peer.sendall(b"hello world")
-        with pytest.raises(InterruptedError):
-            target.recv(100)
-        assert target.recv(100) == b"hel"
-        with pytest.raises(ConnectionResetError):
-            target.recv(100)
-        assert target.recv(100) == b""
-        assert target.faults_injected == 2 and bytes(target.received) == b"hel"
-        assert peer.recv(100) == b""  # the reset reached the peer as the end of the stream
-    finally:
-        target.close()
-        peer.close()
-
-
-def test_faulty_socket_shapes_sends_and_refuses_unshaped_calls():
-    target, peer = real_socketpair(FaultPlan(write=(SendPartial(max_bytes=2, count=2),)))
-    try:
-        assert [target.send(b"abcdef"), target.send(b"cdef"), target.send(b"ef")] == [2, 2, 2]
-        assert peer.recv(100) == b"abcdef"
-        with pytest.raises(AttributeError, match="recvfrom.*around the fault plan"):
-            target.recvfrom(10)
-        assert isinstance(target, FaultySocket) and target.family == socket.AF_UNIX
-    finally:
-        target.close()
-        peer.close()
-
-
-def test_faulty_socket_makes_a_planned_eof_visible_to_select():
-    target, peer = real_socketpair(FaultPlan(read=(Pass(nbytes=2), Eof())))
-    try:
-        peer.sendall(b"abcdef")
-        assert target.recv(100) == b"ab"
-        assert select.select([target], [], [], 0)[0] == [target]  # a reader waiting for readiness wakes up
-        assert target.recv(100) == b""
-    finally:
-        target.close()
-        peer.close()
-
-
-def test_faulty_socket_flood_is_generated_on_demand():
-    target, peer = real_socketpair(plan_for_kind("flood", seed=1, inbound_size=0))
-    try:
-        got = sum(len(target.recv(65536)) for _ in range(64))
-        assert got == 64 * 65536 and target.faults_injected == 1
-    finally:
-        target.close()
-        peer.close()
-
-
-# --- the conformance helper ------------------------------------------------------------------------------
-
-
-class EintrIsFatal(IOStream):
-    """A deliberately broken stream: EINTR ends the connection."""
-
-    def read_from_fd(self):
-        try:
-            return super().read_from_fd()
-        except InterruptedError:
-            self.close(exc_info=True)
-            return None
-
-
-def test_conformance_helper_passes_faultio_s_own_stream():
-    result = check_stream(IOStream, faults="all", transports=("plain",))
-    assert result.ok and len(result.results) == 85 and result.slugs == []
-
-
-def test_conformance_helper_raises_for_a_broken_subclass_naming_slug_case_and_replay():
-    with pytest.raises(ConformanceError) as info:
-        check_stream(EintrIsFatal, faults="eintr,dribble", operations=("read_bytes", "echo"))
-    message = str(info.value)
-    assert "eintr-invisible" in info.value.result.slugs
-    assert "- read_bytes/future/eintr/plain: eintr-invisible" in message
-    assert "[eintr-invisible] the stream closed with error InterruptedError" in message
-    assert (f"-m harness.conformance {EintrIsFatal.__module__}:EintrIsFatal --faults eintr --transports plain "
-            "--operations read_bytes --seed 0 --case read_bytes/future/eintr/plain") in message
-    assert all(r.outcome == "pass" for r in info.value.result.results if r.case.fault == "dribble")
-
-
-def test_conformance_replay_command_of_an_ssl_case_reproduces_exactly_that_case(capsys):
-    import shlex
-
-    from harness import conformance
-
-    result = check_stream("harness._mutants:SSLStopsDraining", faults="eintr", transports="ssl",
-                          operations=("read_bytes",), seed=3, raise_on_violation=False)
-    failure = result.failures[0]
-    argv = shlex.split(result.replays[failure.case.id])
-    assert argv[:3] == [sys.executable, "-m", "harness.conformance"]
-    assert argv[argv.index("--transports") + 1] == "ssl"
-    capsys.readouterr()
-    assert conformance.main(argv[3:]) == 1
-    out = capsys.readouterr().out
-    assert out.startswith("harness._mutants:SSLStopsDraining: 1 case(s), 0 passed, 1 failed (seed 3)")
-    assert f"- {failure.case.id}: {', '.join(failure.slugs)}" in out
-    assert f"trace of {failure.case.id}" in out
-
-
-def test_conformance_replay_call_for_an_unimportable_factory_names_the_one_case():
-    def make(sock, *, io_loop, transport, max_buffer_size, ssl_context):
-        return EintrIsFatal(sock, io_loop=io_loop, max_buffer_size=max_buffer_size)
-
-    result = check_stream(make, faults="eintr", operations=("read_bytes",), raise_on_violation=False)
-    replay = result.replays["read_bytes/future/eintr/plain"]
-    assert "cases=('read_bytes/future/eintr/plain',)" in replay and "transports=('plain',)" in replay
-
-
-def test_conformance_helper_rejects_bad_arguments_with_the_valid_values():
-    with pytest.raises(ValueError, match="valid kinds: eintr"):
-        check_stream(IOStream, faults="sigpipe")
-    with pytest.raises(ValueError, match="valid: plain, ssl, all"):
-        check_stream(IOStream, transports=("tcp",))
-
-
-def test_conformance_module_needs_neither_pytest_nor_assert():
-    import harness.conformance as conformance
-
-    source = pathlib.Path(conformance.__file__).read_text()
-    assert "import pytest" not in source and not re.search(r"^\s*assert ", source, re.M)
 
 
 def _readme_example() -> str:
