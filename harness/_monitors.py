@@ -15,9 +15,10 @@ import logging
 import sys
 from typing import Any, Callable
 
-from faultio import IOLoop, StreamBufferFullError, StreamClosedError, UnsatisfiableReadError
+from faultio import IOLoop, UnsatisfiableReadError
 
 from ._case import Violation
+from ._compat import future_exception, is_buffer_full, is_stream_closed, is_unsatisfiable
 
 RESET_FAMILY = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError, TimeoutError)
 READ, WRITE, ERROR = IOLoop.READ, IOLoop.WRITE, IOLoop.ERROR
@@ -231,7 +232,7 @@ class Monitor:
         if op is None:
             return
         error = self._attr("error", None)
-        if isinstance(error, (StreamBufferFullError, UnsatisfiableReadError)) or (
+        if is_buffer_full(error) or is_unsatisfiable(error) or (
             error is not None and not isinstance(error, RESET_FAMILY)
         ):
             return  # the stream closed for a reason of its own; the data rule does not apply
@@ -285,13 +286,13 @@ class Monitor:
         future.add_done_callback(lambda f: self._future_done(f, label))
 
     def _future_done(self, future: Any, label: str) -> None:
-        exc = future._exception if hasattr(future, "_exception") else None
+        exc = future_exception(future)  # a foreign (Tornado) future has no _exception
         if exc is None:
             return
         if self._inside_read_loop():
             self.violate("pending-scoped", f"the {label} future failed with {exc!r} inside "
                          "_read_to_buffer_loop, while the pretend pending callback should hold it back")
-        if not isinstance(exc, StreamClosedError):
+        if not is_stream_closed(exc):
             self.violate("close-cb-after-futures",
                          f"the {label} future failed with {type(exc).__name__}, not StreamClosedError")
             return
@@ -325,8 +326,9 @@ class Monitor:
         if not self._inside_read_loop():
             return
         future = self._read_future_at_recv
-        if future is not None and getattr(future, "_exception", None) is not None:
-            self.violate("pending-scoped", f"the read future failed with {future._exception!r} inside "
+        exc = future_exception(future) if future is not None and future.done() else None
+        if exc is not None:
+            self.violate("pending-scoped", f"the read future failed with {exc!r} inside "
                          "_read_to_buffer_loop, while the pretend pending callback should hold it back", event.index)
         if self.close_cb_set and self.close_cb_runs == 0 and self._attr("_close_callback", _NO_STATE) is None:
             self.violate("pending-scoped", "the close callback was scheduled inside _read_to_buffer_loop (the "
@@ -448,20 +450,20 @@ class Monitor:
         if isinstance(error, InterruptedError) or (self._eintr_seen and isinstance(error, OSError)
                                                    and getattr(error, "errno", None) == 4):
             self.violate("eintr-invisible", f"the stream closed with error {error!r} after an EINTR")
-        if self._reset_seen and error is not None and not isinstance(error, RESET_FAMILY) and not isinstance(
-            error, (StreamBufferFullError, UnsatisfiableReadError)
+        if self._reset_seen and error is not None and not isinstance(error, RESET_FAMILY) and not (
+            is_buffer_full(error) or is_unsatisfiable(error)
         ):
             self.violate("reset-quiet-close", f"after a connection reset the stream's error is {error!r}, "
                          "not the reset")
         if self._reset_seen and error is None and self.fd.faults_injected and self._reset_from_plan():
             self.violate("reset-quiet-close", "the stream closed after a connection reset with error None")
         limit = getattr(self.stream, "max_buffer_size", None)
-        if isinstance(limit, int) and self.held_len() > limit and not isinstance(error, StreamBufferFullError):
+        if isinstance(limit, int) and self.held_len() > limit and not is_buffer_full(error):
             self.violate("buffer-bound", f"the stream overflowed max_buffer_size ({limit}) and closed with "
                          f"error {error!r} instead of StreamBufferFullError")
         op = self.pending_read
         if self.expect_close_error is UnsatisfiableReadError and op is not None and op.overlong(self.held()):
-            if not isinstance(error, UnsatisfiableReadError):
+            if not is_unsatisfiable(error):  # the target's own class (tornado.iostream.UnsatisfiableReadError)
                 self.violate("max-bytes", f"{op.name} could not be satisfied within max_bytes={op.max_bytes}, "
                              f"but the stream closed with error {error!r}")
 

@@ -18,6 +18,7 @@ from typing import Any, Awaitable, Callable
 from faultio import Future, StreamClosedError, UnsatisfiableReadError
 from faultio._seed import REPLY, frame, handle_connection, seed_messages
 
+from ._compat import adopt, future_exception, is_buffer_full, is_stream_closed, is_unsatisfiable
 from ._monitors import ReadOp
 
 DELIMITER = b"\r\n"
@@ -104,12 +105,12 @@ class Driver:
             return self._raised(op, method, exc)
         monitor.track_future(future, method)
         try:
-            data = await future
-        except StreamClosedError as exc:
+            data = await adopt(future)  # a foreign (Tornado) future cannot be awaited on the faultio loop as is
+        except Exception as exc:
+            if not is_stream_closed(exc):  # the monitor has already judged the exception type
+                monitor.read_finished()
+                return ("closed", exc)
             monitor.read_failed(op, exc, "future failed", after_close=self._after_close)
-            monitor.read_finished()
-            return ("closed", exc)
-        except Exception as exc:  # the monitor has already judged the exception type
             monitor.read_finished()
             return ("closed", exc)
         monitor.read_finished()
@@ -128,11 +129,15 @@ class Driver:
 
     def _raised(self, op: ReadOp | None, method: str, exc: Exception) -> tuple[str, Any]:
         self.monitor.read_finished()
-        if isinstance(exc, StreamClosedError):
+        if is_stream_closed(exc):  # the target's own StreamClosedError class (tornado.iostream's, ...)
             self.monitor.read_failed(op, exc, "raised", after_close=self._after_close)
             return ("closed", exc)
-        if isinstance(exc, UnsatisfiableReadError):
+        if is_unsatisfiable(exc):
             self.monitor.violate("max-bytes", f"{method} raised UnsatisfiableReadError synchronously")
+            return ("closed", exc)
+        if is_buffer_full(exc):
+            # Tornado 4: "Exception raised by IOStream methods when the buffer is full" -- documented, the
+            # stream is closed; the overflow itself is judged by buffer-bound when the stream closes.
             return ("closed", exc)
         if "lready reading" in str(exc):
             self.monitor.violate("reads-after-close", f"{method} raised {exc!r}: an earlier failed read "
@@ -411,10 +416,9 @@ async def scenario_write(run: Any, driver: Driver) -> None:
         monitor.op_started(None)
         try:
             result = stream.write(chunk, callback=callback) if callback else stream.write(chunk)
-        except StreamClosedError:
-            return None
         except Exception as exc:
-            monitor.violate("target-crashed", f"write raised {exc!r}")
+            if not is_stream_closed(exc):
+                monitor.violate("target-crashed", f"write raised {exc!r}")
             return None
         state_after = getattr(stream, "_state", None)
         if not chunk and not (state_before or 0) & 0x004 and (state_after or 0) & 0x004 and not stream.writing():
@@ -430,14 +434,12 @@ async def scenario_write(run: Any, driver: Driver) -> None:
             if future is None:
                 break
             monitor.track_future(future, f"write #{index}")
-            future.add_done_callback(lambda f, i=index, u=upto: f._exception is None and written(i, u))
+            future.add_done_callback(lambda f, i=index, u=upto: future_exception(f) is None and written(i, u))
             futures.append(future)
         for future in futures:
             try:
-                await future
-            except StreamClosedError:
-                break
-            except Exception:
+                await adopt(future)
+            except Exception:  # StreamClosedError (the target's class) or anything else: stop writing
                 break
     else:
         for index, chunk in enumerate(chunks):
@@ -490,7 +492,7 @@ class _TrackedStream:
     def write(self, data: bytes) -> Any:
         future = self.driver.stream.write(data)
         self.driver.monitor.track_future(future, "write reply")
-        return future
+        return adopt(future)
 
     def close(self) -> None:
         self.driver.stream.close()
