@@ -5,6 +5,8 @@ Rules for this module:
   2 usage error (one line naming the bad value and the valid ones), 3 internal error.
 - Machine output (``--json``) goes to stdout and nothing else does; people and progress go to stderr.
 - The report directory is written atomically, file by file; a run that fails half-way leaves no half file.
+- ``replay`` never imports a module named inside the file it reads (a report or case file may come from
+  anywhere): it runs ``--target`` when given, else the default stream, and says which on its first line.
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ from faultio import FAULT_KINDS, PlanError, parse_kinds
 from ._case import Case, CaseResult
 from ._invariants import INVARIANTS
 from ._matrix import build_cases, default_jobs, parse_operations, parse_transports, run_cases
-from ._report import build_report
+from ._report import build_report, replay_command
 from ._scenarios import OPERATION_HELP, OPERATIONS
-from ._targets import DEFAULT_TARGET_SPEC, TargetError, load_target
+from ._targets import DEFAULT_TARGET_NAMES, DEFAULT_TARGET_SPEC, TargetError, load_target
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 #: Generated examples per cell by default (each cell is an operation in a style over a transport).
@@ -96,7 +98,8 @@ def _parser() -> argparse.ArgumentParser:
     replay = sub.add_parser("replay", help="re-run one case and print its trace")
     replay.add_argument("source", help="a report.json (with --case) or a saved case file")
     replay.add_argument("--case", help="the case id inside a report")
-    replay.add_argument("--target", help="override the target recorded in the report")
+    replay.add_argument("--target", help="module:factory to run the case against (default: faultio's own "
+                        "stream; a target the file names is never imported unless given here)")
     replay.add_argument("--limit", type=_positive_int, default=400, help="trace events to print (0: all)")
     selftest = sub.add_parser("selftest", help="prove the harness catches deliberately broken streams")
     selftest.add_argument("--seed", type=_positive_int, default=0)
@@ -306,7 +309,7 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             print(f"FAIL {case['id']}: {', '.join(case['violations']) or 'error'}", file=err)
             print(f"     {case['replay']}", file=err)
             if case["id"] in saved:
-                print(f"     case file: python -m harness replay {shlex.quote(str(saved[case['id']]))}", file=err)
+                print(f"     case file: {replay_command(saved[case['id']], target=args.target)}", file=err)
         if len(failing) > 20:
             print(f"... and {len(failing) - 20} more failing cases (see the report)", file=err)
     where = f"; report: {index}" if report_path is not None else ""
@@ -336,6 +339,8 @@ def _list(out: TextIO) -> int:
 
 
 def _load_case(source: str, case_id: str | None) -> tuple[Case, Any]:
+    """The case in ``source`` and the target the file names (``None`` when it names none). Nothing the file
+    names is imported here."""
     path = Path(source)
     try:
         data = json.loads(path.read_text())
@@ -349,7 +354,7 @@ def _load_case(source: str, case_id: str | None) -> tuple[Case, Any]:
     except ValueError as exc:
         raise UsageError(f"replay: {source!r} is not JSON ({exc})") from None
     if isinstance(data, dict) and "cases" in data:
-        target = data.get("target", DEFAULT_TARGET_SPEC)
+        target = data.get("target")
         cases = data["cases"]
         if not isinstance(cases, list) or not all(isinstance(c, dict) for c in cases):
             raise UsageError(f"replay: {source} is not a valid report: 'cases' must be a list of case objects")
@@ -363,28 +368,48 @@ def _load_case(source: str, case_id: str | None) -> tuple[Case, Any]:
                 return Case.from_json(c), target
         raise UsageError(f"replay: no case {case_id!r} in {source}; it has {len(ids)} cases, e.g. {ids[:3]}")
     if isinstance(data, dict) and "case" in data:
-        return Case.from_json(data["case"]), data.get("target", DEFAULT_TARGET_SPEC)
+        return Case.from_json(data["case"]), data.get("target")
     raise UsageError(f"replay: {source} is neither a report (with 'cases') nor a case file (with 'case')")
+
+
+def _replay_target(given: str | None, named: str | None) -> tuple[str, str, str | None]:
+    """What replay runs against: ``(spec, why, hint)``. ``why`` goes beside the spec on the first line;
+    ``hint`` (or ``None``) is the flag that would run the target the file names instead of the default.
+
+    Only ``--target`` or the default are ever loaded: a report or case file may come from anywhere, and
+    loading the target it names would import (and so run) a module of the file's choosing.
+    """
+    if given:
+        if named is None or named == given:
+            return given, "given by --target", None
+        return given, f"given by --target; the file names target {named!r}", None
+    if named is None:
+        return DEFAULT_TARGET_SPEC, "the default; the file names no target", None
+    if named in DEFAULT_TARGET_NAMES:
+        return DEFAULT_TARGET_SPEC, "the default, which the file names too", None
+    flag = f"--target {shlex.quote(named)}"
+    return DEFAULT_TARGET_SPEC, f"the default; the file names target {named!r}, add {flag} to run against it", flag
 
 
 def _replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from ._runner import run_case
 
     try:
-        case, target_spec = _load_case(args.source, args.case)
+        case, named = _load_case(args.source, args.case)
     except (ValueError, PlanError) as exc:
         if isinstance(exc, UsageError):
             raise
         raise UsageError(f"replay: the case in {args.source} is malformed: {exc}") from None
-    if not args.target and not isinstance(target_spec, str):
-        raise UsageError(f"replay: the target in {args.source} is {target_spec!r}, not a 'module:factory' "
+    if not args.target and named is not None and not isinstance(named, str):
+        raise UsageError(f"replay: the target in {args.source} is {named!r}, not a 'module:factory' "
                          "string; give one with --target")
+    spec, why, hint = _replay_target(args.target, named if isinstance(named, str) else None)
     try:
-        target = load_target(args.target or target_spec)
+        target = load_target(spec)
     except TargetError as exc:
         raise UsageError(str(exc)) from None
     result = run_case(case, target, keep_trace=True, full_trace=True)
-    print(f"case {case.id} (seed {case.seed}) against {target.name}", file=out)
+    print(f"case {case.id} (seed {case.seed}) against {target.name} ({why})", file=out)
     print(f"plan: {case.plan.describe()}", file=out)
     events = list(result.trace)
     limit = args.limit or len(events)
@@ -400,6 +425,9 @@ def _replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"VIOLATION {v.slug} at step {v.step} (event #{v.event}): {v.message}", file=out)
         print(f"          {v.explanation}", file=out)
     print(f"outcome: {result.outcome}", file=out)
+    if hint:  # said on the first line too, but that has scrolled away behind the trace
+        print(f"note: this ran against the default {DEFAULT_TARGET_SPEC}, not the target the file names; "
+              f"add {hint} to run against that", file=out)
     return EXIT_OK if result.outcome == "pass" else EXIT_VIOLATIONS
 
 

@@ -360,7 +360,8 @@ def save_case(result: CaseResult, directory: str | Path, *, target: str | None =
     """Write ``result``'s case as a replayable file in ``directory`` (created if needed); return its path.
 
     The file is ``{"format", "case", "outcome", "violations", "error"}`` plus ``"target"`` when given (the
-    spec ``python -m harness replay FILE`` then uses by default). ``case`` is ``Case.to_json()``, which
+    spec the case ran against; ``python -m harness replay FILE`` names it but runs it only when given it as
+    ``--target``). ``case`` is ``Case.to_json()``, which
     holds the case's ``index`` (a generated case's payloads depend on it), so
     ``run_case(Case.from_json(data["case"]), ...)`` runs exactly the saved case again. The file is named
     after the case id and replaced atomically.

@@ -16,20 +16,30 @@ from typing import Any, Sequence
 
 from ._case import CaseResult
 from ._report_json import FORMAT
+from ._targets import DEFAULT_TARGET_NAMES
 
 #: Payload bytes kept per direction in a report (hex); full lengths are recorded beside them.
 PAYLOAD_KEEP = 1024
 
 
-def replay_command(report_path: str | Path | None, case_id: str) -> str:
-    """The command that replays ``case_id`` from the report at ``report_path``."""
-    where = str(report_path) if report_path is not None else "report.json"
-    return f"python -m harness replay {shlex.quote(where)} --case {shlex.quote(case_id)}"
+def replay_command(source: str | Path | None, case_id: str | None = None, *, target: str | None = None) -> str:
+    """The command that replays ``case_id`` from the report at ``source`` (or, without ``case_id``, the saved
+    case file ``source``) against ``target``.
+
+    ``replay`` never imports a target named inside the file, so a target other than the default is spelled
+    out as ``--target``: the command, copied, runs what the run ran.
+    """
+    parts = ["python", "-m", "harness", "replay", str(source) if source is not None else "report.json"]
+    if case_id is not None:
+        parts += ["--case", case_id]
+    if target is not None and target not in DEFAULT_TARGET_NAMES:
+        parts += ["--target", target]
+    return " ".join(shlex.quote(p) for p in parts)
 
 
-def case_to_json(result: CaseResult, *, report_path: str | Path | None) -> dict[str, Any]:
-    """One case's report entry: identity, outcome, violations, plan, replay command and steps; a case that did
-    not pass also gets its payloads (hex) and trace."""
+def case_to_json(result: CaseResult, *, report_path: str | Path | None, target: str | None = None) -> dict[str, Any]:
+    """One case's report entry: identity, outcome, violations, plan, replay command (naming ``target`` when it
+    is not the default) and steps; a case that did not pass also gets its payloads (hex) and trace."""
     case = result.case
     data: dict[str, Any] = {
         "id": case.id,
@@ -44,7 +54,7 @@ def case_to_json(result: CaseResult, *, report_path: str | Path | None) -> dict[
         "violations": result.slugs,
         "details": [v.to_json() for v in result.violations],
         "plan": case.plan.to_json(),
-        "replay": replay_command(report_path, case.id),
+        "replay": replay_command(report_path, case.id, target=target),
         "steps": result.steps,
     }
     if result.error:
@@ -67,7 +77,7 @@ def build_report(results: Sequence[CaseResult], *, seed: int, target: str, comma
                  duration_s: float, jobs: int) -> dict[str, Any]:
     """The report dict of one run (``docs/report-format.md``): its settings, summary counts and every case;
     what may change between runs (id, times, jobs, Python version) is kept under ``run``."""
-    cases = [case_to_json(r, report_path=report_path) for r in results]
+    cases = [case_to_json(r, report_path=report_path, target=target) for r in results]
     counts = {"pass": 0, "violation": 0, "error": 0}
     for c in cases:
         counts[c["outcome"]] += 1

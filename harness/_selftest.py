@@ -25,6 +25,7 @@ from faultio import FAULT_KINDS
 from ._case import TRANSPORTS, Case, CaseResult
 from ._matrix import build_cases, run_cases
 from ._mutants import MUTANTS, Mutant, get_mutant
+from ._report import replay_command
 from ._shrink import MAX_RUNS, shrink_case
 from ._targets import DEFAULT_TARGET_SPEC, load_target
 
@@ -273,7 +274,7 @@ def format_reference(cases: int, failures: Sequence[tuple[str, Sequence[str]]]) 
 def replay_hint(outcome: MutantOutcome, *, seed: int, saved: Path | None = None) -> str:
     """A command that re-runs the shrunk case of ``outcome`` and prints its trace."""
     if saved is not None:
-        return f"python -m harness replay {saved}"
+        return replay_command(saved, target=outcome.spec)
     return (f"python -c 'from harness._selftest import replay; "
             f"replay(\"{outcome.name}\", \"{outcome.shrunk_from}\", seed={seed})'")
 

@@ -16,6 +16,8 @@ from typing import Any, Callable
 from faultio import IOStream
 
 DEFAULT_TARGET_SPEC = "faultio:IOStream"
+#: The names ``load_target`` resolves to the default target (faultio's own stream) without importing anything.
+DEFAULT_TARGET_NAMES = (DEFAULT_TARGET_SPEC, "faultio", "default")
 
 
 class TargetError(ValueError):
@@ -88,7 +90,7 @@ def _is_tls_only(cls: type) -> bool:
 
 def load_target(spec: str) -> Target:
     """Load ``module:attr``. ``attr`` may be a factory function or a stream class."""
-    if spec in (DEFAULT_TARGET_SPEC, "faultio", "default"):
+    if spec in DEFAULT_TARGET_NAMES:
         return DEFAULT_TARGET
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:

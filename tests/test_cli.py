@@ -181,13 +181,32 @@ def test_a_broken_target_exits_1_and_replay_reproduces_the_violation(tmp_path):
     failing = [c for c in report["cases"] if c["outcome"] == "violation"]
     assert failing and all(c["trace"] for c in failing)
     case = failing[0]
-    code, out, err = run(["replay", str(run_dir / "report.json"), "--case", case["id"]])
+    assert "--target _broken_targets:EintrClosesOnWrite" in case["replay"]
+    code, out, err = run(["replay", str(run_dir / "report.json"), "--case", case["id"], "--target",
+                          "_broken_targets:EintrClosesOnWrite"])
     assert code == 1
     assert f"VIOLATION {case['violations'][0]}" in out
     assert "injected=True" in out
-    code, out, err = run(["replay", str(run_dir / "report.json"), "--case", case["id"], "--target",
-                          "faultio:IOStream"])
+    # Without --target, replay never imports the module the file names: it runs the default and says how to
+    # run the named one.
+    code, out, err = run(["replay", str(run_dir / "report.json"), "--case", case["id"]])
     assert code == 0 and "outcome: pass" in out
+    assert "add --target _broken_targets:EintrClosesOnWrite" in out
+
+
+def test_replay_never_imports_a_module_named_in_the_file(tmp_path, monkeypatch):
+    marker = tmp_path / "imported"
+    (tmp_path / "evil_target.py").write_text(f"open({str(marker)!r}, 'w').close()\nmake = None\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    code, _, _ = run(["run", "--faults", "eintr", "--transport", "plain", "--operations", "read_bytes",
+                      "--report", str(tmp_path / "r"), *FAST])
+    (run_dir,) = (tmp_path / "r").iterdir()
+    report = load_report(run_dir / "report.json")
+    report["target"] = "evil_target:make"
+    (tmp_path / "evil.json").write_text(json.dumps(report))
+    code, out, _ = run(["replay", str(tmp_path / "evil.json"), "--case", report["cases"][0]["id"]])
+    assert not marker.exists()
+    assert "the file names target 'evil_target:make'" in out and "--target evil_target:make" in out
 
 
 def test_a_shrunk_generated_failure_is_saved_as_a_case_file_that_replays_without_case(tmp_path):
@@ -201,11 +220,12 @@ def test_a_shrunk_generated_failure_is_saved_as_a_case_file_that_replays_without
     files = sorted((run_dir / "cases").iterdir())
     assert generated and len(files) == len(generated)
     for path in files:
-        assert f"     case file: python -m harness replay {path}\n" in err
+        flag = "--target _broken_targets:EintrClosesOnWrite"
+        assert f"     case file: python -m harness replay {path} {flag}\n" in err
         data = json.loads(path.read_text())
         assert data["target"] == "_broken_targets:EintrClosesOnWrite"
         case = next(c for c in generated if c["id"] == data["case"]["id"])
-        code, out, _ = run(["replay", str(path)])
+        code, out, _ = run(["replay", str(path), *flag.split()])
         assert code == 1
         assert f"VIOLATION {case['violations'][0]}" in out
 
