@@ -7,6 +7,9 @@ Rules for this module:
   ``PlanError`` naming the value and the valid ones; nothing is coerced silently.
 - Plans round-trip through JSON exactly (``FaultPlan.from_json(plan.to_json()) == plan``).
 - Randomness only through ``random.Random`` seeded from the caller's seed and the kind's name.
+- ``describe`` is for people, JSON is the record: ``describe`` run-length encodes repeated groups of
+  steps (``60 × (eintr(), chunk(max_bytes=8))``) and caps its length (``describe(full=True)`` does
+  not cap); it is deterministic but lossy only when capped, and nothing ever parses it.
 """
 
 from __future__ import annotations
@@ -25,6 +28,12 @@ FAULT_KINDS: tuple[str, ...] = ("eintr", "econnreset", "ewouldblock", "dribble",
 
 #: The default flood: far beyond the default ``max_buffer_size`` (100 MiB), and never materialised.
 DEFAULT_FLOOD_BYTES = 1 << 30
+
+#: ``FaultPlan.describe()`` stops near this many characters (a very long plan name can push it past).
+DESCRIBE_CHARS = 300
+
+#: The longest group of steps ``describe`` looks for repeats of.
+DESCRIBE_MAX_PERIOD = 8
 
 
 def _check_int(step: str, name: str, value: Any, *, minimum: int, allow_none: bool = False) -> None:
@@ -312,14 +321,94 @@ class FaultPlan:
             out[side] = tuple(step_from_json(s, side=side) for s in steps)
         return cls(read=out["read"], write=out["write"], name=data.get("name", ""))
 
-    def describe(self) -> str:
-        """One line for people: ``name: read[steps] write[steps]``."""
-        read = ", ".join(s.describe() for s in self.read) or "-"
-        write = ", ".join(s.describe() for s in self.write) or "-"
-        return f"{self.name or 'plan'}: read[{read}] write[{write}]"
+    def describe(self, *, full: bool = False) -> str:
+        """One line for people: ``name: read[steps] write[steps]``, repeats run-length encoded.
+
+        A repeated group of steps reads ``N × (a, b)`` (``N × a`` for one step; see ``runs``). The line
+        is cut at a group boundary to about ``DESCRIBE_CHARS`` characters, each cut side ending in
+        ``…`` and the line in ``(+N more steps; describe(full=True) for all)``; ``full=True`` never cuts.
+        """
+        name = self.name or "plan"
+        grouped = (runs(self.read), runs(self.write))
+        texts = [", ".join(r.describe() for r in side) or "-" for side in grouped]
+        line = f"{name}: read[{texts[0]}] write[{texts[1]}]"
+        if full or len(line) <= DESCRIBE_CHARS:
+            return line
+        total = len(self.read) + len(self.write)
+        suffix_room = len(f" (+{total} more steps; describe(full=True) for all)")
+        room = max(0, DESCRIBE_CHARS - len(f"{name}: read[] write[]") - suffix_room)
+        # Fair shares: a side that fits in half the room keeps it all and the other side gets the rest.
+        short, long_ = sorted((0, 1), key=lambda i: len(texts[i]))
+        budgets = [0, 0]
+        budgets[short] = min(len(texts[short]), room // 2)
+        budgets[long_] = room - budgets[short]
+        omitted = 0
+        for i, side in enumerate(grouped):
+            if len(texts[i]) <= budgets[i]:
+                continue
+            kept: list[str] = []
+            for run in side:
+                if len(", ".join([*kept, run.describe(), "…"])) > budgets[i]:
+                    break
+                kept.append(run.describe())
+            texts[i] = ", ".join([*kept, "…"])
+            omitted += sum(r.size for r in side[len(kept):])
+        return (f"{name}: read[{texts[0]}] write[{texts[1]}]"
+                f" (+{omitted} more steps; describe(full=True) for all)")
 
 
 CLEAN = FaultPlan(name="clean")
+
+
+# --- describing runs of steps ----------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Run:
+    """``count`` back-to-back copies of the group ``steps`` (what ``describe`` prints as one item)."""
+
+    steps: tuple[Step, ...]
+    count: int = 1
+
+    def __post_init__(self) -> None:
+        if not self.steps or not all(isinstance(s, Step) for s in self.steps):
+            raise PlanError(f"Run.steps = {self.steps!r} is not valid; it must be a non-empty tuple of steps")
+        _check_int("run", "count", self.count, minimum=1)
+
+    @property
+    def size(self) -> int:
+        """How many plan steps the run stands for."""
+        return self.count * len(self.steps)
+
+    def describe(self) -> str:
+        """``a``, ``N × a`` or ``N × (a, b)``."""
+        group = ", ".join(s.describe() for s in self.steps)
+        if self.count == 1:
+            return group
+        return f"{self.count} × {group}" if len(self.steps) == 1 else f"{self.count} × ({group})"
+
+
+def runs(steps: tuple[Step, ...], *, max_period: int = DESCRIBE_MAX_PERIOD) -> tuple[Run, ...]:
+    """``steps`` as run-length groups, chosen greedily from the left.
+
+    At each position the group of 1..``max_period`` steps whose back-to-back repeats (two or more) cover
+    the most steps wins, the shorter group on a tie; with no repeat there the step stands alone. Groups
+    are not nested. Expanding the runs in order gives ``steps`` back.
+    """
+    out: list[Run] = []
+    i, n = 0, len(steps)
+    while i < n:
+        best = Run(steps=(steps[i],))
+        for period in range(1, min(max_period, (n - i) // 2) + 1):
+            group = steps[i : i + period]
+            count = 1
+            while steps[i + count * period : i + (count + 1) * period] == group:
+                count += 1
+            if count > 1 and count * period > best.size:
+                best = Run(steps=group, count=count)
+        out.append(best)
+        i += best.size
+    return tuple(out)
 
 
 # --- fault kinds -----------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from faultio._errors import PlanError
 from faultio._plan import (
+    DESCRIBE_CHARS,
     FAULT_KINDS,
     Chunk,
     Dribble,
@@ -14,10 +15,13 @@ from faultio._plan import (
     Flood,
     Pass,
     Reset,
+    Run,
+    SendEintr,
     SendPartial,
     WouldBlock,
     parse_kinds,
     plan_for_kind,
+    runs,
 )
 
 
@@ -110,6 +114,74 @@ def test_reset_and_flood_land_at_the_requested_offset():
 def test_describe_is_one_readable_line():
     text = FaultPlan(read=(Dribble(nbytes=3), WouldBlock(count=2)), name="x").describe()
     assert text == "x: read[dribble(nbytes=3), wouldblock(count=2)] write[-]"
+
+
+def test_describe_of_a_short_plan_without_repeats_is_unchanged():
+    assert plan_for_kind("econnreset", at=11, outbound_size=0).describe() == (
+        "econnreset: read[pass(nbytes=11), reset()] write[-]"
+    )
+    assert FaultPlan().describe() == "plan: read[-] write[-]"
+
+
+def test_describe_run_length_encodes_an_alternating_plan():
+    plan = FaultPlan(read=(Eintr(), Chunk(max_bytes=8)) * 60, name="alt")
+    text = plan.describe()
+    assert len(text) < 320
+    assert text == "alt: read[60 × (eintr(), chunk(max_bytes=8))] write[-]"
+    assert plan.describe(full=True) == text
+
+
+def test_describe_run_length_encodes_a_single_repeated_step_and_mixed_groups():
+    plan = FaultPlan(
+        read=(WouldBlock(),) * 12 + (Eintr(), Eintr(), Chunk(max_bytes=1)) * 3 + (Reset(),),
+        write=(SendEintr(),) * 2,
+    )
+    assert plan.describe() == (
+        "plan: read[12 × wouldblock(count=1), 3 × (eintr(), eintr(), chunk(max_bytes=1)), reset()] "
+        "write[2 × send_eintr()]"
+    )
+
+
+def test_runs_are_greedy_left_to_right_prefer_the_shorter_group_and_expand_back():
+    a, b, c = Eintr(), Chunk(max_bytes=1), Reset()
+    assert runs((a,) * 4) == (Run(steps=(a,), count=4),)  # not 2 × (a, a)
+    assert runs((c, a, b, a, b, a)) == (Run(steps=(c,)), Run(steps=(a, b), count=2), Run(steps=(a,)))
+    plan = plan_for_kind("eintr", seed=3)
+    assert tuple(s for r in runs(plan.read) for _ in range(r.count) for s in r.steps) == plan.read
+    with pytest.raises(PlanError, match="run.count"):
+        Run(steps=(a,), count=0)
+
+
+def test_describe_caps_a_long_plan_and_full_true_holds_every_step():
+    read = tuple(Chunk(max_bytes=n) for n in range(1, 121))  # 120 steps, nothing repeats
+    plan = FaultPlan(read=read, write=(SendEintr(),), name="long")
+    text = plan.describe()
+    assert len(text) <= DESCRIBE_CHARS < 320
+    assert text.startswith("long: read[chunk(max_bytes=1), chunk(max_bytes=2), ")
+    assert "…] write[send_eintr()]" in text  # the short side is kept whole
+    shown = text.count("chunk(")
+    assert text.endswith(f" (+{120 - shown} more steps; describe(full=True) for all)")
+    full = plan.describe(full=True)
+    assert full == "long: read[" + ", ".join(s.describe() for s in read) + "] write[send_eintr()]"
+    assert len(full) > 2000
+
+
+def test_describe_caps_both_sides_of_a_generated_plan():
+    plan = plan_for_kind("eintr", seed=3, inbound_size=600, outbound_size=600)
+    text = plan.describe()
+    assert len(text) <= DESCRIBE_CHARS
+    assert "read[eintr(), " in text and "write[send_eintr(), " in text
+    assert "more steps; describe(full=True) for all)" in text
+    assert "…" not in plan.describe(full=True)
+
+
+def test_compact_describe_leaves_json_exact():
+    plan = FaultPlan(read=(Eintr(), Chunk(max_bytes=8)) * 60, write=(SendEintr(),) * 5, name="alt")
+    data = plan.to_json()
+    assert len(data["read"]) == 120 and len(data["write"]) == 5
+    assert data["read"][:2] == [{"kind": "eintr"}, {"kind": "chunk", "max_bytes": 8}]
+    assert FaultPlan.from_json(plan.dumps()) == plan
+    assert FaultPlan.from_json(json.loads(json.dumps(data))) == plan
 
 
 @settings(max_examples=60, derandomize=True)
