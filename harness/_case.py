@@ -1,4 +1,4 @@
-"""Value objects of a harness run: a case, a violation, a case's result.
+"""Value objects of a harness run: a case and a case's result (a violation is the engine's).
 
 Rules for this module:
 - Frozen dataclasses with keyword-only, validating constructors; nothing here runs anything.
@@ -13,7 +13,7 @@ from typing import Any
 
 from faultio import FaultPlan
 
-from ._invariants import INVARIANTS
+from .engine import CLASSES, Violation
 
 STYLES = ("callback", "future", "scenario")
 TRANSPORTS = ("plain", "ssl")
@@ -100,35 +100,6 @@ class Case:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class Violation:
-    """An invariant broken at a loop step; ``event`` is the trace index it points at (or -1)."""
-
-    slug: str
-    message: str
-    step: int
-    event: int = -1
-
-    def __post_init__(self) -> None:
-        if self.slug not in INVARIANTS:
-            raise ValueError(f"unknown invariant slug {self.slug!r}; valid: {', '.join(INVARIANTS)}")
-
-    @property
-    def explanation(self) -> str:
-        """The broken invariant's one-line explanation (from ``INVARIANTS``)."""
-        return INVARIANTS[self.slug].explanation
-
-    def to_json(self) -> dict[str, Any]:
-        """The violation as a JSON object, explanation included."""
-        return {
-            "slug": self.slug,
-            "explanation": self.explanation,
-            "message": self.message,
-            "step": self.step,
-            "event": self.event,
-        }
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
 class CaseResult:
     """What running a case showed: the violations (empty when every invariant held) and the evidence."""
 
@@ -141,6 +112,11 @@ class CaseResult:
     received: bytes = b""
     #: The plan shrunk to a minimal reproducer, for a failing generated case.
     shrunk: FaultPlan | None = None
+    #: ``(slug, reason)`` of each invariant that could not be checked on this stream (it lacks what the
+    #: checker reads): listed, never counted as held.
+    not_applicable: tuple[tuple[str, str], ...] = ()
+    #: The target's log records captured during the run: ``{"logger", "level", "message"}``.
+    logs: tuple[dict[str, Any], ...] = ()
 
     @property
     def outcome(self) -> str:
@@ -153,3 +129,11 @@ class CaseResult:
     def slugs(self) -> list[str]:
         """The broken invariants' slugs, sorted, each once."""
         return sorted({v.slug for v in self.violations})
+
+    def slugs_of(self, klass: str) -> list[str]:
+        """The broken invariants of class ``klass`` (``"contract"`` or ``"design"``), sorted."""
+        return sorted({v.slug for v in self.violations if v.klass == klass})
+
+    def fails(self, classes: tuple[str, ...] = CLASSES) -> bool:
+        """Whether this result fails a run that counts findings of ``classes``: an error always does."""
+        return bool(self.error) or any(v.klass in classes for v in self.violations)

@@ -26,7 +26,7 @@ from typing import Any, Sequence, TextIO
 from faultio import FAULT_KINDS, PlanError, parse_kinds
 
 from ._case import Case, CaseResult
-from ._invariants import INVARIANTS
+from .engine import INVARIANTS
 from ._matrix import build_cases, default_jobs, parse_operations, parse_transports, run_cases
 from ._report import build_report, replay_command
 from ._scenarios import OPERATION_HELP, OPERATIONS

@@ -20,7 +20,7 @@ from faultio import IOLoop, IOStream, NonDrainingSSLIOStream, StreamBufferFullEr
 from faultio._iostream_util import gen_log
 
 from ._case import TRANSPORTS
-from ._invariants import INVARIANTS
+from .engine import INVARIANTS
 
 # --- EINTR ---------------------------------------------------------------------------------------------
 
@@ -352,11 +352,12 @@ PLAIN = ("plain",)
 #: The catalogue, in display order.
 MUTANTS: tuple[Mutant, ...] = (
     _m("eintr-closes-read", EintrClosesRead, PLAIN, "eintr-invisible"),
-    _m("eintr-closes-write", EintrClosesWrite, PLAIN, "eintr-invisible"),
-    _m("close-cb-ignores-pending", CloseCallbackIgnoresPending, PLAIN, "close-cb-after-pending", "pending-scoped"),
+    _m("eintr-closes-write", EintrClosesWrite, PLAIN, "eintr-write-retried"),
+    _m("close-cb-ignores-pending", CloseCallbackIgnoresPending, PLAIN, "close-cb-counter", "pending-scoped"),
     _m("close-cb-lost-on-read-loop-close", CloseCallbackLostOnReadLoopClose, PLAIN, "close-cb-eventually"),
     _m("close-cb-twice", CloseCallbackTwice, PLAIN, "close-cb-once"),
-    _m("close-cb-overtakes-data", CloseCallbackOvertakesData, PLAIN, "close-cb-after-pending"),
+    _m("close-cb-overtakes-data", CloseCallbackOvertakesData, PLAIN, "close-cb-after-pending",
+       "close-cb-after-futures", "close-cb-counter"),
     _m("no-pretend-pending", NoPretendPending, PLAIN, "pending-scoped", "data-before-eof"),
     _m("error-listener-not-rearmed", ErrorListenerNotRearmed, PLAIN, "listen-when-idle"),
     _m("error-event-closes-sync", ErrorEventClosesSynchronously, PLAIN, "error-event-deferred-close"),
@@ -365,13 +366,13 @@ MUTANTS: tuple[Mutant, ...] = (
     _m("busy-loop-on-ewouldblock", BusyLoopOnWouldBlock, PLAIN, "no-busy-loop"),
     _m("ssl-stops-draining", SSLStopsDraining, ("ssl",), "liveness"),
     _m("write-futures-orphaned", WriteFuturesOrphaned, PLAIN, "write-fifo"),
-    _m("overflow-leaves-error-none", OverflowLeavesErrorNone, PLAIN, "buffer-bound"),
+    _m("overflow-leaves-error-none", OverflowLeavesErrorNone, PLAIN, "overflow-error"),
     _m("drops-buffer-on-close", DropsBufferOnClose, PLAIN, "reads-after-close"),
-    _m("already-reading-after-closed-read", AlreadyReadingAfterClosedRead, PLAIN, "reads-after-close"),
+    _m("already-reading-after-closed-read", AlreadyReadingAfterClosedRead, PLAIN, "no-already-reading"),
     _m("max-bytes-raised-sync", MaxBytesRaisedSynchronously, PLAIN, "max-bytes"),
     _m("eintr-logs-retry", EintrLogsRetry, PLAIN, "eintr-invisible"),
     _m("truncates-read-until-close", TruncatesReadUntilClose, PLAIN, "data-integrity"),
-    _m("refuses-reads-after-close", RefusesReadsAfterClose, PLAIN, "reads-after-close"),
+    _m("refuses-reads-after-close", RefusesReadsAfterClose, PLAIN, "reads-after-close", "no-already-reading"),
 )
 
 

@@ -2,7 +2,7 @@
 
 Rules for this module:
 - The monitors judge; this module only *reports* to them. ``MonitoredStream`` tells the ``Monitor``
-  (``harness._monitors``) every read it starts, every byte it delivers and every future it returns, the
+  (``harness.engine``) every read it starts, every byte it delivers and every future it returns, the
   way the harness's own ``Driver`` does, so the same invariants hold the user's code to the same account.
 - The user's code sees the stream's own results and exceptions, unchanged: nothing is retried, swallowed or
   reordered on its way through. Options are forwarded only as given (a stream need not take ``callback=``).
@@ -16,9 +16,10 @@ import inspect
 import re
 from typing import Any, Callable
 
-from faultio import Peer, StreamClosedError, UnsatisfiableReadError
+from faultio import Peer
 
-from ._monitors import Monitor, ReadOp
+from .engine import Monitor, ReadOp
+from .engine.verdict import is_closed_error
 
 
 #: Tornado 4's read signatures: where positional arguments land when a stream's own cannot be inspected.
@@ -170,22 +171,10 @@ class MonitoredStream:
             self._faultio_outstanding = op
         try:
             result = getattr(stream, method)(*call.args, **call.kwargs)
-        except StreamClosedError as exc:
-            self._faultio_outstanding = None
-            monitor.read_finished()
-            monitor.read_failed(op, exc, "raised", after_close=after_close)
-            raise
-        except UnsatisfiableReadError:
-            self._faultio_outstanding = None
-            monitor.read_finished()
-            monitor.violate("max-bytes", f"{method} raised UnsatisfiableReadError synchronously")
-            raise
         except Exception as exc:
             self._faultio_outstanding = None
-            monitor.read_finished()
-            if "lready reading" in str(exc):
-                monitor.violate("reads-after-close", f"{method} raised {exc!r}: an earlier failed read left "
-                                "the stream 'Already reading'")
+            # Recorded and judged like the matrix's reads; your test still gets the exception.
+            monitor.read_raised(op, method, exc, after_close=after_close, crash=False)
             raise
         if user_cb is None and hasattr(result, "add_done_callback"):
             monitor.track_future(result, method)
@@ -199,20 +188,12 @@ class MonitoredStream:
             monitor.read_finished()
             self._faultio_result(op, method, future.result(), streaming)
         else:
-            if isinstance(exc, StreamClosedError):
+            if is_closed_error(exc):
                 monitor.read_failed(op, exc, "future failed", after_close=after_close)
             monitor.read_finished()
 
     def _faultio_result(self, op: ReadOp, method: str, data: bytes, streaming: bool) -> None:
-        monitor = self._faultio_monitor
-        if streaming:
-            if data:
-                monitor.violate("streaming-delivery", f"{method} with a streaming callback returned "
-                                f"{len(data)} byte(s) instead of an empty result")
-            return
-        if op.max_bytes is not None and len(data) > op.max_bytes:
-            monitor.violate("max-bytes", f"{method} returned {len(data)} bytes, beyond max_bytes={op.max_bytes}")
-        monitor.deliver(data, method)
+        self._faultio_monitor.read_result(op, method, data, streaming)
 
     # -- writes and closing ---------------------------------------------------------------------------
     def write(self, data: Any, *args: Any, **kwargs: Any) -> Any:

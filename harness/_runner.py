@@ -4,7 +4,10 @@ Rules for this module:
 - One case, one fresh loop, one fresh socket pair, one fresh stream. Nothing is shared between cases, so
   cases can run in any order, in any process, and give the same result.
 - Nothing the target does can hang or crash the run: a livelock ends at the step budget, a spin at the fd's
-  spin limit, a stall at quiescence, and any exception becomes a violation with its trace.
+  spin limit, a stall at quiescence.
+- Attribution: an exception is the target's (``target-crashed``) only when it was raised in the target's
+  code. One raised in the harness (a driver, a scenario, a checker) or in faultio's simulation is an
+  ``error`` outcome naming the frame: our failure, never blamed on the stream.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import contextlib
 import hashlib
 import signal
 import threading
+import traceback
 from typing import Any, Iterator, Sequence
 
 from faultio import (
@@ -29,7 +33,7 @@ from faultio._plan import FaultPlan
 from faultio._trace import TraceEvent
 
 from ._case import Case, CaseResult
-from ._monitors import Monitor
+from .engine import Monitor, harness_frame
 from ._scenarios import Driver, OPERATIONS
 from ._targets import DEFAULT_TARGET, Target
 
@@ -152,16 +156,19 @@ def run_case(case: Case, target: Target = DEFAULT_TARGET, *, max_buffer_size: in
             monitor.violate("liveness", "the run stalled: the loop went quiet with the scenario still waiting "
                             f"({str(exc).splitlines()[0][:160]})")
     except Exception as exc:
-        monitor.violate("target-crashed", f"{type(exc).__name__}: {exc}"[:300])
+        _attribute(monitor, exc, "escaped the scenario")
     for exc in loop.uncaught:
-        monitor.violate("target-crashed", f"an exception escaped into the loop: {exc!r}"[:300])
+        _attribute(monitor, exc, "escaped into the loop")
         break
     try:
         monitor.finish()
-    except Exception as exc:  # a broken stream may break our reads of its state; say so, do not crash
-        monitor.violate("target-crashed", f"inspecting the stream failed: {exc!r}")
+    except Exception as exc:  # the monitor itself failed: ours
+        monitor.harness_error(f"finishing the monitor raised {exc!r} at {harness_frame(exc.__traceback__)}")
         monitor.detach()
     violations = tuple(sorted(monitor.violations.values(), key=lambda v: (v.event, v.slug)))
+    error = "; ".join(monitor.harness_errors)
+    if error:
+        error = f"harness error (not a finding about the target): {error}"[:1000]
     trace: tuple[dict[str, Any], ...] = ()
     if full_trace:
         trace = tuple(e.to_json() for e in loop.trace)
@@ -169,7 +176,56 @@ def run_case(case: Case, target: Target = DEFAULT_TARGET, *, max_buffer_size: in
         trace = trace_window(list(loop.trace), violations[0].event)
     sent = bytes(peer.sent[:4096])
     got = bytes(monitor.delivered.head)
-    return CaseResult(case=case, violations=violations, steps=loop.step, trace=trace, sent=sent, received=got)
+    return CaseResult(case=case, violations=violations, error=error, steps=loop.step, trace=trace, sent=sent,
+                      received=got, not_applicable=tuple(sorted(monitor.not_applicable.items())),
+                      logs=tuple(monitor.logs_json()))
+
+
+#: Where the harness's own code and faultio's simulated kernel live (target code is everything else, plus
+#: faultio's own stream and the self-check's mutants of it).
+_OURS = ("/harness/", "/faultio/")
+_TARGET_CODE = ("/harness/_mutants.py", "/faultio/_iostream", "/faultio/_ssl.py", "/faultio/_buffer.py",
+                "/faultio/_cursor.py")
+_NEUTRAL = ("/faultio/_future.py", "/faultio/_loop.py")
+
+
+def raised_in_harness(exc: BaseException) -> str | None:
+    """``file:line in function`` when ``exc`` was raised in harness or simulation code, else None.
+
+    The innermost frame decides: an exception raised by the stream and passed up through a driver still
+    ends in the stream's frame. An ``OSError`` from a fake fd is the simulated kernel's deliberate answer
+    (the stream should have handled it), so it is the stream's."""
+    if isinstance(exc, OSError):
+        return None
+    if isinstance(exc, AttributeError) and _simulated(getattr(exc, "obj", None)):
+        # The stream asked faultio's loop, fd or future for something it does not have: our gap.
+        return f"{type(exc.obj).__module__}.{type(exc.obj).__qualname__} (no attribute {exc.name!r})"
+    frames = [f.filename.replace("\\", "/") for f in traceback.extract_tb(exc.__traceback__)]
+    # A future or the loop raising (a result set twice, a handler added twice) says nothing by itself:
+    # whoever called it decides.
+    while len(frames) > 1 and any(n in frames[-1] for n in _NEUTRAL):
+        frames.pop()
+    if not frames:
+        return None
+    path = frames[-1]
+    if any(a in path for a in _OURS) and not any(t in path for t in _TARGET_CODE):
+        return harness_frame(exc.__traceback__)
+    return None
+
+
+def _simulated(obj: Any) -> bool:
+    module = type(obj).__module__ if obj is not None else ""
+    return module.startswith("faultio.") and not any(t.strip("/").replace("/", ".").removesuffix(".py") in module
+                                                     for t in _TARGET_CODE)
+
+
+def _attribute(monitor: Monitor, exc: BaseException, how: str) -> None:
+    where = raised_in_harness(exc)
+    text = f"{type(exc).__name__}: {exc}".splitlines()[0][:240] if str(exc) else type(exc).__name__
+    if where is not None:
+        monitor.harness_error(f"{text} {how}, raised at {where}")
+    else:
+        monitor.violate("target-crashed", f"{text} ({how})")
 
 
 def split_tls_flood(plan: FaultPlan) -> tuple[FaultPlan, int | None]:

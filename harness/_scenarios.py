@@ -18,8 +18,9 @@ from typing import Any, Awaitable, Callable
 from faultio import Future, StreamClosedError, UnsatisfiableReadError
 from faultio._seed import REPLY, frame, handle_connection, seed_messages
 
-from ._compat import adopt, future_exception, is_buffer_full, is_stream_closed, is_unsatisfiable
-from ._monitors import ReadOp
+from ._compat import adopt, future_exception
+from .engine import ReadOp
+from .engine.verdict import is_closed_error
 
 DELIMITER = b"\r\n"
 LINE_REGEX = re.compile(rb"\r\n")
@@ -107,10 +108,8 @@ class Driver:
         try:
             data = await adopt(future)  # a foreign (Tornado) future cannot be awaited on the faultio loop as is
         except Exception as exc:
-            if not is_stream_closed(exc):  # the monitor has already judged the exception type
-                monitor.read_finished()
-                return ("closed", exc)
-            monitor.read_failed(op, exc, "future failed", after_close=self._after_close)
+            if is_closed_error(exc):  # any other exception type is judged where the future completed
+                monitor.read_failed(op, exc, "future failed", after_close=self._after_close)
             monitor.read_finished()
             return ("closed", exc)
         monitor.read_finished()
@@ -118,33 +117,11 @@ class Driver:
         return ("ok", data)
 
     def _check_result(self, op: ReadOp, method: str, data: bytes, streaming: bool) -> None:
-        if streaming:
-            if data:
-                self.monitor.violate("streaming-delivery", f"{method} with a streaming callback returned "
-                                     f"{len(data)} byte(s) instead of an empty result")
-            return
-        if op.max_bytes is not None and len(data) > op.max_bytes:
-            self.monitor.violate("max-bytes", f"{method} returned {len(data)} bytes, beyond max_bytes={op.max_bytes}")
-        self.monitor.deliver(data, method)
+        self.monitor.read_result(op, method, data, streaming)
 
     def _raised(self, op: ReadOp | None, method: str, exc: Exception) -> tuple[str, Any]:
-        self.monitor.read_finished()
-        if is_stream_closed(exc):  # the target's own StreamClosedError class (tornado.iostream's, ...)
-            self.monitor.read_failed(op, exc, "raised", after_close=self._after_close)
-            return ("closed", exc)
-        if is_unsatisfiable(exc):
-            self.monitor.violate("max-bytes", f"{method} raised UnsatisfiableReadError synchronously")
-            return ("closed", exc)
-        if is_buffer_full(exc):
-            # Tornado 4: "Exception raised by IOStream methods when the buffer is full" -- documented, the
-            # stream is closed; the overflow itself is judged by buffer-bound when the stream closes.
-            return ("closed", exc)
-        if "lready reading" in str(exc):
-            self.monitor.violate("reads-after-close", f"{method} raised {exc!r}: an earlier failed read "
-                                 "left the stream 'Already reading'")
-            return ("crashed", exc)
-        self.monitor.violate("target-crashed", f"{method} raised {exc!r}")
-        return ("crashed", exc)
+        # A StreamClosedError (of the target's own class) is a legal refusal; the checkers judge the rest.
+        return (self.monitor.read_raised(op, method, exc, after_close=self._after_close), exc)
 
     async def reads_after_close(self, issue: Callable[[], Awaitable[tuple[str, Any]]]) -> None:
         """Two reads on the closed stream: each must be served from the buffer or refused with
@@ -304,7 +281,7 @@ async def _scenario_lines(run: Any, driver: Driver, method: str, *, max_bytes: i
     if max_bytes is not None:
         # One line longer than max_bytes: the read for it can never be satisfied.
         lines.insert(rng.randint(0, len(lines)), b"x" * (max_bytes + 16) + DELIMITER)
-        run.monitor.expect_close_error = UnsatisfiableReadError
+        run.monitor.expect_close_error = "UnsatisfiableReadError"
     while len(first) + sum(map(len, lines)) < MIN_INBOUND:
         lines += _lines(rng, 1)
     second = b"".join(lines)
@@ -417,7 +394,7 @@ async def scenario_write(run: Any, driver: Driver) -> None:
         try:
             result = stream.write(chunk, callback=callback) if callback else stream.write(chunk)
         except Exception as exc:
-            if not is_stream_closed(exc):
+            if not is_closed_error(exc):
                 monitor.violate("target-crashed", f"write raised {exc!r}")
             return None
         state_after = getattr(stream, "_state", None)

@@ -6,7 +6,7 @@ Rules for this module:
   tests that use the ``faults`` marker or a ``fault_*`` fixture. ``-p no:faultio`` switches it off.
 - It changes nothing for a test that uses neither the marker nor a fixture of this module.
 - State lives in ``config.stash`` (per session) and ``item.stash`` (per test); nothing is global.
-- Judging is not done here: the monitors (``harness._monitors``) judge streams, ``harness._plugin_world``
+- Judging is not done here: the invariant engine (``harness.engine``) judges streams, ``harness._plugin_world``
   builds the world and turns what they saw into a verdict, ``harness._plugin_report`` writes the report.
 - Files are written by the process that owns the session only (never by a pytest-xdist worker).
 """

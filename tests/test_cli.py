@@ -163,7 +163,7 @@ def test_help_is_printed_on_the_given_stdout_and_exits_zero(argv, capsys):
 
 
 def test_list_names_every_kind_operation_and_invariant():
-    from harness._invariants import INVARIANTS
+    from harness.engine import INVARIANTS
 
     code, out, _ = run(["list"])
     assert code == 0
@@ -175,7 +175,7 @@ def test_a_broken_target_exits_1_and_replay_reproduces_the_violation(tmp_path):
     code, out, err = run(["run", "--faults", "eintr", "--transport", "plain", "--report", str(tmp_path),
                           "--target", "_broken_targets:EintrClosesOnWrite", *FAST])
     assert code == 1
-    assert "FAIL write/" in err and "eintr-invisible" in err
+    assert "FAIL write/" in err and "eintr-write-retried" in err
     (run_dir,) = tmp_path.iterdir()
     report = load_report(run_dir / "report.json")
     failing = [c for c in report["cases"] if c["outcome"] == "violation"]

@@ -15,7 +15,7 @@ from faultio import (
     SSLIOStream,
 )
 from harness._case import Case
-from harness._invariants import INVARIANTS
+from harness.engine import INVARIANTS
 from harness._matrix import build_cases
 from harness._mutants import MUTANTS, Mutant, get_mutant
 from harness._runner import derive_seed, run_case

@@ -141,5 +141,5 @@ def test_shrinking_a_write_fault_keeps_the_write_step():
     case = Case(operation=operation, style=style, fault="eintr", transport=transport,
                 plan=plan_for_kind("eintr", seed=5, inbound_size=0, outbound_size=2800),
                 seed=derive_seed(0, operation, style, "eintr", transport))
-    shrunk = shrink_case(case, load_target("harness._mutants:EintrClosesWrite"), "eintr-invisible")
+    shrunk = shrink_case(case, load_target("harness._mutants:EintrClosesWrite"), "eintr-write-retried")
     assert shrunk.case.plan.write == (SendEintr(),) and shrunk.case.plan.read == ()

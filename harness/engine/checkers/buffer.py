@@ -1,0 +1,88 @@
+"""Buffer invariants: the configured limit holds, reads pull only what they need, max_bytes is honoured."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..registry import Checker, invariant
+from ..verdict import ReadOp, is_buffer_full, is_unsatisfiable
+
+GROUP = "reader contract"
+
+
+def _limit(monitor: Any) -> int | None:
+    limit = monitor.attr("max_buffer_size", None)
+    return limit if isinstance(limit, int) else None
+
+
+@invariant("buffer-bound", klass="contract", group=GROUP, builtin=True, observes=("stream-state",),
+           requires=("_read_buffer_size", "max_buffer_size"),
+           explanation="The read buffer never exceeds max_buffer_size while the stream is open (a flood closes "
+           "it instead).")
+class BufferBound(Checker):
+    def on_step(self) -> None:
+        m = self.monitor
+        buffered, limit = m.attr("_read_buffer_size", None), _limit(m)
+        if isinstance(buffered, int) and limit is not None and buffered > limit and not m.closed():
+            self.violate(f"the read buffer holds {buffered} bytes > max_buffer_size {limit}")
+
+
+@invariant("overflow-error", klass="design", group=GROUP, builtin=True, observes=("stream-state",),
+           requires=("max_buffer_size",),
+           explanation="A stream closed by a buffer overflow records why: error is StreamBufferFullError (Tornado "
+           "4.x leaves it None, so futures fail with real_error=None).")
+class OverflowRecorded(Checker):
+    def on_close(self) -> None:
+        m = self.monitor
+        limit, error = _limit(m), m.attr("error", None)
+        if limit is not None and m.held_len() > limit and not is_buffer_full(error):
+            self.violate(f"the stream overflowed max_buffer_size ({limit}) and closed with error {error!r} "
+                         "instead of StreamBufferFullError")
+
+
+@invariant("bounded-read", klass="design", group=GROUP, builtin=True, observes=("stream-state",),
+           requires=("_read_buffer_size",),
+           explanation="A pending read_bytes(n) or read_until(max_bytes=m) stops pulling from the fd once enough "
+           "is buffered (within one read_chunk_size).")
+class BoundedRead(Checker):
+    def on_step(self) -> None:
+        m = self.monitor
+        op, buffered = m.pending_read, m.attr("_read_buffer_size", None)
+        # Only while open: pulling from the fd is what a bound limits (a closing TLS stream may still decrypt
+        # records that already came off the fd, without any fd I/O).
+        if op is None or op.bound is None or not isinstance(buffered, int) or m.closed():
+            return
+        chunk = m.attr("read_chunk_size", 65536)
+        chunk = chunk if isinstance(chunk, int) else 65536
+        allowed = op.bound + chunk + m.record_slack
+        if buffered > allowed:
+            self.violate(f"{op.name} needs {op.bound} bytes but the stream buffered {buffered} (allowed: need + "
+                         f"read_chunk_size {chunk})")
+
+
+@invariant("max-bytes", klass="contract", group=GROUP, builtin=True, observes=("delivered", "stream-state"),
+           explanation="An unsatisfiable read_until*(max_bytes=m) closes the stream with UnsatisfiableReadError "
+           "as error, never raises synchronously, never matches beyond m bytes.")
+class MaxBytes(Checker):
+    def on_quiescent(self) -> None:
+        m = self.monitor
+        op = m.pending_read
+        if op is not None and not m.closed() and op.overlong(m.held()):
+            self.violate(f"{op.name} cannot be satisfied within max_bytes={op.max_bytes} but the stream is still "
+                         "open and waiting")
+
+    def on_close(self) -> None:
+        m = self.monitor
+        op, error = m.pending_read, m.attr("error", None)
+        if m.expect_close_error == "UnsatisfiableReadError" and op is not None and op.overlong(m.held()):
+            if not is_unsatisfiable(error):
+                self.violate(f"{op.name} could not be satisfied within max_bytes={op.max_bytes}, but the stream "
+                             f"closed with error {error!r}")
+
+    def on_result(self, op: ReadOp, method: str, data: bytes, streaming: bool) -> None:
+        if op.max_bytes is not None and not streaming and len(data) > op.max_bytes:
+            self.violate(f"{method} returned {len(data)} bytes, more than max_bytes={op.max_bytes}")
+
+    def on_read_raised(self, op: Any, method: str, exc: BaseException, after_close: bool) -> None:
+        if is_unsatisfiable(exc):
+            self.violate(f"{method} raised UnsatisfiableReadError synchronously")

@@ -1,0 +1,360 @@
+"""The monitor: watches one stream through the loop, its fake fd and its state, and feeds the checkers.
+
+Rules for this module:
+- The monitor only observes. It keeps the facts every checker shares (bytes delivered, the read pending,
+  the futures, the close callback's runs) and calls each applicable checker's hooks; it judges nothing.
+- When each hook runs: ``on_fd``/``on_loop`` on trace events of the stream's fd, ``on_step`` after every
+  loop step, ``on_idle`` before a clock jump, ``on_quiescent`` when nothing is left to run, ``on_close``
+  the first step the stream is seen closed, the driver hooks when the stream's user sees something, and
+  ``on_finish`` once at the end.
+- A checker that raises is the harness's error, not the stream's: it is recorded in ``harness_errors``
+  (naming the checker and the frame), the checker is switched off, and the stream is never disturbed.
+- A checker whose ``requires`` the stream lacks is *not applicable*; it is listed, not run.
+- The target's loggers are captured while a monitor listens: their records go to the trace and the
+  checkers, not to the user's terminal.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import sys
+import traceback
+from typing import Any, Callable
+
+from .registry import CHECKERS, Checker, INVARIANTS
+from .verdict import Delivered, future_exception, ReadOp, Violation, already_reading, is_buffer_full, is_closed_error, is_unsatisfiable
+
+READ, WRITE, ERROR = 0x001, 0x004, 0x018
+_NO_STATE = object()
+#: Loggers captured while a monitor listens: faultio's own and those of the streams people test with.
+WATCHED_LOGGERS = ("faultio", "tornado", "asyncio")
+#: How many log records a case keeps for its report.
+LOG_KEEP = 50
+
+
+class _LogCatcher(logging.Handler):
+    def __init__(self, monitor: Monitor) -> None:
+        super().__init__(logging.DEBUG)
+        self.monitor = monitor
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.monitor._on_log(record)
+
+
+def harness_frame(tb: Any) -> str:
+    """``file:line in function`` of the innermost frame of ``tb`` (for naming a harness failure)."""
+    frames = traceback.extract_tb(tb)
+    if not frames:
+        return "an unknown frame"
+    last = frames[-1]
+    return f"{_short(last.filename)}:{last.lineno} in {last.name}"
+
+
+def _short(path: str) -> str:
+    for anchor in ("/harness/", "/faultio/"):
+        at = path.rfind(anchor)
+        if at >= 0:
+            return path[at + 1 :]
+    return path
+
+
+class Monitor:
+    """Watches one stream during one run and runs every applicable registered checker on it."""
+
+    def __init__(self, *, loop: Any, stream: Any, fd: Any, truth: Callable[[], bytes],
+                 held_len: Callable[[], int], ssl_pending: Callable[[], int] | None = None,
+                 record_slack: int = 0, only: Any = None) -> None:
+        self.loop = loop
+        self.stream = stream
+        self.fd = fd
+        self.truth = truth
+        self.held_len = held_len
+        self.ssl_pending = ssl_pending
+        self.record_slack = record_slack
+        self.violations: dict[str, Violation] = {}
+        self.harness_errors: list[str] = []
+        self.delivered = Delivered()
+        self.pending_read: ReadOp | None = None
+        self.futures: list[tuple[Any, str]] = []
+        self.close_cb_runs = 0
+        self.close_cb_set = False
+        self.ops_started = 0
+        self.read_events = 0
+        self.expect_close_error: str | None = None
+        self.was_closed = False
+        self.eintr_seen = False
+        self.reset_seen = False
+        #: The read future pending at the last fd read: the one an EOF, reset or overflow there must not fail.
+        self.read_future_at_recv: Any = None
+        self.log_records: list[logging.LogRecord] = []
+        self.not_applicable: dict[str, str] = {}
+        self.checkers: list[Checker] = []
+        for slug, cls in CHECKERS.items():
+            if cls is None or (only is not None and slug not in only):
+                continue
+            missing = [name for name in cls.invariant.requires if not hasattr(stream, name)]
+            if missing:
+                self.not_applicable[slug] = f"the stream has no {', '.join(missing)}"
+                continue
+            self.checkers.append(cls(self))
+        self._hooks: dict[str, list[tuple[Checker, Callable[..., Any]]]] = {}
+        self._index_hooks()
+        self._log_handler = _LogCatcher(self)
+        loop.add_observer(self._observe)
+        loop.trace.add_listener(self._on_event)
+        self._loggers: list[tuple[logging.Logger, int, bool]] = []
+        # "No log line" means at any level: open the streams' loggers down to DEBUG while we listen (or a
+        # record below the ambient level would never be made) and keep their records off the terminal.
+        for name in WATCHED_LOGGERS:
+            logger = logging.getLogger(name)
+            self._loggers.append((logger, logger.level, logger.propagate))
+            logger.setLevel(logging.DEBUG)
+            logger.propagate = False
+            logger.addHandler(self._log_handler)
+        self._attached = True
+
+    def _index_hooks(self) -> None:
+        for hook in Checker.HOOKS:
+            base = getattr(Checker, hook)
+            self._hooks[hook] = [(c, getattr(c, hook)) for c in self.checkers
+                                 if getattr(type(c), hook) is not base]
+
+    def _call(self, hook: str, *args: Any) -> None:
+        for checker, fn in self._hooks[hook]:
+            try:
+                fn(*args)
+            except Exception as exc:
+                self._checker_failed(checker, hook, exc)
+
+    def _checker_failed(self, checker: Checker, hook: str, exc: Exception) -> None:
+        where = harness_frame(exc.__traceback__)
+        self.harness_errors.append(f"the {checker.slug} checker raised {type(exc).__name__}: {exc} "
+                                   f"(in {hook}, at {where})"[:400])
+        self.loop.trace.record("harness", "checker_error", slug=checker.slug, error=repr(exc)[:200])
+        self.checkers.remove(checker)
+        self._index_hooks()
+
+    def detach(self) -> None:
+        """Stop watching: give the loggers back as they were and stop observing the loop (idempotent)."""
+        if not self._attached:
+            return
+        self._attached = False
+        for logger, level, propagate in self._loggers:
+            logger.removeHandler(self._log_handler)
+            logger.setLevel(level)
+            logger.propagate = propagate
+        try:
+            self.loop.remove_observer(self._observe)
+        except ValueError:
+            pass
+
+    # -- recording -----------------------------------------------------------------------------------
+    def violate(self, slug: str, message: str, event: int = -1) -> None:
+        """Record a violation of ``slug`` (only the first per slug) at trace ``event`` (default: the latest)."""
+        if slug in self.violations:
+            return
+        if event < 0:
+            event = self.loop.trace.count - 1
+        self.violations[slug] = Violation(slug=slug, message=message, step=self.loop.step, event=event)
+        self.loop.trace.record("harness", "violation", slug=slug, message=message)
+
+    def harness_error(self, message: str) -> None:
+        """Record a failure of harness code (a driver, a scenario, a checker): the case cannot be judged."""
+        message = message[:400]
+        if message not in self.harness_errors:
+            self.harness_errors.append(message)
+        self.loop.trace.record("harness", "harness_error", message=message[:200])
+
+    # -- safe readers of the stream's state ------------------------------------------------------------
+    def attr(self, name: str, default: Any = _NO_STATE) -> Any:
+        """The stream's attribute ``name``, or ``default`` (``NO_STATE``) when it has none."""
+        return getattr(self.stream, name, default)
+
+    def closed(self) -> bool:
+        """``stream.closed()``, False when it cannot say."""
+        try:
+            return bool(self.stream.closed())
+        except Exception:
+            return False
+
+    def reading(self) -> bool:
+        """``stream.reading()``, False when it cannot say."""
+        try:
+            return bool(self.stream.reading())
+        except Exception:
+            return False
+
+    def writing(self) -> bool:
+        """``stream.writing()``, False when it cannot say."""
+        try:
+            return bool(self.stream.writing())
+        except Exception:
+            return False
+
+    def held(self) -> bytes:
+        """Bytes the stream has received and not delivered (as far as the monitor can reconstruct)."""
+        start = len(self.delivered)
+        return bytes(self.truth()[start : start + max(0, self.held_len())])
+
+    def inside(self, function: str) -> bool:
+        """Whether the stream's method ``function`` is on the call stack (for the pretend-pending rule)."""
+        frame = sys._getframe(2)
+        while frame is not None:
+            if frame.f_code.co_name == function and frame.f_locals.get("self") is self.stream:
+                return True
+            frame = frame.f_back
+        return False
+
+    def idle(self) -> bool:
+        """Open, nothing read or written, no callback pending, not connecting or handshaking."""
+        if self.closed() or self.reading() or self.writing():
+            return False
+        if self.attr("_pending_callbacks", 0) != 0 or self.attr("_connecting", False):
+            return False
+        return not (self.attr("_ssl_accepting", False) or self.attr("_handshake_reading", False)
+                    or self.attr("_handshake_writing", False))
+
+    # -- hooks the drivers call ----------------------------------------------------------------------
+    def op_started(self, op: ReadOp | None) -> None:
+        """An operation started: ``op`` is its read, ``None`` for a write."""
+        self.ops_started += 1
+        if op is not None:
+            self.pending_read = op
+
+    def read_finished(self) -> None:
+        """The outstanding read ended (served or failed): no read is pending now."""
+        self.pending_read = None
+
+    def deliver(self, data: bytes, via: str) -> None:
+        """``data`` reached the caller (a result, a callback argument or a streaming chunk)."""
+        if not data:
+            return
+        start = len(self.delivered)
+        expected = bytes(self.truth()[start : start + len(data)])
+        self.delivered += data
+        self._call("on_deliver", data, via, start, expected)
+        self.loop.trace.record("harness", "delivered", via=via, offset=start, nbytes=len(data),
+                               data_hex=bytes(data[:64]).hex())
+
+    def read_result(self, op: ReadOp, method: str, data: bytes, streaming: bool) -> None:
+        """A read completed with ``data`` (its final result; streamed chunks went through ``deliver``)."""
+        self._call("on_result", op, method, data, streaming)
+        if not streaming:
+            self.deliver(data, method)
+
+    def read_failed(self, op: ReadOp | None, exc: BaseException | None, how: str, *,
+                    after_close: bool = False) -> None:
+        """A read ended without data: ``exc`` raised synchronously, failed its future, or (callback style)
+        the stream closed with the read outstanding (``exc`` is None). ``after_close``: the read was
+        started on a stream that was already closed."""
+        self.loop.trace.record("harness", "read_failed", how=how, error=repr(exc))
+        if op is not None:
+            self._call("on_read_failed", op, exc, how, after_close)
+
+    def read_raised(self, op: ReadOp | None, method: str, exc: BaseException, *, after_close: bool,
+                    crash: bool = True) -> str:
+        """A read call raised ``exc`` synchronously. Returns ``"closed"`` when the stream refused or closed
+        (``StreamClosedError``, a documented ``StreamBufferFullError``, an ``UnsatisfiableReadError``, which
+        ``max-bytes`` judges) and ``"crashed"`` otherwise. With ``crash`` an exception no rule covers is a
+        ``target-crashed`` violation (the plugin passes False: the user's test sees the exception)."""
+        self.read_finished()
+        self.loop.trace.record("harness", "read_raised", method=method, error=repr(exc)[:200])
+        if is_closed_error(exc):
+            self.read_failed(op, exc, "raised", after_close=after_close)
+            return "closed"
+        self._call("on_read_raised", op, method, exc, after_close)
+        if is_unsatisfiable(exc) or is_buffer_full(exc):
+            # Tornado 4.x documents StreamBufferFullError as "raised by IOStream methods when the buffer is
+            # full": the stream is closed, and the overflow checkers judge the close.
+            return "closed"
+        if crash and not already_reading(exc):  # "Already reading" has a rule of its own
+            self.violate("target-crashed", f"{method} raised {exc!r}")
+        return "crashed"
+
+    def close_callback_ran(self) -> None:
+        """The close callback ran."""
+        self.close_cb_runs += 1
+        self.loop.trace.record("harness", "close_callback", run=self.close_cb_runs)
+        self._call("on_close_callback")
+
+    def data_callback_ran(self, kind: str) -> None:
+        """A ``kind`` (read, streaming or write) callback ran."""
+        self._call("on_data_callback", kind)
+
+    def track_future(self, future: Any, label: str) -> None:
+        """Watch a stream future (any library's: only ``done``/``exception``/``add_done_callback`` are used).
+        One started on an already-closed stream is held to the reads-after-close rule instead of the
+        close-ordering rules."""
+        self.futures.append((future, label))
+        if self.closed():
+            return
+        future.add_done_callback(lambda f: self._future_done(f, label))
+
+    def _future_done(self, future: Any, label: str) -> None:
+        try:
+            exc = future_exception(future)
+        except Exception as error:  # a future that cannot say how it ended: ours to report
+            self.harness_error(f"reading the {label} future's outcome raised {error!r}")
+            return
+        self._call("on_future_done", future, label, exc)
+
+    # -- trace events --------------------------------------------------------------------------------
+    def _on_event(self, event: Any) -> None:
+        source = event.source
+        if source == "fd":
+            if event.get("fd") == self.fd.fd and event.get("role") == "target":
+                self._on_fd_event(event)
+        elif source == "loop":
+            if event.get("fd") == self.fd.fd:
+                if event.kind == "handler" and event.get("events", 0) & READ:
+                    self.read_events += 1
+                self._call("on_loop", event)
+            elif event.kind == "add_callback" and not self.was_closed and self.closed():
+                self._call("on_callback_scheduled", event)
+
+    def _on_fd_event(self, event: Any) -> None:
+        kind, result = event.kind, event.get("result")
+        if result == "EINTR":
+            self.eintr_seen = True
+        if result in ("ECONNRESET", "EPIPE"):
+            self.reset_seen = True
+        if kind in ("recv", "recv_into"):
+            self.read_future_at_recv = self.attr("_read_future", None)
+        self._call("on_fd", event)
+
+    def _on_log(self, record: logging.LogRecord) -> None:
+        if len(self.log_records) < LOG_KEEP:
+            self.log_records.append(record)
+        self.loop.trace.record("log", record.levelname.lower(), logger=record.name,
+                               message=record.getMessage()[:200])
+        self._call("on_log", record)
+
+    # -- loop observer -------------------------------------------------------------------------------
+    def _observe(self, loop: Any, what: str) -> None:
+        self._call("on_step")
+        if not self.was_closed and self.closed():
+            self.was_closed = True
+            self.loop.trace.record("harness", "stream_closed", error=repr(self.attr("error", None)))
+            self._call("on_close")
+        if what in ("idle", "quiescent"):
+            self._call("on_idle")
+        if what == "quiescent":
+            self._call("on_quiescent")
+
+    # -- the end -------------------------------------------------------------------------------------
+    def finish(self) -> None:
+        """Checks that need the whole run; then stop watching."""
+        # Records a stream's objects make when they are collected ("exception was never retrieved") belong
+        # to this case: collect while the loggers are still captured.
+        gc.collect()
+        self._call("on_finish")
+        self.detach()
+
+    def logs_json(self) -> list[dict[str, Any]]:
+        """The captured log records, as the report keeps them."""
+        return [{"logger": r.name, "level": r.levelname, "message": r.getMessage()[:300]} for r in self.log_records]
+
+
+NO_STATE = _NO_STATE
+__all__ = ["Monitor", "NO_STATE", "WATCHED_LOGGERS", "harness_frame", "INVARIANTS"]
