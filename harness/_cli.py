@@ -94,7 +94,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--junit-xml", metavar="PATH", help="also write JUnit XML here")
     run.add_argument("-q", "--quiet", action="store_true", help="only the summary line")
     run.add_argument("--jobs", type=_jobs, default=None, help="worker processes, 1 or more (default: one per core)")
-    sub.add_parser("list", help="fault kinds, operations, transports and invariants")
+    run.add_argument("--class", dest="fail_class", choices=("contract", "all"), default=None,
+                     help="which findings fail the run: contract (bugs for any stream reader) or all (also the "
+                     "seed design's stricter rules); default: all for faultio's own stream, contract otherwise")
+    run.add_argument("--invariants", action="append", default=[], metavar="MODULE[:OBJ]",
+                     help="import your own checkers (registered with @harness.engine.invariant); repeatable")
+    listing = sub.add_parser("list", help="fault kinds, operations, transports and invariants")
+    listing.add_argument("--invariants", action="append", default=[], metavar="MODULE[:OBJ]",
+                         help="also list the checkers this module registers")
     replay = sub.add_parser("replay", help="re-run one case and print its trace")
     replay.add_argument("source", help="a report.json (with --case) or a saved case file")
     replay.add_argument("--case", help="the case id inside a report")
@@ -129,6 +136,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         if args.command == "run":
             return _run(args, out, err)
         if args.command == "list":
+            _load_invariants(args.invariants)
             return _list(out)
         if args.command == "replay":
             return _replay(args, out, err)
@@ -242,10 +250,12 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         operations = parse_operations(args.operations)
     except ValueError as exc:
         raise UsageError(f"--operations: {exc}") from None
+    _load_invariants(args.invariants)
     try:
         target = load_target(args.target)
     except TargetError as exc:
         raise UsageError(str(exc)) from None
+    fail_on, why_fail_on = _fail_on(args)
     unsupported = [t for t in transports if t not in target.transports]
     if unsupported and args.transport != "all":
         raise UsageError(f"--transport {args.transport}: the target {args.target} cannot be built for it; "
@@ -270,17 +280,17 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     cells = [(op, style, tr) for tr in transports for op in operations for style in OPERATIONS[op][1]]
     total = len(cases) + len(cells) * args.examples
     progress = _Progress(total, err, args.quiet or args.json)
-    results = run_cases(cases, target_spec=args.target, jobs=jobs, progress=progress)
+    results = run_cases(cases, target_spec=args.target, jobs=jobs, progress=progress, invariants=args.invariants)
     if args.examples:
         from ._generate import run_generated
 
         results += run_generated(cells, seed=args.seed, examples=args.examples, target_spec=args.target,
-                                 jobs=jobs, progress=progress)
+                                 jobs=jobs, progress=progress, invariants=args.invariants)
     duration = time.perf_counter() - t0
     report = build_report(results, seed=args.seed, target=args.target, command=_command_line(args),
                           faults=faults, operations=operations, transports=transports,
                           report_path=report_path, run_id=run_id, started=started, duration_s=duration,
-                          jobs=jobs)
+                          jobs=jobs, fail_on=fail_on)
     saved: dict[str, Path] = {}
     if report_path is not None:
         from ._generate import save_case
@@ -303,19 +313,53 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
         out.write(dumps_report(report))
     summary = report["summary"]
-    failing = [c for c in report["cases"] if c["outcome"] != "pass"]
+    failing = [c for c in report["cases"] if c["fails"]]
     if not args.quiet and not args.json:
         for case in failing[:20]:
-            print(f"FAIL {case['id']}: {', '.join(case['violations']) or 'error'}", file=err)
+            print(f"FAIL {case['id']}: {_findings(case)}", file=err)
             print(f"     {case['replay']}", file=err)
             if case["id"] in saved:
                 print(f"     case file: {replay_command(saved[case['id']], target=args.target)}", file=err)
         if len(failing) > 20:
             print(f"... and {len(failing) - 20} more failing cases (see the report)", file=err)
     where = f"; report: {index}" if report_path is not None else ""
-    print(f"{summary['cases']} cases, {summary['passed']} passed, {summary['violations']} with violations, "
-          f"{summary['errors']} errors in {duration:.1f}s (seed {args.seed}, {jobs} jobs){where}", file=err)
+    print(f"{summary['cases']} cases, {summary['passed']} passed, {summary['violations']} with violations "
+          f"({summary['contract']} contract, {summary['design']} design), {summary['errors']} errors in "
+          f"{duration:.1f}s (seed {args.seed}, {jobs} jobs){where}", file=err)
+    print(f"failing on {why_fail_on}: {summary['failing']} failing case(s)", file=err)
     return EXIT_VIOLATIONS if failing else EXIT_OK
+
+
+def _findings(case: dict[str, Any]) -> str:
+    """``slug [class], ...`` of a report case, or what stopped it from being judged."""
+    if case["outcome"] == "error":
+        return "error: " + next((d["message"] for d in case["details"] if d["class"] == "error"), "")[:200]
+    classes = {d["slug"]: d["class"] for d in case["details"]}
+    return ", ".join(f"{slug} [{classes.get(slug, '?')}]" for slug in case["violations"])
+
+
+def _fail_on(args: argparse.Namespace) -> tuple[tuple[str, ...], str]:
+    """The classes of finding that fail this run, and the words that say so (and why) in the output."""
+    choice = args.fail_class
+    if choice is None:
+        choice = "all" if args.target in DEFAULT_TARGET_NAMES else "contract"
+        why = (" (the default for faultio's own stream)" if choice == "all" else
+               " (the default for a stream faultio did not write; --class all also fails on design findings)")
+    else:
+        why = " (--class)"
+    if choice == "all":
+        return ("contract", "design"), f"contract and design findings{why}"
+    return ("contract",), f"contract findings{why}"
+
+
+def _load_invariants(specs: Sequence[str]) -> None:
+    from .engine import InvariantError, load_invariants
+
+    for spec in specs:
+        try:
+            load_invariants(spec)
+        except InvariantError as exc:
+            raise UsageError(str(exc).splitlines()[0]) from None
 
 
 # --- list ----------------------------------------------------------------------------------------------
@@ -329,9 +373,11 @@ def _list(out: TextIO) -> int:
     print("\noperations (--operations):", file=out)
     for name, (_, styles) in OPERATIONS.items():
         print(f"  {name:<22} [{', '.join(styles)}] {OPERATION_HELP[name]}", file=out)
-    print("\ninvariants:", file=out)
+    print("\ninvariants (class: contract = a bug for any stream reader; design = the seed design's stricter "
+          "rules):", file=out)
     for slug, inv in INVARIANTS.items():
-        print(f"  {slug:<27} {inv.explanation}", file=out)
+        origin = "" if inv.builtin else " (user)"
+        print(f"  {slug:<27} {inv.klass:<8} {inv.explanation}{origin}", file=out)
     return EXIT_OK
 
 
@@ -422,7 +468,7 @@ def _replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if result.error:
         print(f"ERROR {result.error}", file=out)
     for v in result.violations:
-        print(f"VIOLATION {v.slug} at step {v.step} (event #{v.event}): {v.message}", file=out)
+        print(f"VIOLATION {v.slug} [{v.klass}] at step {v.step} (event #{v.event}): {v.message}", file=out)
         print(f"          {v.explanation}", file=out)
     print(f"outcome: {result.outcome}", file=out)
     if hint:  # said on the first line too, but that has scrolled away behind the trace

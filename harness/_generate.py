@@ -27,7 +27,7 @@ from faultio import FaultPlan
 from faultio.strategies import DEFAULT_MAX_WRITE_STEPS, fault_plans
 
 from ._case import TRANSPORTS, Case, CaseResult
-from ._matrix import plan_sizes
+from ._matrix import load_invariant_specs, plan_sizes
 from ._report_json import write_atomic
 from ._runner import derive_seed, run_case
 from ._scenarios import OPERATIONS
@@ -315,7 +315,7 @@ def _run_cell_in_worker(args: tuple[str, Cell, int, int, int, dict[str, Any]]) -
 
 def run_generated(cells: Sequence[Cell], *, seed: int, examples: int, target_spec: str, jobs: int = 1,
                   progress: Callable[[CaseResult], None] | None = None, shrink_calls: int = MAX_SHRINK_CALLS,
-                  **run_options: Any) -> list[CaseResult]:
+                  invariants: Sequence[str] = (), **run_options: Any) -> list[CaseResult]:
     """Run ``examples`` generated plans in each cell; results in cell order, then example order.
 
     For each cell, passing examples come back as passing results; a failing example is shrunk and comes
@@ -329,6 +329,7 @@ def run_generated(cells: Sequence[Cell], *, seed: int, examples: int, target_spe
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     per_cell: list[list[CaseResult] | None] = [None] * len(checked)
+    load_invariant_specs(invariants)
     if jobs == 1 or len(checked) < 2:
         target = load_target(target_spec)
         for i, cell in enumerate(checked):
@@ -339,7 +340,9 @@ def run_generated(cells: Sequence[Cell], *, seed: int, examples: int, target_spe
                     progress(result)
     else:
         load_target(target_spec)  # a bad spec fails here, with its own message, not in a worker
-        with concurrent.futures.ProcessPoolExecutor(max_workers=min(jobs, len(checked))) as pool:
+        with concurrent.futures.ProcessPoolExecutor(max_workers=min(jobs, len(checked)),
+                                                    initializer=load_invariant_specs,
+                                                    initargs=(tuple(invariants),)) as pool:
             pending = {pool.submit(_run_cell_in_worker, (target_spec, cell, seed, examples, shrink_calls,
                                                          run_options)): i
                        for i, cell in enumerate(checked)}

@@ -43,7 +43,8 @@ def _failure_body(case: dict) -> str:
     lines = []
     for d in case["details"]:
         step = f" at step {d['step']}" if d["step"] is not None else ""
-        lines.append(f"[{d['slug']}]{step}: {d['message']}")
+        klass = f" ({d['class']})" if d.get("class") in ("contract", "design") else ""
+        lines.append(f"[{d['slug'] or 'harness-error'}]{klass}{step}: {d['message']}")
         lines.append(f"    {d['explanation']}")
     if not lines:
         lines.append(f"outcome {case['outcome']} with no recorded details")
@@ -52,20 +53,31 @@ def _failure_body(case: dict) -> str:
     return "\n".join(lines)
 
 
-def _testcase(suite: ET.Element, case: dict) -> None:
+def _labelled(case: dict) -> str:
+    """``slug [class], ...`` of the case's findings."""
+    classes = {d["slug"]: d.get("class", "") for d in case["details"]}
+    return ", ".join(f"{slug} [{classes.get(slug, '')}]" for slug in case["violations"])
+
+
+def _testcase(suite: ET.Element, case: dict, fail_on: list[str]) -> None:
     tc = _sub(suite, "testcase", classname=case["operation"], name=case["id"])
-    if case["outcome"] != "pass":
-        first = case["details"][0] if case["details"] else None
-        if case["outcome"] == "violation":
-            slugs = case["violations"]
-            message = f"{', '.join(slugs)}: {first['message']}" if first else ", ".join(slugs)
-            _sub(tc, "failure", _failure_body(case), type=slugs[0], message=message)
-        else:
-            kind = first["slug"] if first else "error"
-            message = f"{kind}: {first['message']}" if first else "the case errored"
-            _sub(tc, "error", _failure_body(case), type=kind, message=message)
+    first = case["details"][0] if case["details"] else None
+    out = ""
+    if case["outcome"] == "violation" and case["fails"]:
+        failing = [d for d in case["details"] if d.get("class") in fail_on] or case["details"]
+        message = f"{_labelled(case)}: {failing[0]['message']}" if failing else _labelled(case)
+        _sub(tc, "failure", _failure_body(case), type=failing[0]["slug"] if failing else case["violations"][0],
+             message=message)
+    elif case["outcome"] == "violation":
+        # Findings of a class this run does not fail on: reported beside the passing test case, not hidden.
+        out = f"findings not failing this run (it fails on {', '.join(fail_on)}): {_labelled(case)}\n" \
+              + _failure_body(case) + "\n"
+    elif case["outcome"] == "error":
+        kind = (first["slug"] or "harness-error") if first else "error"
+        message = f"{kind}: {first['message']}" if first else "the case errored"
+        _sub(tc, "error", _failure_body(case), type=kind, message=message)
     plan = json.dumps(case["plan"], sort_keys=True)
-    _sub(tc, "system-out", f"plan: {plan}\nreplay: {case['replay']}\n")
+    _sub(tc, "system-out", f"{out}plan: {plan}\nreplay: {case['replay']}\n")
 
 
 def render_junit(report: dict) -> str:
@@ -81,19 +93,20 @@ def render_junit(report: dict) -> str:
         by_transport.setdefault(case["transport"], []).append(case)
     s = report["summary"]
     root = ET.Element("testsuites", {
-        "name": "faultio", "tests": str(s["cases"]), "failures": str(s["violations"]),
+        "name": "faultio", "tests": str(s["cases"]), "failures": str(s["failing"] - s["errors"]),
         "errors": str(s["errors"]), "time": f"{report['run']['duration_s']:.3f}"})
     for transport, cases in by_transport.items():
         suite = _sub(root, "testsuite", name=f"faultio.{transport}", tests=len(cases),
-                     failures=sum(c["outcome"] == "violation" for c in cases),
+                     failures=sum(c["outcome"] == "violation" and c["fails"] for c in cases),
                      errors=sum(c["outcome"] == "error" for c in cases), skipped=0,
                      timestamp=report["run"]["started"])
         props = _sub(suite, "properties")
         for name, value in (("seed", report["seed"]), ("target", report["target"]),
                             ("command", report["command"]), ("format", report["format"]),
-                            ("run", report["run"]["id"]), ("transport", transport)):
+                            ("run", report["run"]["id"]), ("transport", transport),
+                            ("fail_on", ",".join(report["fail_on"]))):
             _sub(props, "property", name=name, value=value)
         for case in cases:
-            _testcase(suite, case)
+            _testcase(suite, case, report["fail_on"])
     ET.indent(root, space="  ")
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -82,10 +82,13 @@ def _run_chunk(args: tuple[str, list[Case], dict[str, Any]]) -> list[CaseResult]
 
 
 def run_cases(cases: Sequence[Case], *, target_spec: str, jobs: int = 1,
-              progress: Callable[[CaseResult], None] | None = None, **options: Any) -> list[CaseResult]:
-    """Run ``cases`` against the target named by ``target_spec``; results in the order of ``cases``."""
+              progress: Callable[[CaseResult], None] | None = None, invariants: Sequence[str] = (),
+              **options: Any) -> list[CaseResult]:
+    """Run ``cases`` against the target named by ``target_spec``; results in the order of ``cases``.
+    ``invariants`` are ``module[:obj]`` specs of user checkers, loaded here and in every worker."""
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
+    load_invariant_specs(invariants)
     if jobs == 1 or len(cases) < 2:
         target = load_target(target_spec)
         results = []
@@ -99,7 +102,8 @@ def run_cases(cases: Sequence[Case], *, target_spec: str, jobs: int = 1,
     size = max(1, min(8, len(cases) // (jobs * 4) or 1))
     chunks = [list(cases[i : i + size]) for i in range(0, len(cases), size)]
     ordered: list[list[CaseResult] | None] = [None] * len(chunks)
-    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
+    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, initializer=load_invariant_specs,
+                                                initargs=(tuple(invariants),)) as pool:
         pending = {pool.submit(_run_chunk, (target_spec, chunk, options)): i for i, chunk in enumerate(chunks)}
         for future in concurrent.futures.as_completed(pending):
             chunk_results = future.result()
@@ -108,6 +112,14 @@ def run_cases(cases: Sequence[Case], *, target_spec: str, jobs: int = 1,
                 for result in chunk_results:
                     progress(result)
     return [r for chunk in ordered if chunk is not None for r in chunk]
+
+
+def load_invariant_specs(specs: Sequence[str]) -> None:
+    """Register the user checkers named by ``specs`` (idempotent: a worker may already have them)."""
+    from .engine import load_invariants
+
+    for spec in specs:
+        load_invariants(spec)
 
 
 def default_jobs() -> int:

@@ -23,7 +23,7 @@ import pytest
 from faultio import FAULT_KINDS
 
 from ._case import TRANSPORTS
-from ._report import build_report
+from ._report import build_report, summarize
 from ._report_html import write_report_dir
 from .pytest_plugin import GENERATED, Settings
 
@@ -63,12 +63,8 @@ def build(config: pytest.Config, settings: Settings, cases: Sequence[dict[str, A
         run_id=time.strftime("%Y%m%d-%H%M%S", time.gmtime(started or time.time())) + f"-pytest-s{settings.seed}",
         started=datetime.datetime.fromtimestamp(started or time.time(), datetime.timezone.utc),
         duration_s=max(0.0, time.time() - (started or time.time())), jobs=jobs)
-    counts = {"pass": 0, "violation": 0, "error": 0}
-    for case in unique:
-        counts[case["outcome"]] += 1
     report["cases"] = unique
-    report["summary"] = {"cases": len(unique), "passed": counts["pass"], "violations": counts["violation"],
-                         "errors": counts["error"]}
+    report["summary"] = summarize(unique)
     return report
 
 

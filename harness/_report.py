@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ._case import CaseResult
+from .engine import CLASSES
 from ._report_json import FORMAT
 from ._targets import DEFAULT_TARGET_NAMES
 
@@ -37,9 +38,11 @@ def replay_command(source: str | Path | None, case_id: str | None = None, *, tar
     return " ".join(shlex.quote(p) for p in parts)
 
 
-def case_to_json(result: CaseResult, *, report_path: str | Path | None, target: str | None = None) -> dict[str, Any]:
-    """One case's report entry: identity, outcome, violations, plan, replay command (naming ``target`` when it
-    is not the default) and steps; a case that did not pass also gets its payloads (hex) and trace."""
+def case_to_json(result: CaseResult, *, report_path: str | Path | None, target: str | None = None,
+                 fail_on: Sequence[str] = CLASSES) -> dict[str, Any]:
+    """One case's report entry: identity, outcome, whether it fails a run failing on ``fail_on``, violations
+    and their classes, plan, replay command (naming ``target`` when it is not the default) and steps; a case
+    that did not pass also gets its payloads (hex), the target's log records and the trace."""
     case = result.case
     data: dict[str, Any] = {
         "id": case.id,
@@ -51,14 +54,16 @@ def case_to_json(result: CaseResult, *, report_path: str | Path | None, target: 
         "seed": case.seed,
         "index": case.index,
         "outcome": result.outcome,
+        "fails": result.fails(tuple(fail_on)),
         "violations": result.slugs,
+        "classes": sorted({v.klass for v in result.violations}),
         "details": [v.to_json() for v in result.violations],
         "plan": case.plan.to_json(),
         "replay": replay_command(report_path, case.id, target=target),
         "steps": result.steps,
     }
     if result.error:
-        data["details"].append({"slug": "", "explanation": "the case could not be judged",
+        data["details"].append({"slug": "", "class": "error", "explanation": "the case could not be judged",
                                 "message": result.error, "step": None})
     if result.outcome != "pass":
         data["payload"] = {
@@ -67,20 +72,37 @@ def case_to_json(result: CaseResult, *, report_path: str | Path | None, target: 
             "sent_len": len(result.sent),
             "received_len": len(result.received),
         }
+        data["logs"] = list(result.logs)
         data["trace"] = list(result.trace)
     return data
+
+
+def summarize(cases: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """The ``summary`` of report cases: counts by outcome, failing cases, and cases with findings of each
+    class."""
+    counts = {"pass": 0, "violation": 0, "error": 0}
+    by_class = dict.fromkeys(CLASSES, 0)
+    for c in cases:
+        counts[c["outcome"]] += 1
+        for klass in c["classes"]:
+            by_class[klass] += 1
+    return {"cases": len(cases), "passed": counts["pass"], "violations": counts["violation"],
+            "errors": counts["error"], "failing": sum(bool(c["fails"]) for c in cases), **by_class}
 
 
 def build_report(results: Sequence[CaseResult], *, seed: int, target: str, command: str,
                  faults: Sequence[str], operations: Sequence[str], transports: Sequence[str],
                  report_path: str | Path | None, run_id: str, started: datetime.datetime,
-                 duration_s: float, jobs: int) -> dict[str, Any]:
-    """The report dict of one run (``docs/report-format.md``): its settings, summary counts and every case;
-    what may change between runs (id, times, jobs, Python version) is kept under ``run``."""
-    cases = [case_to_json(r, report_path=report_path, target=target) for r in results]
-    counts = {"pass": 0, "violation": 0, "error": 0}
-    for c in cases:
-        counts[c["outcome"]] += 1
+                 duration_s: float, jobs: int, fail_on: Sequence[str] = CLASSES) -> dict[str, Any]:
+    """The report dict of one run (``docs/report-format.md``): its settings, the classes of finding that fail
+    it, summary counts, the invariants that could not be checked on the target, and every case; what may
+    change between runs (id, times, jobs, Python version) is kept under ``run``."""
+    fail_on = sorted(set(fail_on))
+    cases = [case_to_json(r, report_path=report_path, target=target, fail_on=fail_on) for r in results]
+    not_applicable: dict[str, str] = {}
+    for r in results:
+        for slug, reason in r.not_applicable:
+            not_applicable.setdefault(slug, reason)
     return {
         "format": FORMAT,
         "seed": seed,
@@ -89,8 +111,9 @@ def build_report(results: Sequence[CaseResult], *, seed: int, target: str, comma
         "faults": list(faults),
         "operations": list(operations),
         "transports": list(transports),
-        "summary": {"cases": len(cases), "passed": counts["pass"], "violations": counts["violation"],
-                    "errors": counts["error"]},
+        "fail_on": fail_on,
+        "summary": summarize(cases),
+        "not_applicable": [{"slug": s, "reason": not_applicable[s]} for s in sorted(not_applicable)],
         "cases": cases,
         "run": {
             "id": run_id,

@@ -29,7 +29,7 @@ __all__ = ["render_html", "write_report_dir"]
 SYMBOL = {"pass": "\u2713", "violation": "\u2717", "error": "!"}
 WORD = {"pass": "pass", "violation": "violation", "error": "error"}
 SEVERITY = {"violation": 3, "error": 2, "pass": 1}
-LANES = ("fd", "loop", "stream", "harness")
+LANES = ("fd", "loop", "stream", "harness", "log")
 
 TRACE_ROWS_MAX = 600    # a trace longer than this is shown as head + windows around pins + tail
 TRACE_HEAD = TRACE_TAIL = 100

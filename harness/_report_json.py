@@ -19,21 +19,24 @@ import tempfile
 from pathlib import Path
 from typing import Any, Union
 
-FORMAT = "faultio-report/1"
+FORMAT = "faultio-report/2"
 FORMAT_PREFIX = "faultio-report/"
 
 OUTCOMES = ("pass", "violation", "error")
 STYLES = ("future", "callback", "scenario")
 ORIGINS = ("fixed", "generated", "replay")
-SOURCES = ("fd", "loop", "stream", "harness")
+SOURCES = ("fd", "loop", "stream", "harness", "log")
+CLASSES = ("contract", "design")
+#: A detail's class: an invariant's class, or "error" for a case that could not be judged.
+DETAIL_CLASSES = (*CLASSES, "error")
 
 # Keys in the order a human wants to read them; keys not listed follow, sorted.
-_TOP_ORDER = ("format", "seed", "target", "command", "faults", "operations", "transports", "summary",
-              "cases", "run")
-_CASE_ORDER = ("id", "operation", "style", "fault", "transport", "origin", "seed", "outcome", "violations",
-               "details", "plan", "replay", "payload", "trace")
-_SUMMARY_ORDER = ("cases", "passed", "violations", "errors")
-_DETAIL_ORDER = ("slug", "explanation", "message", "step", "event")
+_TOP_ORDER = ("format", "seed", "target", "command", "faults", "operations", "transports", "fail_on",
+              "summary", "not_applicable", "cases", "run")
+_CASE_ORDER = ("id", "operation", "style", "fault", "transport", "origin", "seed", "outcome", "fails",
+               "violations", "classes", "details", "plan", "replay", "payload", "logs", "trace")
+_SUMMARY_ORDER = ("cases", "passed", "violations", "errors", "failing", "contract", "design")
+_DETAIL_ORDER = ("slug", "class", "explanation", "message", "step", "event")
 _PAYLOAD_ORDER = ("sent", "received", "sent_len", "received_len")
 _EVENT_ORDER = ("index", "step", "time", "source", "kind", "detail")
 _RUN_ORDER = ("id", "started", "duration_s", "jobs", "python")
@@ -87,6 +90,7 @@ _KINDS = {
     "dict": lambda v: isinstance(v, dict),
     "str-list": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
     "int-or-null": lambda v: v is None or _is_int(v),
+    "bool": lambda v: isinstance(v, bool),
 }
 
 
@@ -127,12 +131,23 @@ def _validate_case(case: Any, where: str) -> None:
         _fail(f"{where}.violations", "a passing case has no violations")
     if outcome == "violation" and not slugs:
         _fail(f"{where}.violations", "a case with outcome 'violation' names at least one slug")
+    fails = _check(case, "fails", where, "bool")
+    if outcome == "pass" and fails:
+        _fail(f"{where}.fails", "a passing case does not fail the run")
+    if outcome == "error" and not fails:
+        _fail(f"{where}.fails", "a case that could not be judged always fails the run")
+    classes = _check(case, "classes", where, "str-list")
+    if classes != sorted(set(classes)) or any(c not in CLASSES for c in classes):
+        _fail(f"{where}.classes", f"expected sorted, unique classes from {CLASSES}, got {classes!r}")
+    if bool(classes) != bool(slugs):
+        _fail(f"{where}.classes", "a case has classes exactly when it has violations")
     for i, detail in enumerate(_check(case, "details", where, "list")):
         dwhere = f"{where}.details[{i}]"
         if not isinstance(detail, dict):
             _fail(dwhere, f"expected dict, got {_type_name(detail)}")
         for key in ("slug", "explanation", "message"):
             _check(detail, key, dwhere, "str")
+        _check(detail, "class", dwhere, "str", DETAIL_CLASSES)
         _check(detail, "step", dwhere, "int-or-null")
         if "event" in detail:
             _check(detail, "event", dwhere, "int")
@@ -150,6 +165,13 @@ def _validate_case(case: Any, where: str) -> None:
         for key in ("sent_len", "received_len"):
             if key in payload:
                 _check(payload, key, f"{where}.payload", "int")
+    if "logs" in case:
+        for i, record in enumerate(_check(case, "logs", where, "list")):
+            lwhere = f"{where}.logs[{i}]"
+            if not isinstance(record, dict):
+                _fail(lwhere, f"expected dict, got {_type_name(record)}")
+            for key in ("logger", "level", "message"):
+                _check(record, key, lwhere, "str")
     if "trace" in case:
         for i, event in enumerate(_check(case, "trace", where, "list")):
             ewhere = f"{where}.trace[{i}]"
@@ -165,7 +187,7 @@ def _validate_case(case: Any, where: str) -> None:
 
 
 def validate_report(d: Any) -> None:
-    """Check that `d` has the shape of a ``faultio-report/1`` dict; return None or raise.
+    """Check that `d` has the shape of a ``faultio-report/2`` dict; return None or raise.
 
     Raises `ReportFormatError` (a `ValueError`) whose message names the missing or bad key by its path,
     for example ``report.cases[2].violations: slugs must be sorted and unique``. Unknown keys are
@@ -181,20 +203,36 @@ def validate_report(d: Any) -> None:
     _check(d, "command", "", "str")
     for key in ("faults", "operations", "transports"):
         _check(d, key, "", "str-list")
+    fail_on = _check(d, "fail_on", "", "str-list")
+    if not fail_on or any(c not in CLASSES for c in fail_on) or fail_on != sorted(set(fail_on)):
+        _fail(".fail_on", f"expected a sorted, non-empty list of classes from {CLASSES}, got {fail_on!r}")
     summary = _check(d, "summary", "", "dict")
     for key in _SUMMARY_ORDER:
         _check(summary, key, ".summary", "int")
+    for i, item in enumerate(_check(d, "not_applicable", "", "list")):
+        if not isinstance(item, dict):
+            _fail(f".not_applicable[{i}]", f"expected dict, got {_type_name(item)}")
+        for key in ("slug", "reason"):
+            _check(item, key, f".not_applicable[{i}]", "str")
     cases = _check(d, "cases", "", "list")
     seen: dict[str, int] = {}
     counts = dict.fromkeys(OUTCOMES, 0)
+    by_class = dict.fromkeys(CLASSES, 0)
+    failing = 0
     for i, case in enumerate(cases):
         _validate_case(case, f".cases[{i}]")
         if case["id"] in seen:
             _fail(f".cases[{i}].id", f"duplicate id {case['id']!r} (also cases[{seen[case['id']]}])")
         seen[case["id"]] = i
         counts[case["outcome"]] += 1
+        for klass in case["classes"]:
+            by_class[klass] += 1
+        failing += case["fails"]
+        if case["outcome"] == "violation" and case["fails"] != any(c in fail_on for c in case["classes"]):
+            _fail(f".cases[{i}].fails", f"is {case['fails']} but the run fails on {fail_on} and the case's "
+                  f"findings are {case['classes']}")
     expected = {"cases": len(cases), "passed": counts["pass"], "violations": counts["violation"],
-                "errors": counts["error"]}
+                "errors": counts["error"], "failing": failing, **by_class}
     for key, value in expected.items():
         if summary[key] != value:
             _fail(f".summary.{key}", f"is {summary[key]} but the cases give {value}")

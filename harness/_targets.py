@@ -5,12 +5,16 @@ Rules for this module:
   stream has Tornado 4's IOStream interface. The default target is faultio's own stream.
 - ``--target module:attr`` loads a factory; a bad spec gets an error naming what was wrong and the shape
   that is valid. Loading never runs the factory.
+- Built-in targets have a bare name (no ``:``), listed with a one-line description in ``BUILTIN_TARGETS``.
+  Importing this module imports no third-party stream: a built-in target imports its library when it is
+  loaded, and says what it found and how to install the right one when that fails.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib
+import types
 from typing import Any, Callable
 
 from faultio import IOStream
@@ -88,13 +92,68 @@ def _is_tls_only(cls: type) -> bool:
     return issubclass(cls, SSLIOStream)
 
 
+# --- built-in targets ----------------------------------------------------------------------------------
+
+TORNADO4_TARGET = "tornado4"
+TORNADO4_INSTALL = "pip install 'tornado>=4.5,<5'"
+
+
+def _load_tornado4() -> Target:
+    """Tornado 4.x's own ``tornado.iostream.IOStream`` on faultio's loop (plain only: its TLS stream wraps a
+    real ``ssl`` socket, which a fake fd is not)."""
+    try:
+        import tornado
+    except ImportError as exc:
+        raise TargetError(f"--target {TORNADO4_TARGET} needs Tornado 4.x, but tornado cannot be imported "
+                          f"({exc}); install it with: {TORNADO4_INSTALL}") from None
+    version = getattr(tornado, "version", "unknown")
+    info = getattr(tornado, "version_info", None)
+    where = getattr(tornado, "__file__", None) or "an unknown location"
+    if not info or info[0] != 4:
+        raise TargetError(f"--target {TORNADO4_TARGET} needs Tornado 4.x, but Tornado {version} is installed "
+                          f"(at {where}); its IOStream takes no io_loop, so it cannot run on faultio's loop. "
+                          f"Use an environment with Tornado 4.x: {TORNADO4_INSTALL}")
+    try:
+        from tornado.iostream import IOStream as TornadoIOStream
+    except Exception as exc:
+        raise TargetError(f"--target {TORNADO4_TARGET}: Tornado {version} (at {where}) is installed but "
+                          f"importing tornado.iostream raised {type(exc).__name__}: {exc}".splitlines()[0]
+                          + f"; reinstall it with: {TORNADO4_INSTALL}") from None
+
+    def tornado4_stream(sock: Any, *, io_loop: Any, transport: str, max_buffer_size: int,
+                        ssl_context: Any) -> Any:
+        """``tornado.iostream.IOStream(sock, io_loop=io_loop, max_buffer_size=max_buffer_size)``."""
+        if transport != "plain":
+            raise TargetError(f"--target {TORNADO4_TARGET} has no {transport} variant; valid: plain")
+        return TornadoIOStream(sock, io_loop=io_loop, max_buffer_size=max_buffer_size)
+
+    tornado4_stream.__qualname__ = f"tornado4_stream(tornado {version})"
+    return Target(name=TORNADO4_TARGET, factory=tornado4_stream, transports=("plain",))
+
+
+_BUILTIN_LOADERS: dict[str, Callable[[], Target]] = {TORNADO4_TARGET: _load_tornado4}
+
+#: Built-in targets by the name ``--target`` takes, each with a one-line description (for ``list``).
+#: ``faultio`` is the default; the others import their library only when loaded.
+BUILTIN_TARGETS: types.MappingProxyType[str, str] = types.MappingProxyType({
+    "faultio": "faultio's own IOStream (plain) and SSLIOStream (ssl); the default "
+               f"(also: {', '.join(n for n in DEFAULT_TARGET_NAMES if n != 'faultio')})",
+    TORNADO4_TARGET: "Tornado 4.x's tornado.iostream.IOStream on faultio's loop; plain only; needs "
+                     f"{TORNADO4_INSTALL}",
+})
+
+
 def load_target(spec: str) -> Target:
-    """Load ``module:attr``. ``attr`` may be a factory function or a stream class."""
+    """Load a built-in target by name (``BUILTIN_TARGETS``) or ``module:attr``, where ``attr`` may be a
+    factory function or a stream class."""
     if spec in DEFAULT_TARGET_NAMES:
         return DEFAULT_TARGET
+    if spec in _BUILTIN_LOADERS:
+        return _BUILTIN_LOADERS[spec]()
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
-        raise TargetError(f"--target {spec!r} is not valid; use module:factory (e.g. mypkg.streams:make_stream)")
+        raise TargetError(f"--target {spec!r} is not valid; use module:factory (e.g. mypkg.streams:make_stream) "
+                          f"or a built-in target ({', '.join(BUILTIN_TARGETS)})")
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:

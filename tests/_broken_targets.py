@@ -14,6 +14,17 @@ class EintrClosesOnWrite(IOStream):
             raise BlockingIOError() from None
 
 
+class EintrClosesOnRead(IOStream):
+    """EINTR from recv closes the stream (a contract bug: the bytes still coming are lost)."""
+
+    def read_from_fd(self):
+        try:
+            return super().read_from_fd()
+        except InterruptedError:
+            self.close(exc_info=True)
+            return None
+
+
 def explode(sock, **options):
     raise RuntimeError("boom: this factory cannot build a stream")
 

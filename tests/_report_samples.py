@@ -29,7 +29,7 @@ def passing_case(op: str = "read_bytes", fault: str = "eintr", transport: str = 
     cid = f"{op}/{style}/{fault}/{transport}"
     return {
         "id": cid, "operation": op, "style": style, "fault": fault, "transport": transport,
-        "origin": "fixed", "outcome": "pass", "violations": [], "details": [],
+        "origin": "fixed", "outcome": "pass", "fails": False, "violations": [], "classes": [], "details": [],
         "plan": {"read": [{"kind": "eintr"}, {"kind": "chunk", "max_bytes": 3}], "write": []},
         "replay": _replay(cid),
     }
@@ -37,13 +37,13 @@ def passing_case(op: str = "read_bytes", fault: str = "eintr", transport: str = 
 
 def trace_events(n: int, *, pin: int = 17) -> list[dict]:
     """`n` trace events over the four sources, with a few injected faults and one at `pin`."""
-    sources = ("fd", "loop", "stream", "harness")
+    sources = ("fd", "loop", "stream", "harness", "log")
     events = []
     for i in range(n):
         step = i // 3
         source = sources[i % 4]
         detail: dict = {"fd": 5}
-        kind = {"fd": "recv", "loop": "handler", "stream": "read_from_fd", "harness": "check"}[source]
+        kind = {"fd": "recv", "loop": "handler", "stream": "read_from_fd", "harness": "check", "log": "warning"}[source]
         if source == "fd" and (i % 11 == 0 or step == pin):
             detail.update(injected=True, fault="eintr", error="InterruptedError")
         if source == "fd" and i % 7 == 0:
@@ -63,13 +63,13 @@ def violation_case(op: str = "read_until", fault: str = "econnreset", transport:
     culprit = next((e["index"] for e in trace if e["step"] == pin), -1)
     return {
         "id": cid, "operation": op, "style": "callback", "fault": fault, "transport": transport,
-        "origin": "generated", "outcome": "violation",
-        "violations": ["close-cb-once", "pending-zero-at-rest"],
+        "origin": "generated", "outcome": "violation", "fails": True,
+        "violations": ["close-cb-once", "pending-zero-at-rest"], "classes": ["contract", "design"],
         "details": [
-            {"slug": "close-cb-once", "explanation": EXPLANATIONS["close-cb-once"],
+            {"slug": "close-cb-once", "class": "contract", "explanation": EXPLANATIONS["close-cb-once"],
              "message": "close callback ran twice (steps 9 and 17) <script>alert('x')</script>", "step": pin,
              "event": culprit},
-            {"slug": "pending-zero-at-rest", "explanation": EXPLANATIONS["pending-zero-at-rest"],
+            {"slug": "pending-zero-at-rest", "class": "design", "explanation": EXPLANATIONS["pending-zero-at-rest"],
              "message": "_pending_callbacks == 1 at quiescence \u2028 & stuck", "step": pin + 2},
         ],
         "plan": {"read": [{"kind": "chunk", "max_bytes": 3}, {"kind": "wouldblock", "count": 2},
@@ -85,8 +85,8 @@ def error_case(op: str = "read_until_close", fault: str = "flood", transport: st
     cid = f"{op}/scenario/{fault}/{transport}"
     return {
         "id": cid, "operation": op, "style": "scenario", "fault": fault, "transport": transport,
-        "origin": "fixed", "outcome": "error", "violations": [],
-        "details": [{"slug": "harness-error", "explanation": EXPLANATIONS["harness-error"],
+        "origin": "fixed", "outcome": "error", "fails": True, "violations": [], "classes": [],
+        "details": [{"slug": "", "class": "error", "explanation": EXPLANATIONS["harness-error"],
                      "message": "RuntimeError: boom \x00 <b>bold</b>", "step": None}],
         "plan": {"read": [{"kind": "flood", "nbytes": 1 << 20}], "write": []},
         "replay": _replay(cid),
@@ -97,14 +97,19 @@ def error_case(op: str = "read_until_close", fault: str = "flood", transport: st
 def make_report(cases: list[dict], **overrides) -> dict:
     """A valid report around `cases`, with the summary computed from them."""
     outcomes = [c["outcome"] for c in cases]
+    classes = [k for c in cases for k in c["classes"]]
     report = {
-        "format": "faultio-report/1", "seed": 0, "target": "faultio:IOStream",
+        "format": "faultio-report/2", "seed": 0, "target": "faultio:IOStream",
         "command": "python -m harness run --faults all --seed 0",
         "faults": sorted({c["fault"] for c in cases}),
         "operations": sorted({c["operation"] for c in cases}),
         "transports": sorted({c["transport"] for c in cases}),
+        "fail_on": ["contract", "design"],
         "summary": {"cases": len(cases), "passed": outcomes.count("pass"),
-                    "violations": outcomes.count("violation"), "errors": outcomes.count("error")},
+                    "violations": outcomes.count("violation"), "errors": outcomes.count("error"),
+                    "failing": sum(c["fails"] for c in cases), "contract": classes.count("contract"),
+                    "design": classes.count("design")},
+        "not_applicable": [],
         "cases": cases,
         "run": {"id": "20261127-064400-s0", "started": "2026-11-27T06:44:00+00:00", "duration_s": 1.23,
                 "jobs": 2, "python": "3.11.7"},

@@ -173,17 +173,18 @@ def test_list_names_every_kind_operation_and_invariant():
 
 def test_a_broken_target_exits_1_and_replay_reproduces_the_violation(tmp_path):
     code, out, err = run(["run", "--faults", "eintr", "--transport", "plain", "--report", str(tmp_path),
-                          "--target", "_broken_targets:EintrClosesOnWrite", *FAST])
+                          "--target", "_broken_targets:EintrClosesOnRead", *FAST])
     assert code == 1
-    assert "FAIL write/" in err and "eintr-write-retried" in err
+    assert "FAIL read_bytes/" in err and "eintr-invisible [contract]" in err
+    assert "failing on contract findings (the default for a stream faultio did not write" in err
     (run_dir,) = tmp_path.iterdir()
     report = load_report(run_dir / "report.json")
     failing = [c for c in report["cases"] if c["outcome"] == "violation"]
     assert failing and all(c["trace"] for c in failing)
     case = failing[0]
-    assert "--target _broken_targets:EintrClosesOnWrite" in case["replay"]
+    assert "--target _broken_targets:EintrClosesOnRead" in case["replay"]
     code, out, err = run(["replay", str(run_dir / "report.json"), "--case", case["id"], "--target",
-                          "_broken_targets:EintrClosesOnWrite"])
+                          "_broken_targets:EintrClosesOnRead"])
     assert code == 1
     assert f"VIOLATION {case['violations'][0]}" in out
     assert "injected=True" in out
@@ -191,7 +192,7 @@ def test_a_broken_target_exits_1_and_replay_reproduces_the_violation(tmp_path):
     # run the named one.
     code, out, err = run(["replay", str(run_dir / "report.json"), "--case", case["id"]])
     assert code == 0 and "outcome: pass" in out
-    assert "add --target _broken_targets:EintrClosesOnWrite" in out
+    assert "add --target _broken_targets:EintrClosesOnRead" in out
 
 
 def test_replay_never_imports_a_module_named_in_the_file(tmp_path, monkeypatch):
@@ -210,9 +211,9 @@ def test_replay_never_imports_a_module_named_in_the_file(tmp_path, monkeypatch):
 
 
 def test_a_shrunk_generated_failure_is_saved_as_a_case_file_that_replays_without_case(tmp_path):
-    code, out, err = run(["run", "--faults", "eintr", "--transport", "plain", "--operations", "write,echo",
+    code, out, err = run(["run", "--faults", "eintr", "--transport", "plain", "--operations", "read_bytes,echo",
                           "--examples", "4", "--jobs", "1", "--report", str(tmp_path),
-                          "--target", "_broken_targets:EintrClosesOnWrite"])
+                          "--target", "_broken_targets:EintrClosesOnRead"])
     assert code == 1
     (run_dir,) = tmp_path.iterdir()
     report = load_report(run_dir / "report.json")
@@ -220,10 +221,10 @@ def test_a_shrunk_generated_failure_is_saved_as_a_case_file_that_replays_without
     files = sorted((run_dir / "cases").iterdir())
     assert generated and len(files) == len(generated)
     for path in files:
-        flag = "--target _broken_targets:EintrClosesOnWrite"
+        flag = "--target _broken_targets:EintrClosesOnRead"
         assert f"     case file: python -m harness replay {path} {flag}\n" in err
         data = json.loads(path.read_text())
-        assert data["target"] == "_broken_targets:EintrClosesOnWrite"
+        assert data["target"] == "_broken_targets:EintrClosesOnRead"
         case = next(c for c in generated if c["id"] == data["case"]["id"])
         code, out, _ = run(["replay", str(path), *flag.split()])
         assert code == 1
@@ -232,10 +233,10 @@ def test_a_shrunk_generated_failure_is_saved_as_a_case_file_that_replays_without
 
 def test_replay_of_a_report_without_case_lists_failing_ids(tmp_path):
     run(["run", "--faults", "eintr", "--transport", "plain", "--report", str(tmp_path),
-         "--target", "_broken_targets:EintrClosesOnWrite", *FAST])
+         "--target", "_broken_targets:EintrClosesOnRead", *FAST])
     (run_dir,) = tmp_path.iterdir()
     code, out, err = run(["replay", str(run_dir / "report.json")])
-    assert code == 2 and "failing cases: write/" in err
+    assert code == 2 and "failing cases: read_bytes/" in err
 
 
 def test_a_crashing_target_factory_is_an_error_case_not_a_crash(tmp_path):

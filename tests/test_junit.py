@@ -42,9 +42,10 @@ def test_junit_testcase_names_are_case_ids_and_classnames_operations(root):
 def test_junit_failure_carries_slugs_message_and_replay(root):
     failure = root.find(".//failure")
     assert failure.get("type") == "close-cb-once"
-    assert failure.get("message").startswith("close-cb-once, pending-zero-at-rest: close callback ran twice")
+    assert failure.get("message").startswith("close-cb-once [contract], pending-zero-at-rest [design]: close "
+                                             "callback ran twice")
     assert "<script>alert('x')</script>" in failure.get("message")
-    assert "[pending-zero-at-rest] at step 19:" in failure.text
+    assert "[pending-zero-at-rest] (design) at step 19:" in failure.text
     assert "--case 'read_until/callback/econnreset/ssl'" in failure.text
 
 

@@ -249,16 +249,166 @@ def test_exceptions_in_coroutines_propagate_through_run_sync():
     assert loop.run_sync(outer) == "caught 'boom'"
 
 
-def test_awaiting_a_foreign_awaitable_is_a_clear_error():
+def test_awaiting_something_not_future_like_is_a_clear_error():
     import asyncio
 
     loop = IOLoop()
 
     async def wrong():
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # a bare yield: None reaches the loop
 
-    with pytest.raises(TypeError, match="can only await faultio Futures"):
+    with pytest.raises(TypeError, match=r"awaited None of type builtins\.NoneType, which is not future-like"):
         loop.run_sync(wrong)
+
+
+class ForeignFuture:
+    """A minimal future that is not faultio's, shaped like Tornado 4's ``tornado.concurrent.Future``:
+    ``__await__`` yields the future itself, a done-callback added to a done future runs at once, and the
+    exception is read through ``exc_info()`` (``with_exception_method`` adds ``exception()`` as well)."""
+
+    def __init__(self, *, with_exception_method: bool = False):
+        self._done = False
+        self._result = None
+        self._exc_info = None
+        self._callbacks = []
+        if with_exception_method:
+            self.exception = lambda: None if self._exc_info is None else self._exc_info[1]
+
+    def done(self):
+        return self._done
+
+    def result(self):
+        if self._exc_info is not None:
+            raise self._exc_info[1]
+        return self._result
+
+    def exc_info(self):
+        return self._exc_info
+
+    def add_done_callback(self, fn):
+        if self._done:
+            fn(self)
+        else:
+            self._callbacks.append(fn)
+
+    def _finish(self):
+        self._done = True
+        for fn in self._callbacks:
+            fn(self)
+        self._callbacks = None
+
+    def set_result(self, result):
+        self._result = result
+        self._finish()
+
+    def set_exception(self, exc):
+        self._exc_info = (type(exc), exc, exc.__traceback__)
+        self._finish()
+
+    def __await__(self):
+        return (yield self)
+
+
+def test_a_coroutine_awaits_a_foreign_future_and_resumes_on_the_next_iteration():
+    loop = IOLoop()
+    foreign = ForeignFuture()
+    seen = []
+
+    async def main():
+        seen.append("before")
+        value = await foreign
+        seen.append(("after", value, loop.time()))
+        return value
+
+    def complete():
+        foreign.set_result("payload")
+        seen.append("completed")  # the coroutine has not resumed inside set_result
+
+    loop.call_later(3, complete)
+    assert loop.run_sync(main) == "payload"
+    assert seen == ["before", "completed", ("after", "payload", 3.0)]
+
+
+def test_a_foreign_future_already_done_is_awaited_too():
+    loop = IOLoop()
+    foreign = ForeignFuture()
+    foreign.set_result(7)
+
+    async def main():
+        return await foreign + await foreign
+
+    assert loop.run_sync(main) == 14
+
+
+@pytest.mark.parametrize("with_exception_method", [False, True], ids=["exc_info", "exception"])
+def test_a_foreign_futures_exception_is_raised_in_the_coroutine(with_exception_method):
+    loop = IOLoop()
+    foreign = ForeignFuture(with_exception_method=with_exception_method)
+
+    async def main():
+        try:
+            await foreign
+        except KeyError as exc:
+            return f"caught {exc}"
+
+    loop.call_later(1, foreign.set_exception, KeyError("boom"))
+    assert loop.run_sync(main) == "caught 'boom'"
+
+
+def test_a_stdlib_concurrent_future_works_and_its_cancellation_is_raised():
+    import concurrent.futures
+    import types
+
+    loop = IOLoop()
+
+    @types.coroutine
+    def wait(future):
+        return (yield future)
+
+    done, cancelled = concurrent.futures.Future(), concurrent.futures.Future()
+    done.set_result("ok")
+    cancelled.cancel()
+
+    async def main():
+        value = await wait(done)
+        try:
+            await wait(cancelled)
+        except concurrent.futures.CancelledError:
+            return value, "cancelled"
+
+    assert loop.run_sync(main) == ("ok", "cancelled")
+
+
+def test_yielding_a_non_future_names_its_type_and_the_coroutine_can_go_on():
+    import types
+
+    loop = IOLoop()
+
+    class HalfAFuture:  # add_done_callback and done, but no result
+        def add_done_callback(self, fn):
+            fn(self)
+
+        def done(self):
+            return True
+
+    @types.coroutine
+    def yield_(obj):
+        return (yield obj)
+
+    async def main():
+        errors = []
+        for obj in (42, HalfAFuture()):
+            try:
+                await yield_(obj)
+            except TypeError as exc:
+                errors.append(str(exc))
+        await loop.sleep(1)  # the coroutine still runs on the loop afterwards
+        return errors
+
+    int_error, half_error = loop.run_sync(main)
+    assert "awaited 42 of type builtins.int, which is not future-like" in int_error
+    assert "add_done_callback(), done(), result()" in int_error
+    assert "HalfAFuture" in half_error and "(it has no result())" in half_error
 
 
 def test_uncaught_callback_errors_are_recorded_and_the_loop_goes_on(caplog):

@@ -429,7 +429,8 @@ def test_xdist_workers_send_their_cases_and_only_the_controller_writes_one_repor
         *(f"test_ext_server.py::test_server_reads_every_message[{k}]"
           for k in ("dribble", "ewouldblock")),
         *(f"test_ext_other.py::test_other_server[{k}]" for k in ("eintr", "econnreset", "dribble"))])
-    assert report["summary"] == {"cases": 5, "passed": 3, "violations": 2, "errors": 0}
+    assert report["summary"] == {"cases": 5, "passed": 3, "violations": 2, "errors": 0, "failing": 2,
+                                 "contract": 2, "design": 0}
     assert report["run"]["jobs"] == 2 and "--fault-report rep" in report["command"]
     failing = [c for c in report["cases"] if c["outcome"] == "violation"]
     assert all(c["violations"] == ["data-integrity"] and c["trace"] and c["replay"].startswith("python -m pytest")

@@ -64,13 +64,19 @@ def _broken(mutate):
         (lambda r: r["cases"][2].update(id=r["cases"][0]["id"]), "report.cases[2].id: duplicate id"),
         (lambda r: r["summary"].update(passed=7), "report.summary.passed: is 7 but the cases give 1"),
         (lambda r: r.update(seed=True), "report.seed: expected int"),
-        (lambda r: r.update(format="faultio-report/2"), "report.format: unsupported format"),
+        (lambda r: r.update(format="faultio-report/1"), "report.format: unsupported format"),
+        (lambda r: r["cases"][1]["details"][0].update({"class": "style"}), "report.cases[1].details[0].class"),
+        (lambda r: r["cases"][1].update(fails=False), "report.cases[1].fails: is False but the run"),
+        (lambda r: r["cases"][2].update(fails=False), "report.cases[2].fails: a case that could not be judged"),
+        (lambda r: r.update(fail_on=["contract", "styling"]), "report.fail_on: expected a sorted"),
+        (lambda r: r["summary"].update(design=3), "report.summary.design: is 3 but the cases give 1"),
         (lambda r: r["run"].pop("duration_s"), "report.run: missing key 'duration_s'"),
         (lambda r: r.update(faults="eintr"), "report.faults: expected str-list"),
     ],
     ids=["outcome", "style", "unsorted-slugs", "violation-without-slug", "pass-with-slug", "detail-slug",
          "detail-step", "plan-write", "plan-kind", "payload-hex", "trace-source", "trace-nan", "duplicate-id",
-         "summary", "bool-seed", "format", "run-duration", "faults-type"],
+         "summary", "bool-seed", "format", "detail-class", "fails-vs-fail-on", "error-fails", "fail-on",
+         "summary-class", "run-duration", "faults-type"],
 )
 def test_validate_report_error_names_the_bad_key(mutate, expected):
     assert expected in _broken(mutate)
@@ -103,7 +109,7 @@ def test_dumps_report_is_stable_whatever_the_key_order():
 
 def test_dumps_report_puts_format_first_and_keeps_events_on_one_line():
     text = dumps_report(sample_report())
-    assert text.startswith('{\n  "format": "faultio-report/1",\n  "seed": 0,')
+    assert text.startswith('{\n  "format": "faultio-report/2",\n  "seed": 0,')
     assert text.endswith("}\n")
     assert '{"index": 1, "step": 0, "time": 0.0, "source": "loop", "kind": "handler", "detail": {"fd": 5}},\n' in text
 
@@ -173,12 +179,12 @@ def test_load_report_round_trips_through_a_file(tmp_path):
 
 def test_load_report_names_an_unsupported_format_version(tmp_path):
     path = tmp_path / "report.json"
-    path.write_text(json.dumps({**sample_report(), "format": "faultio-report/2"}))
+    path.write_text(json.dumps({**sample_report(), "format": "faultio-report/3"}))
     with pytest.raises(ReportFormatError) as info:
         load_report(path)
     message = str(info.value)
     assert str(path) in message
-    assert "'faultio-report/2' is not supported" in message
+    assert "'faultio-report/3' is not supported" in message
     assert FORMAT in message
 
 

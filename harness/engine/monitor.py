@@ -77,6 +77,8 @@ class Monitor:
         self.delivered = Delivered()
         self.pending_read: ReadOp | None = None
         self.futures: list[tuple[Any, str]] = []
+        #: ids of the futures started on an already-closed stream (the close-ordering rules skip them).
+        self.late_futures: set[int] = set()
         self.close_cb_runs = 0
         self.close_cb_set = False
         self.ops_started = 0
@@ -220,6 +222,7 @@ class Monitor:
         """An operation started: ``op`` is its read, ``None`` for a write."""
         self.ops_started += 1
         if op is not None:
+            op.started_at = len(self.delivered)
             self.pending_read = op
 
     def read_finished(self) -> None:
@@ -288,6 +291,7 @@ class Monitor:
         close-ordering rules."""
         self.futures.append((future, label))
         if self.closed():
+            self.late_futures.add(id(future))
             return
         future.add_done_callback(lambda f: self._future_done(f, label))
 

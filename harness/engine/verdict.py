@@ -69,6 +69,8 @@ class ReadOp:
         self.delimiter = delimiter
         self.regex = regex
         self.max_bytes = max_bytes
+        #: Bytes delivered to the caller before this read started (set by the monitor).
+        self.started_at = 0
 
     def satisfiable(self, held: bytes) -> bool:
         """Would a correct stream complete this read from ``held`` (bytes received, not yet delivered)?"""
