@@ -114,9 +114,26 @@ def server_context(version: Version = None) -> SSL.Context:
     """
     ctx = SSL.Context(SSL.TLS_SERVER_METHOD)
     _pin_version(ctx, version)
-    server_certificate().configure_cert(ctx)
+    key, cert, chain = _server_credentials()
+    ctx.use_privatekey(key)
+    ctx.use_certificate(cert)
+    for extra in chain:
+        ctx.add_extra_chain_cert(extra)
     ctx.check_privatekey()
     return ctx
+
+
+@functools.lru_cache(maxsize=None)
+def _server_credentials() -> tuple:
+    """The server certificate's key, leaf and chain as parsed objects (cached: parsing the RSA key checks it,
+    which costs tens of milliseconds, and a harness run builds one server context per TLS case)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    leaf = server_certificate()
+    key = load_pem_private_key(leaf.private_key_pem.bytes(), None)
+    certs = [x509.load_pem_x509_certificate(pem.bytes()) for pem in leaf.cert_chain_pems]
+    return key, certs[0], tuple(certs[1:])
 
 
 def client_context(version: Version = None, *, trust: str = "faultio") -> SSL.Context:

@@ -62,7 +62,8 @@ def build(config: pytest.Config, settings: Settings, cases: Sequence[dict[str, A
         transports=_seen([c["transport"] for c in unique], TRANSPORTS), report_path=None,
         run_id=time.strftime("%Y%m%d-%H%M%S", time.gmtime(started or time.time())) + f"-pytest-s{settings.seed}",
         started=datetime.datetime.fromtimestamp(started or time.time(), datetime.timezone.utc),
-        duration_s=max(0.0, time.time() - (started or time.time())), jobs=jobs)
+        duration_s=max(0.0, time.time() - (started or time.time())), jobs=jobs,
+        fail_on=settings.fail_on(settings.target or "faultio:IOStream"))
     report["cases"] = unique
     report["summary"] = summarize(unique)
     return report

@@ -333,8 +333,13 @@ class TestState:
             for pair in self.pairs:
                 self._finish(pair)
         violations = self.violations()
-        if not violations:
-            return None
+        errors = [e for pair in self.pairs for e in pair.monitor.harness_errors]
+        if errors:
+            return pytest.fail.Exception("faultio: the harness failed while judging this test (a bug in faultio, "
+                                         "not in your stream): " + "; ".join(errors), pytrace=False)
+        fail_on = self.settings.fail_on(self.target)
+        if not any(v.klass in fail_on for v in violations):
+            return None  # findings of a class this session does not fail on: still in the report
         return pytest.fail.Exception(self.failure_text(violations), pytrace=False)
 
     @staticmethod
@@ -378,7 +383,7 @@ class TestState:
         slugs = ", ".join(dict.fromkeys(v.slug for v in violations))
         lines = [f"faultio: {slugs} broken under the {self.cell.id} fault plan"]
         for v in violations:
-            lines.append(f"[{v.slug}] {v.message} (loop step {v.step})")
+            lines.append(f"[{v.slug}] {v.message} ({v.klass}, loop step {v.step})")
             lines.append(f"    {v.explanation}")
         if self.raised is not None and not self.absorbed(self.raised):
             lines.append(_clip(f"the test itself also raised {type(self.raised).__name__}: {self.raised}", 400))
@@ -471,8 +476,9 @@ class TestState:
         result = CaseResult(case=case, violations=tuple(violations), error=error,
                             steps=self.loop.step if self.loop is not None else 0, trace=trace, sent=sent,
                             received=received)
-        data = case_to_json(result, report_path=None)
-        data.update(id=self.item.nodeid, replay=replay, target=self.target)
+        data = case_to_json(result, report_path=None, fail_on=self.settings.fail_on(self.target))
+        data.update(id=self.item.nodeid, replay=replay, target=self.target,
+                    fail_on=list(self.settings.fail_on(self.target)))
         # Cases reach the xdist controller through execnet: plain JSON values only.
         return json.loads(json.dumps(data, default=str))
 

@@ -40,6 +40,17 @@ class Settings:
     report: str | None
     examples: int
     target: str | None
+    #: ``module[:obj]`` specs of the user checkers loaded for this session.
+    invariants: tuple[str, ...] = ()
+    #: "contract", "all", or None: all for faultio's own stream, contract for a stream faultio did not write.
+    fail_class: str | None = None
+
+    def fail_on(self, target: str) -> tuple[str, ...]:
+        """The classes of finding that fail a test whose stream comes from ``target``."""
+        from ._targets import DEFAULT_TARGET_NAMES
+
+        choice = self.fail_class or ("all" if target in DEFAULT_TARGET_NAMES else "contract")
+        return ("contract", "design") if choice == "all" else ("contract",)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,7 +95,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--fault-target", dest="faultio_target", default=None, metavar="MODULE:FACTORY",
                     help="the stream factory (or IOStream-like class) fault_streams wraps "
                          "(default faultio:IOStream)")
+    group.addoption("--fault-invariants", dest="faultio_invariants", default=None, metavar="MODULE[:OBJ],...",
+                    help="import your own checkers (Checker subclasses registered with @harness.invariant) "
+                         "so every faulted test is judged by them too")
+    group.addoption("--fault-class", dest="faultio_class", default=None, choices=("contract", "all"),
+                    help="which findings fail a test: contract, or all (also the seed design's stricter "
+                         "rules); default: all for faultio's own stream, contract for another factory")
     parser.addini("faults", "default for --faults", default="")
+    parser.addini("fault_invariants", "default for --fault-invariants (comma or line separated)", default="")
+    parser.addini("fault_class", "default for --fault-class", default="")
     parser.addini("fault_seed", "default for --fault-seed", default="")
     parser.addini("fault_report", "default for --fault-report", default="")
     parser.addini("fault_examples", "default for --fault-examples", default="")
@@ -120,6 +139,28 @@ def _kinds(spec: str, where: str) -> tuple[str, ...]:
         raise pytest.UsageError(f"{where}: {exc}") from None
 
 
+def _load_invariants(spec: str | None) -> tuple[str, ...]:
+    specs = tuple(p.strip() for p in (spec or "").replace("\n", ",").split(",") if p.strip())
+    if not specs:
+        return ()
+    from .engine import InvariantError, load_invariants
+
+    for one in specs:
+        try:
+            load_invariants(one)
+        except InvariantError as exc:
+            raise pytest.UsageError(str(exc).replace("--invariants", "--fault-invariants", 1)) from None
+    return specs
+
+
+def _fail_class(value: str | None) -> str | None:
+    if value in (None, ""):
+        return None
+    if value not in ("contract", "all"):
+        raise pytest.UsageError(f"fault_class {value!r} is not valid; valid: contract, all")
+    return value
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     """Register the ``faults`` marker, resolve faultio's settings and start the case recorder."""
@@ -131,6 +172,8 @@ def pytest_configure(config: pytest.Config) -> None:
         report=_setting(config, "faultio_report", "fault_report"),
         examples=_integer(_setting(config, "faultio_examples", "fault_examples"), "--fault-examples", 0),
         target=_setting(config, "faultio_target", "faultio_target"),
+        invariants=_load_invariants(_setting(config, "faultio_invariants", "fault_invariants")),
+        fail_class=_fail_class(_setting(config, "faultio_class", "fault_class")),
     )
     config.stash[SETTINGS_KEY] = settings
     recorder = _Recorder(config)

@@ -476,3 +476,35 @@ def test_the_readme_example_catches_a_short_read_taken_for_a_message(project):
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed", 0) >= 1
     result.stdout.fnmatch_lines(["*[[]data-integrity[]]*"])
+
+
+# --- user checkers -------------------------------------------------------------------------------------
+
+USER_CHECKS = '''
+from harness import Checker, invariant
+
+
+@invariant("no-eintr-in-this-project", klass="contract", observes=("trace",),
+           explanation="This project's kernel never interrupts a call.")
+class NoEintr(Checker):
+    def on_fd(self, event):
+        if event.get("result") == "EINTR":
+            self.violate(f"{event.kind} was interrupted", event.index)
+'''
+
+
+def test_fault_invariants_loads_a_project_checker_that_fails_tests_like_a_built_in(project):
+    project.makepyfile(user_checks=USER_CHECKS, test_ext_server=server_test(kinds='"eintr", "dribble"'))
+    result = project.runpytest_subprocess("--fault-invariants", "user_checks", "--fault-report", "rep")
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(["*[[]no-eintr-in-this-project[]] recv* was interrupted (contract, loop step*"])
+    report = json.loads((project.path / "rep" / "report.json").read_text())
+    (failing,) = [c for c in report["cases"] if c["outcome"] == "violation"]
+    assert failing["violations"] == ["no-eintr-in-this-project"] and failing["classes"] == ["contract"]
+
+
+def test_a_bad_fault_invariants_spec_is_a_usage_error(project):
+    project.makepyfile(test_ext_server=server_test(kinds='"eintr"'))
+    result = project.runpytest_subprocess("--fault-invariants", "json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--fault-invariants 'json': module 'json' registers no invariant*"])

@@ -24,11 +24,13 @@ from .registry import (
     invariant,
     invariant_named,
     load_invariants,
+    unregister,
     user_invariants,
 )
 from .verdict import ReadOp, Violation
 
 __all__ = [
     "CHECKERS", "CLASSES", "INVARIANTS", "Checker", "Invariant", "InvariantError", "Monitor", "ReadOp",
-    "Violation", "explain", "harness_frame", "invariant", "invariant_named", "load_invariants", "user_invariants",
+    "Violation", "explain", "harness_frame", "invariant", "invariant_named", "load_invariants", "unregister",
+    "user_invariants",
 ]

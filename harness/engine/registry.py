@@ -156,6 +156,7 @@ def invariant(slug: str, *, klass: str, explanation: str, group: str = "user", o
                                  "subclass harness.engine.Checker")
         cls.invariant = spec
         _register(spec, cls)
+        cls.invariant = INVARIANTS[slug]  # numbered by the registry
         return cls
 
     return register
@@ -179,6 +180,17 @@ def invariant_named(slug: str) -> Invariant:
 def explain(slug: str) -> str:
     """The one-line explanation of ``slug``."""
     return invariant_named(slug).explanation
+
+
+def unregister(slug: str) -> None:
+    """Remove the user invariant ``slug`` (a built-in cannot be removed; an unknown slug is a no-op)."""
+    spec = INVARIANTS.get(slug)
+    if spec is None:
+        return
+    if spec.builtin:
+        raise InvariantError(f"invariant {slug!r} is built in and cannot be unregistered")
+    del INVARIANTS[slug]
+    del CHECKERS[slug]
 
 
 def user_invariants() -> list[Invariant]:

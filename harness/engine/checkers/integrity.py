@@ -100,7 +100,8 @@ class ReadsAfterClose(Checker):
 class NoAlreadyReading(Checker):
     def on_read_raised(self, op: Any, method: str, exc: BaseException, after_close: bool) -> None:
         if already_reading(exc):
-            self.violate(f"{method} raised {exc!r}: an earlier failed read left the stream 'Already reading'")
+            self.violate(f"{method} raised {exc!r} with no read of the caller's outstanding: the stream kept "
+                         "the state of an earlier read that had already ended")
 
 
 @invariant("read-completes-once", klass="contract", group=GROUP, builtin=True, observes=("futures",),
