@@ -89,6 +89,7 @@ class MutantOutcome:
             "caught": self.caught,
             "skipped": self.skipped,
             "slugs": dict(self.slugs),
+            "classes": {slug: _klass(slug) for slug, _ in self.slugs},
             "shrunk": None if self.shrunk is None else {
                 "from": self.shrunk_from,
                 "slug": self.shrunk_slug,
@@ -279,6 +280,13 @@ def replay_hint(outcome: MutantOutcome, *, seed: int, saved: Path | None = None)
             f"replay(\"{outcome.name}\", \"{outcome.shrunk_from}\", seed={seed})'")
 
 
+def _klass(slug: str) -> str:
+    from .engine import INVARIANTS
+
+    spec = INVARIANTS.get(slug)
+    return spec.klass if spec is not None else "?"
+
+
 def format_mutant(outcome: MutantOutcome, *, seed: int, saved: Path | None = None) -> str:
     """One mutant's block: verdict, the bug, expected and catching slugs, the shrunk plan, a replay hint."""
     where = ",".join(outcome.ran)
@@ -290,11 +298,11 @@ def format_mutant(outcome: MutantOutcome, *, seed: int, saved: Path | None = Non
     else:
         head = f"{outcome.name}: NOT caught on any of {outcome.cases} cases ({where})"
     lines = [head, f"  bug: {outcome.description}"]
-    expects = ", ".join(outcome.expects) or "-"
+    expects = ", ".join(f"{slug} [{_klass(slug)}]" for slug in outcome.expects) or "-"
     if outcome.caught:
         note = "seen" if outcome.expected_seen else "not seen; caught by others"
         lines.append(f"  expected: {expects} ({note})")
-        lines.append("  caught by: " + ", ".join(f"{slug} x{count}" for slug, count in outcome.slugs))
+        lines.append("  caught by: " + ", ".join(f"{slug} [{_klass(slug)}] x{count}" for slug, count in outcome.slugs))
     else:
         lines.append(f"  expected: {expects}")
         lines.append("  no invariant noticed this bug: a gap in the monitors or the scenarios")

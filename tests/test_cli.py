@@ -169,6 +169,22 @@ def test_list_names_every_kind_operation_and_invariant():
     assert code == 0
     for word in ["eintr", "flood", "read_until_regex", "echo", *INVARIANTS]:
         assert word in out
+    for slug, spec in INVARIANTS.items():
+        (line,) = [x for x in out.splitlines() if x.split()[:1] == [slug]]
+        assert line.split()[1] == spec.klass
+
+
+def test_class_chooses_what_fails_the_run_and_says_so(tmp_path):
+    args = ["run", "--faults", "eintr", "--transport", "plain", "--operations", "write", "--no-report",
+            "--examples", "0", "--jobs", "1", "--target", "_broken_targets:EintrClosesOnWrite"]
+    code, _, err = run(args)  # its only finding is a design one: reported, not failing by default
+    assert code == 0 and "design" in err
+    assert "failing on contract findings (the default for a stream faultio did not write" in err
+    code, _, err = run([*args, "--class", "all"])
+    assert code == 1 and "FAIL write/" in err and "eintr-write-retried [design]" in err
+    assert "failing on contract and design findings (--class)" in err
+    code, _, err = run([*args, "--class", "none"])
+    assert code == 2 and "invalid choice: 'none'" in err
 
 
 def test_a_broken_target_exits_1_and_replay_reproduces_the_violation(tmp_path):
