@@ -47,6 +47,41 @@ def _check_delay(what: str, delay: Any) -> None:
         raise ValueError(f"{what} must be a finite number of virtual seconds, got {delay!r}")
 
 
+#: What a yielded object needs to be awaited on the loop.
+_FUTURE_METHODS = ("add_done_callback", "done", "result")
+
+
+def _is_future_like(obj: Any) -> bool:
+    """Duck-typed: ``add_done_callback``, ``done`` and ``result`` are callable (faultio's, Tornado 4's,
+    ``concurrent.futures``' futures)."""
+    return all(callable(getattr(obj, name, None)) for name in _FUTURE_METHODS)
+
+
+def _not_future_like(obj: Any) -> TypeError:
+    """The error thrown into a coroutine that yielded ``obj``, naming its type and what is missing."""
+    kind = type(obj)
+    missing = [name for name in _FUTURE_METHODS if not callable(getattr(obj, name, None))]
+    return TypeError(
+        f"a coroutine on the faultio loop awaited {obj!r} of type {kind.__module__}.{kind.__qualname__}, "
+        f"which is not future-like (it has no {', '.join(f'{m}()' for m in missing)}); the faultio loop can "
+        "await only futures: faultio Futures (stream methods, loop.sleep, loop.spawn) or objects with "
+        "add_done_callback(), done() and result(), such as Tornado 4's Future"
+    )
+
+
+def _future_error(future: Any) -> BaseException | None:
+    """The exception a done future holds: ``exception()`` when it has one, else Tornado 4's ``exc_info()``
+    (``(type, value, tb)`` or ``None``), else ``None`` (``result()`` then raises it, if any)."""
+    exception = getattr(future, "exception", None)
+    if callable(exception):
+        return exception()
+    exc_info = getattr(future, "exc_info", None)
+    if callable(exc_info):
+        info = exc_info()
+        return info[1] if info else None
+    return None
+
+
 class _Timeout:
     __slots__ = ("deadline", "seq", "callback", "cancelled")
 
@@ -239,8 +274,13 @@ class IOLoop:
     def spawn(self, func: Any) -> Future:
         """Start a coroutine (or call a function returning one) and return a future of its result.
 
-        The coroutine runs synchronously until its first ``await`` (Tornado coroutine semantics); it may
-        await only faultio ``Future`` objects.
+        The coroutine runs synchronously until its first ``await`` (Tornado coroutine semantics). It may
+        await any future-like object: faultio's ``Future`` or a foreign one (Tornado 4's
+        ``tornado.concurrent.Future``, whose ``__await__`` yields itself), duck-typed by
+        ``add_done_callback``, ``done`` and ``result``; its exception is read with ``exception()`` or,
+        failing that, Tornado 4's ``exc_info()``. The coroutine resumes on the loop iteration after the
+        future completes. Yielding anything else is thrown back into the coroutine as a ``TypeError``
+        naming the type.
         """
         if inspect.iscoroutine(func):
             coro = func
@@ -266,21 +306,24 @@ class IOLoop:
             except Exception as exc:
                 future.set_exception(exc)
                 return
-            if not isinstance(awaited, Future):
-                problem = TypeError(
-                    f"a coroutine on the faultio loop awaited {awaited!r}; it can only await faultio "
-                    "Futures (stream methods, loop.sleep, loop.spawn)"
-                )
-                self.add_callback(step, None, problem)
+            if not isinstance(awaited, Future) and not _is_future_like(awaited):
+                self.add_callback(step, None, _not_future_like(awaited))
                 return
-            awaited.add_done_callback(lambda f: self.add_callback(resume, f))
+            try:
+                awaited.add_done_callback(lambda f: self.add_callback(resume, f))
+            except Exception as exc:  # a foreign future that refuses the callback: the coroutine hears of it
+                self.add_callback(step, None, exc)
 
-        def resume(done: Future) -> None:
-            error = done.exception()
+        def resume(done: Any) -> None:
+            try:
+                error = _future_error(done)
+                value = None if error is not None else done.result()
+            except Exception as exc:  # reading the outcome failed (a cancelled foreign future, say)
+                error = exc
             if error is not None:
                 step(None, error)
             else:
-                step(done.result())
+                step(value)
 
         step()
         return future
