@@ -370,6 +370,11 @@ def _list(out: TextIO) -> int:
     for kind in FAULT_KINDS:
         print(f"  {kind:<12} {FAULT_HELP[kind]}", file=out)
     print("\ntransports (--transport): plain, ssl, all", file=out)
+    from ._targets import BUILTIN_TARGETS
+
+    print("\nbuilt-in targets (--target; or module:factory for your own):", file=out)
+    for name, description in BUILTIN_TARGETS.items():
+        print(f"  {name:<12} {description}", file=out)
     print("\noperations (--operations):", file=out)
     for name, (_, styles) in OPERATIONS.items():
         print(f"  {name:<22} [{', '.join(styles)}] {OPERATION_HELP[name]}", file=out)
