@@ -140,7 +140,7 @@ class MonitoredStream:
         after_close = bool(stream.closed())
         # A read started after the close callback may still be served from the buffer; its callbacks then
         # legitimately come after the close callback.
-        late = monitor.close_cb_runs > 0 or after_close
+        late = monitor.close_cb_runs > 0
         user_chunk = call.get("streaming_callback")
         streaming = user_chunk is not None
         if streaming:
@@ -168,7 +168,7 @@ class MonitoredStream:
                 return user_cb(data)
 
             call.set("callback", on_data)
-            self._faultio_outstanding = op if not late else None
+            self._faultio_outstanding = op if not after_close else None
         try:
             result = getattr(stream, method)(*call.args, **call.kwargs)
         except Exception as exc:

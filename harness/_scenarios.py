@@ -78,10 +78,12 @@ class Driver:
         monitor = self.monitor
         monitor.op_started(op)
         self._after_close = bool(self.stream.closed())
-        # A read started on a closed stream (whether or not its close callback has run yet) may still be
-        # served from the buffer: its callbacks legitimately come after the close callback, and the close
-        # callback does not end it (it is judged by the reads-after-close rule instead).
-        late = monitor.close_cb_runs > 0 or self._after_close
+        # A read started after the close callback ran may still be served from the buffer: its callbacks
+        # legitimately come after the close callback. One started on a closed stream whose close callback
+        # has not run yet is not ended by the close callback (it may still be served, or refused: the
+        # reads-after-close rule judges it), but its callback must still come first: the caller has not been
+        # told of the close yet, and data after "closed" is the truncated-response bug.
+        late = monitor.close_cb_runs > 0
         if streaming:
             def on_chunk(chunk: bytes) -> None:
                 if not late:
@@ -105,7 +107,7 @@ class Driver:
                 if not done.done():  # already settled if the close callback came first (judged there)
                     done.set_result(("ok", data))
 
-            self._outstanding = (done, op) if not late else None
+            self._outstanding = (done, op) if not self._after_close else None
             try:
                 getattr(self.stream, method)(*args, callback=on_data, **kwargs)
             except Exception as exc:
