@@ -23,7 +23,9 @@ def one_run(jobs: int, extra: list[str]) -> tuple[float, int, str]:
         start = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         elapsed = time.perf_counter() - start
-    summary = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else ""
+    # The run's summary line ("N cases, ... in Xs"), not the verdict line after it.
+    lines = proc.stderr.strip().splitlines()
+    summary = next((line for line in reversed(lines) if " cases, " in line), lines[-1] if lines else "")
     return elapsed, proc.returncode, summary
 
 
