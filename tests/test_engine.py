@@ -185,3 +185,25 @@ def test_the_target_s_log_records_go_to_the_case_not_the_terminal(capfd):
     assert "EINTR on read" not in captured.err + captured.out
     assert any(r["message"].startswith("EINTR on read, retrying") and r["level"] == "INFO" for r in result.logs)
     assert "eintr-invisible" in result.slugs
+
+
+def test_the_stream_s_own_package_logger_is_captured_too(tmp_path, monkeypatch, capfd):
+    module = _user_module(tmp_path, monkeypatch, name="noisy_stream", body="""
+        import logging
+
+        from faultio import IOStream
+
+        log = logging.getLogger("noisy_stream.reader")
+
+
+        class NoisyStream(IOStream):
+            def read_from_fd(self):
+                log.warning("reading from the fd")
+                return super().read_from_fd()
+        """)
+    from harness._targets import load_target
+
+    (case,) = build_cases(faults=["dribble"], transports=["plain"], operations=["read_bytes"])[:1]
+    result = run_case(case, load_target(f"{module}:NoisyStream"))
+    assert "reading from the fd" not in "".join(capfd.readouterr())
+    assert any(r["logger"] == "noisy_stream.reader" and r["level"] == "WARNING" for r in result.logs)

@@ -108,7 +108,12 @@ class Monitor:
         self._loggers: list[tuple[logging.Logger, int, bool]] = []
         # "No log line" means at any level: open the streams' loggers down to DEBUG while we listen (or a
         # record below the ambient level would never be made) and keep their records off the terminal.
-        for name in WATCHED_LOGGERS:
+        # The stream's own package logs too (a project's stream under ``myproject.streams`` logs to
+        # ``myproject...``): capture its top-level logger beside the well-known ones.
+        package = type(stream).__module__.split(".")[0]
+        for name in dict.fromkeys((*WATCHED_LOGGERS, package)):
+            if name in ("builtins", "__main__"):
+                continue
             logger = logging.getLogger(name)
             self._loggers.append((logger, logger.level, logger.propagate))
             logger.setLevel(logging.DEBUG)
