@@ -7,7 +7,11 @@ Rules for this module:
   Payload bytes are only ever shown as a hex dump; JSON inside `<script>` goes through `_script_json`.
 - The page needs nothing from the network (a Content-Security-Policy says so) and reads completely with
   JavaScript off. Scripts only filter, sort, expand/collapse and copy; they never create content.
-- Colour is never the only signal: every outcome also carries a symbol and a word.
+- Colour is never the only signal: every outcome also carries a symbol and a word, every finding its class
+  as a word ("contract", "design").
+- A case's *status* is what a person acts on: ``violation`` (findings that fail the run), ``noted``
+  (findings only of classes the run does not fail on), ``error`` (could not be judged; always fails) or
+  ``pass``. It comes from the report's ``fails`` and ``outcome``; the page never recomputes a verdict.
 """
 
 from __future__ import annotations
@@ -26,10 +30,13 @@ from ._report_json import PathLike, dumps_report, validate_report, write_atomic
 
 __all__ = ["render_html", "write_report_dir"]
 
-SYMBOL = {"pass": "\u2713", "violation": "\u2717", "error": "!"}
-WORD = {"pass": "pass", "violation": "violation", "error": "error"}
-SEVERITY = {"violation": 3, "error": 2, "pass": 1}
+SYMBOL = {"pass": "\u2713", "violation": "\u2717", "error": "!", "noted": "\u25b3"}
+WORD = {"pass": "pass", "violation": "violation", "error": "error", "noted": "finding, not failing"}
+SEVERITY = {"violation": 4, "error": 3, "noted": 2, "pass": 1}
+STATUSES = ("violation", "error", "noted", "pass")     # worst first, the order counts are shown in
+CLASS_WORDS = ("contract", "design")                   # the invariant classes, in the order they are shown
 LANES = ("fd", "loop", "stream", "harness", "log")
+LOG_ROWS_MAX = 200      # a case's log block shows at most this many records
 
 TRACE_ROWS_MAX = 600    # a trace longer than this is shown as head + windows around pins + tail
 TRACE_HEAD = TRACE_TAIL = 100
@@ -76,8 +83,54 @@ def _anchors(cases: list[dict]) -> dict[str, str]:
     return out
 
 
-def _badge(outcome: str) -> str:
-    return f'<span class="badge {_e(outcome)}">{SYMBOL.get(outcome, "?")} {_e(WORD.get(outcome, outcome))}</span>'
+def _status(case: dict) -> str:
+    """``violation``, ``noted``, ``error`` or ``pass`` (see the module rules)."""
+    if case["outcome"] == "violation":
+        return "violation" if case["fails"] else "noted"
+    return case["outcome"]
+
+
+def _badge(status: str, title: str = "") -> str:
+    tip = f' title="{_e(title)}"' if title else ""
+    return (f'<span class="badge {_e(status)}"{tip}>{SYMBOL.get(status, "?")} '
+            f'{_e(WORD.get(status, status))}</span>')
+
+
+def _case_badge(case: dict, fail_on: list[str]) -> str:
+    status = _status(case)
+    if status == "noted":
+        return _badge(status, f"{_classes_text(case['classes'])} only; this run fails on {_classes_text(fail_on)}")
+    return _badge(status)
+
+
+def _cls(klass: str) -> str:
+    """The small word tag naming a finding's class (``contract``, ``design`` or ``error``)."""
+    return f'<span class="cls {_e(klass)}">{_e(klass)}</span>'
+
+
+def _classes_text(classes: Iterable[str]) -> str:
+    """``contract findings``, ``contract and design findings``."""
+    names = [c for c in CLASS_WORDS if c in set(classes)] + sorted(set(classes) - set(CLASS_WORDS))
+    return (" and ".join(names) or "no") + " findings"
+
+
+def _slug_classes(case: dict) -> dict[str, str]:
+    """slug -> class of the case's findings (from its details; a slug with no detail gets "")."""
+    return {d["slug"]: d["class"] for d in case["details"] if d["slug"]}
+
+
+def _chips(case: dict, fail_on: list[str]) -> str:
+    """The case's slugs as chips, each labelled with its class; a chip whose class does not fail the run
+    says so in its tooltip."""
+    klasses = _slug_classes(case)
+    out = []
+    for slug in case["violations"]:
+        klass = klasses.get(slug, "")
+        fails = "fails this run" if klass in fail_on else "does not fail this run"
+        tip = f"{slug}: {klass} invariant, {fails}" if klass else slug
+        out.append(f'<span class="chip {_e(klass)}" title="{_e(tip)}"><code class="slug">{_e(slug)}</code>'
+                   + (_cls(klass) if klass else "") + "</span>")
+    return " ".join(out)
 
 
 def _kv(d: dict, limit: int = DETAIL_CHARS) -> str:
@@ -100,26 +153,72 @@ def _kv(d: dict, limit: int = DETAIL_CHARS) -> str:
 # Summary and matrix
 
 
-def _summary(report: dict) -> str:
-    s, run = report["summary"], report["run"]
-    bad = s["violations"] + s["errors"]
-    if bad:
-        parts = [f'{s["violations"]} violation{"s" * (s["violations"] != 1)}'] if s["violations"] else []
-        parts += [f'{s["errors"]} error{"s" * (s["errors"] != 1)}'] if s["errors"] else []
-        status = f'{SYMBOL["violation"]} {" and ".join(parts)} in {s["cases"]} cases'
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
+def _fails_on_text(fail_on: list[str]) -> str:
+    """What fails the run, in words: ``contract findings and errors``."""
+    return f"{_classes_text(fail_on)} and errors"
+
+
+def _status_line(report: dict) -> tuple[str, str]:
+    """The summary's one-line verdict (plain text) and its CSS class (``bad`` or ``good``)."""
+    s, cases = report["summary"], report["cases"]
+    noted = [c for c in cases if _status(c) == "noted"]
+    failing_viol = s["failing"] - s["errors"]
+    if s["failing"]:
+        parts = [_plural(failing_viol, "violation")] if failing_viol else []
+        parts += [_plural(s["errors"], "error")] if s["errors"] else []
+        text = (f'{SYMBOL["violation"]} {s["failing"]} of {_plural(s["cases"], "case")} fail this run '
+                f'({" and ".join(parts)})')
+        kind = "bad"
+    elif noted:
+        text = f'{SYMBOL["pass"]} no case fails this run'
+        kind = "good"
     else:
-        status = f'{SYMBOL["pass"]} all {s["cases"]} cases passed'
-    stats = [("Cases", s["cases"], ""), ("Passed", s["passed"], "pass"),
-             ("Violations", s["violations"], "violation" if s["violations"] else ""),
-             ("Errors", s["errors"], "error" if s["errors"] else ""), ("Seed", report["seed"], ""),
-             ("Duration", f'{run["duration_s"]:.2f} s', ""), ("Jobs", run["jobs"], "")]
-    cells = "".join(f'<div class="{c}"><dt>{_e(k)}</dt><dd>{_e(v)}</dd></div>' for k, v, c in stats)
-    facts = [("Target", report["target"]), ("Transports", ", ".join(report["transports"]) or "\u2013"),
+        text = f'{SYMBOL["pass"]} all {_plural(s["cases"], "case")} passed'
+        kind = "good"
+    if noted:
+        other = sorted({k for c in noted for k in c["classes"]} - set(report["fail_on"]))
+        more = "more " if s["failing"] else ""
+        text += (f'; {len(noted)} {more}{"case has" if len(noted) == 1 else "cases have"} only '
+                 f'{_classes_text(other)}, which do not fail it')
+    return text, kind
+
+
+def _summary(report: dict) -> str:
+    s, run, fail_on = report["summary"], report["run"], report["fail_on"]
+    status, kind = _status_line(report)
+
+    def counted(klass: str) -> str:
+        return "fails the run" if klass in fail_on else "does not fail the run"
+
+    # (label, value, css class, second line, tooltip)
+    stats = [("Cases", s["cases"], "", "", ""), ("Passed", s["passed"], "pass", "", ""),
+             ("Failing", s["failing"], "violation" if s["failing"] else "", "",
+              "cases that fail this run: errors and cases with findings of a class it fails on"),
+             *((k.capitalize(), s[k], f"cls-{k}" if s[k] else "", counted(k),
+                f"cases with at least one {k} finding") for k in CLASS_WORDS),
+             ("Violations", s["violations"], "violation" if s["violations"] else "", "",
+              "cases with at least one finding, whatever its class"),
+             ("Errors", s["errors"], "error" if s["errors"] else "", "", "cases that could not be judged"),
+             ("Seed", report["seed"], "", "", ""), ("Duration", f'{run["duration_s"]:.2f} s', "", "", ""),
+             ("Jobs", run["jobs"], "", "", "")]
+    def cell(label: str, value: Any, css: str, sub: str, tip: str) -> str:
+        title = f' title="{_e(tip)}"' if tip else ""
+        second = f'<dd class="sub">{_e(sub)}</dd>' if sub else ""
+        return f'<div class="{css}"{title}><dt>{_e(label)}</dt><dd>{_e(value)}</dd>{second}</div>'
+
+    cells = "".join(cell(*stat) for stat in stats)
+    facts = [("Fails on", _fails_on_text(fail_on)), ("Target", report["target"]),
+             ("Transports", ", ".join(report["transports"]) or "\u2013"),
              ("Started", run["started"]), ("Run", run["id"]), ("Python", run["python"]),
              ("Format", report["format"])]
     rows = "".join(f'<tr><th scope="row">{_e(k)}</th><td><code>{_e(v)}</code></td></tr>' for k, v in facts)
     return (f'<section id="summary" aria-labelledby="h-summary"><h2 id="h-summary">Summary</h2>'
-            f'<p class="status {"bad" if bad else "good"}">{_e(status)}</p>'
+            f'<p class="status {kind}">{_e(status)} <span class="failon">fails on: '
+            f'{_e(_classes_text(fail_on))}</span></p>'
             f'<dl class="stats">{cells}</dl><table class="facts"><tbody>{rows}</tbody></table>'
             f'<p class="label">Reproduce this run</p>{_command(report["command"], "cmd-run")}</section>')
 
@@ -150,22 +249,25 @@ def _matrix(report: dict, anchors: dict[str, str]) -> str:
             if not group:
                 tds.append('<td class="none"><span class="sr">no cases</span>\u2013</td>')
                 continue
-            counts = Counter(c["outcome"] for c in group)
+            counts = Counter(_status(c) for c in group)
             worst = max(counts, key=SEVERITY.__getitem__)
-            # Link to the first failing case when there is one, else to the group's first table row.
-            target = next((c for c in group if c["outcome"] != "pass"), group[0])
-            href = anchors[target["id"]] if target["outcome"] != "pass" else "row-" + anchors[target["id"]]
+            # Link to the worst case when it is not a pass (the first failing case, else the first case with
+            # findings that do not fail the run), else to the group's first table row.
+            target = next((c for c in group if _status(c) == worst), group[0])
+            href = anchors[target["id"]] if worst != "pass" else "row-" + anchors[target["id"]]
             text = " ".join(f'<span class="n {o}">{SYMBOL[o]}\u202f{counts[o]}</span>'
-                            for o in ("violation", "error", "pass") if counts[o])
-            label = f'{op} \u00d7 {fault}: ' + ", ".join(f"{counts[o]} {WORD[o]}"
-                                                         for o in ("violation", "error", "pass") if counts[o])
+                            for o in STATUSES if counts[o])
+            label = f'{op} \u00d7 {fault}: ' + ", ".join(f"{counts[o]} {WORD[o]}" for o in STATUSES if counts[o])
             tds.append(f'<td class="{worst}"><a href="#{_e(href)}" title="{_e(label)}" '
                        f'data-cell-op="{_e(op)}" data-cell-fault="{_e(fault)}">{text}</a></td>')
         rows.append(f'<tr><th scope="row"><code>{_e(op)}</code></th>{"".join(tds)}</tr>')
-    legend = " ".join(f'<span class="n {o}">{SYMBOL[o]} {WORD[o]}</span>' for o in ("violation", "error", "pass"))
+    words = {"violation": "violation, fails the run", "error": "error (could not be judged), fails the run",
+             "noted": f"findings that do not fail the run (it fails on {_classes_text(report['fail_on'])})",
+             "pass": "pass"}
+    legend = " ".join(f'<span class="n {o}">{SYMBOL[o]} {_e(words[o])}</span>' for o in STATUSES)
     return (f'<section id="matrix" aria-labelledby="h-matrix"><h2 id="h-matrix">Fault \u00d7 operation</h2>'
-            f'<p class="note">Each cell counts cases across transports and styles. {legend}. '
-            f'A cell links to its first failing case.</p>'
+            f'<p class="note">Each cell counts cases across transports and styles: {legend}. '
+            f'A cell is coloured by its worst case and links to it.</p>'
             f'<div class="wide"><table class="matrix"><thead><tr><th scope="col">operation \\ fault</th>'
             f'{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div></section>')
 
@@ -175,15 +277,20 @@ def _matrix(report: dict, anchors: dict[str, str]) -> str:
 
 
 def _data_attrs(case: dict) -> str:
-    text = " ".join([case["id"], *case["violations"], *(d["message"] for d in case["details"])]).lower()
-    return (f'data-case data-outcome="{_e(case["outcome"])}" data-op="{_e(case["operation"])}" '
+    text = " ".join([case["id"], *case["violations"], *case["classes"],
+                     *(d["message"] for d in case["details"])]).lower()
+    return (f'data-case data-outcome="{_e(case["outcome"])}" data-fails="{"yes" if case["fails"] else "no"}" '
+            f'data-classes="{_e(" ".join(case["classes"]))}" data-op="{_e(case["operation"])}" '
             f'data-fault="{_e(case["fault"])}" data-transport="{_e(case["transport"])}" data-text="{_e(text)}"')
 
 
 def _meta(case: dict) -> str:
-    fields = [f for f in ("operation", "style", "fault", "transport", "origin", "seed") if f in case]
+    fields = [(f, case[f]) for f in ("operation", "style", "fault", "transport", "origin", "seed") if f in case]
+    fields.append(("fails this run", "yes" if case["fails"] else "no"))
+    if case["classes"]:
+        fields.append(("classes", ", ".join(case["classes"])))
     return '<dl class="meta">' + "".join(
-        f'<div><dt>{f}</dt><dd>{_e(case[f])}</dd></div>' for f in fields) + "</dl>"
+        f'<div><dt>{_e(k)}</dt><dd>{_e(v)}</dd></div>' for k, v in fields) + "</dl>"
 
 
 def _detail_rows(case: dict) -> list[Optional[int]]:
@@ -201,7 +308,16 @@ def _detail_rows(case: dict) -> list[Optional[int]]:
     return out
 
 
-def _details_list(case: dict, ident: str) -> str:
+def _verdict_of(klass: str, fail_on: list[str]) -> str:
+    """Whether a finding of class ``klass`` fails the run, in words."""
+    if klass == "error":
+        return "the case could not be judged; fails the run"
+    if klass in fail_on:
+        return "fails the run"
+    return f"does not fail the run (it fails on {_classes_text(fail_on)})"
+
+
+def _details_list(case: dict, ident: str, fail_on: list[str]) -> str:
     if not case["details"]:
         what = "No invariant details were recorded." if case["outcome"] != "pass" else ""
         return f'<p class="note">{what}</p>' if what else ""
@@ -209,10 +325,15 @@ def _details_list(case: dict, ident: str) -> str:
     for d, row in zip(case["details"], _detail_rows(case)):
         step = f'step {d["step"]}' if d["step"] is not None else "no step"
         link = f' <a class="jump" href="#{ident}-ev-{row}">trace event</a>' if row is not None else ""
-        items.append(f'<li><div><code class="slug">{_e(d["slug"])}</code> <span class="step">{_e(step)}</span>{link}'
+        klass = d["class"]
+        slug = f'<code class="slug">{_e(d["slug"])}</code> ' if d["slug"] else ""
+        counts = "fails" if klass == "error" or klass in fail_on else "nofail"
+        items.append(f'<li class="{_e(klass)} {counts}"><div>{slug}{_cls(klass)} <span class="step">{_e(step)}</span>'
+                     f'{link} <span class="verdict">{_e(_verdict_of(klass, fail_on))}</span>'
                      f'</div><div class="expl">{_e(d["explanation"])}</div>'
                      f'<div class="msg">{_e(d["message"])}</div></li>')
-    return f'<h4>Invariants</h4><ul class="invariants">{"".join(items)}</ul>'
+    title = "Invariants" if any(d["slug"] for d in case["details"]) else "What went wrong"
+    return f'<h4>{title}</h4><ul class="invariants">{"".join(items)}</ul>'
 
 
 def _plan_table(plan: dict) -> str:
@@ -236,8 +357,9 @@ def _injected(event: dict) -> bool:
     return bool(event["detail"].get("injected"))
 
 
-def _pins(case: dict) -> list[tuple[int, str, str]]:
-    return [(d["step"], d["slug"], d["message"]) for d in case["details"] if d["step"] is not None]
+def _pins(case: dict) -> list[tuple[int, str, str, str]]:
+    """``(step, slug, message, class)`` of every detail tied to a loop step."""
+    return [(d["step"], d["slug"], d["message"], d["class"]) for d in case["details"] if d["step"] is not None]
 
 
 def _ticks(lo: int, hi: int, count: int = 8) -> list[int]:
@@ -249,7 +371,7 @@ def _ticks(lo: int, hi: int, count: int = 8) -> list[int]:
     return list(range(int(first), hi + 1, int(step)))
 
 
-def _timeline(case: dict, ident: str) -> str:
+def _timeline(case: dict, ident: str, fail_on: list[str]) -> str:
     """An inline SVG: x is the trace step, one lane per event source, faults and violations marked."""
     trace, pins = case.get("trace") or [], _pins(case)
     if not trace and not pins:
@@ -288,6 +410,8 @@ def _timeline(case: dict, ident: str) -> str:
     for (source, col, injected), events in sorted(groups.items(), key=lambda kv: kv[0][2]):
         cy = top + LANES.index(source) * lane_h + lane_h / 2
         lines = [f'step {e["step"]} \u00b7 {e["source"]} {e["kind"]}' + (" (injected)" if injected else "")
+                 + (f': {e["detail"].get("logger", "")} {str(e["detail"].get("message", ""))[:80]}'
+                    if source == "log" else "")
                  for e in events[:4]]
         if len(events) > 4:
             lines.append(f"\u2026 and {len(events) - 4} more")
@@ -296,23 +420,36 @@ def _timeline(case: dict, ident: str) -> str:
             out.append(f'<path class="mark inj" d="M{col} {cy - 7}l6 7-6 7-6-7z">{tip}</path>')
         else:
             out.append(f'<rect class="mark {source}" x="{col - 1}" y="{cy - 6}" width="2" height="12">{tip}</rect>')
-    for n, (step, slug, message) in enumerate(pins):
+    for n, (step, slug, message, klass) in enumerate(pins):
         px, ly = x(step), 14 + (n % 2) * 16
         anchor = "end" if px > left + plot * 0.7 else "start"
         dx = -6 if anchor == "end" else 9
-        out.append(f'<g class="pin"><title>{_e(f"violation {slug} at step {step}: {message}")}</title>'
+        fails = klass == "error" or klass in fail_on
+        symbol = SYMBOL["violation" if fails else "noted"]
+        what = f"{klass} violation {slug}" if slug else "error"
+        verdict = "" if klass == "error" else (" (fails the run)" if fails else " (does not fail the run)")
+        out.append(f'<g class="pin {_e(klass)}"><title>{_e(f"{what} at step {step}{verdict}: {message}")}</title>'
                    f'<line x1="{px:.1f}" x2="{px:.1f}" y1="{ly + 2}" y2="{base}"/>'
                    f'<path d="M{px:.1f} {ly - 8}l6 0 0 10-6 0z"/>'
                    f'<text x="{px + dx:.1f}" y="{ly}" text-anchor="{anchor}">'
-                   f'{SYMBOL["violation"]} {_e(slug)} @ {step}</text></g>')
+                   f'{symbol} {_e(slug or "error")} [{_e(klass)}] @ {step}</text></g>')
     out.append("</svg>")
-    legend = ('<p class="legend"><span class="key ev">\u258d</span> event '
-              '<span class="key inj">\u25c6</span> injected fault '
-              '<span class="key pin">\u2502</span> violation (step and slug)</p>')
+    lanes = "".join(f'<span class="lk"><span class="key lane-{lane}">\u2503</span>\u2009{lane}</span>' for lane in LANES)
+    legend = (f'<p class="legend">Events by lane: {lanes}<span class="lk"><span class="key inj">\u25c6</span>'
+              f'\u2009injected fault</span><span class="lk"><span class="key pin">\u2503</span>\u2009contract'
+              f'</span><span class="lk"><span class="key pin design">\u2507</span>\u2009design</span>'
+              f'<span class="lk"><span class="key pin error">\u2503</span>\u2009error</span> finding at its step '
+              f'({SYMBOL["violation"]} fails the run, {SYMBOL["noted"]} does not)</p>')
     return f'<h4>Timeline</h4><div class="svgwrap">{"".join(out)}</div>{legend}'
 
 
-def _trace_table(case: dict, ident: str) -> str:
+def _culprit(slug: str, klass: str, fail_on: list[str]) -> str:
+    """The badge on the trace row a detail names: its slug and class, marked as failing the run or not."""
+    status = "violation" if klass == "error" or klass in fail_on else "noted"
+    return f' <span class="badge {status}">{SYMBOL[status]} {_e(slug or "error")} [{_e(klass)}]</span>'
+
+
+def _trace_table(case: dict, ident: str, fail_on: list[str]) -> str:
     trace = case.get("trace")
     if not trace:
         return ""
@@ -326,7 +463,7 @@ def _trace_table(case: dict, ident: str) -> str:
         if row is not None:
             anchors.add(row)
             if isinstance(d.get("event"), int) and d["event"] >= 0:
-                culprits.setdefault(row, []).append(d["slug"])
+                culprits.setdefault(row, []).append((d["slug"], d["class"]))
     spans = [(0, n)]
     if n > TRACE_ROWS_MAX:
         wanted = [(0, TRACE_HEAD), (n - TRACE_TAIL, n)]
@@ -346,8 +483,7 @@ def _trace_table(case: dict, ident: str) -> str:
             e = trace[i]
             cls = " ".join(c for c in ("inj" if _injected(e) else "", "pinned" if e["step"] in pin_steps else "",
                                        "culprit" if i in culprits else "") if c)
-            flag = "".join(f' <span class="badge violation">{SYMBOL["violation"]} {_e(slug)}</span>'
-                           for slug in culprits.get(i, ()))
+            flag = "".join(_culprit(slug, klass, fail_on) for slug, klass in culprits.get(i, ()))
             rid = f' id="{ident}-ev-{i}"' if i in anchors else ""
             rows.append(f'<tr{rid} class="{cls}"><td class="num">{_e(e.get("index", i))}</td><td class="num">{e["step"]}'
                         f'</td><td class="num">{e["time"]:g}</td><td>{_e(e["source"])}</td>'
@@ -395,27 +531,46 @@ def _payload(case: dict) -> str:
     return f'<h4>Payload</h4><p class="note">{_e(verdict)}.</p><div class="payload">{"".join(blocks)}</div>'
 
 
-def _case_section(case: dict, anchor: str, open_: bool) -> str:
-    slugs = " ".join(f'<code class="slug">{_e(s)}</code>' for s in case["violations"])
-    body = (_meta(case) + _details_list(case, anchor) + _plan_table(case["plan"]) + _timeline(case, anchor + "-svg")
-            + _trace_table(case, anchor) + _payload(case)
-            + '<h4>Replay</h4>' + _command(case["replay"], anchor + "-replay"))
+def _logs(case: dict) -> str:
+    """The target's log records captured during the case, as a table (only when the case has ``logs``)."""
+    if "logs" not in case:
+        return ""
+    logs = case["logs"]
+    if not logs:
+        return '<h4>Logs</h4><p class="note">The target logged nothing during this case.</p>'
+    shown = logs[:LOG_ROWS_MAX]
+    rows = "".join(f'<tr class="lvl-{_e(r["level"].lower())}"><td class="num">{i}</td><td>{_e(r["level"])}</td>'
+                   f'<td><code>{_e(r["logger"])}</code></td><td class="logmsg">{_e(r["message"])}</td></tr>'
+                   for i, r in enumerate(shown))
+    note = (f'<p class="note">Showing the first {len(shown)} of {len(logs)} records; all are in report.json.</p>'
+            if len(shown) < len(logs) else "")
+    head = "".join(f'<th scope="col">{h}</th>' for h in ("#", "level", "logger", "message"))
+    return (f'<h4>Logs ({len(logs)} record{"s" * (len(logs) != 1)})</h4>{note}<div class="scroll">'
+            f'<table class="logs"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>')
+
+
+def _case_section(case: dict, anchor: str, open_: bool, fail_on: list[str]) -> str:
+    body = (_meta(case) + _details_list(case, anchor, fail_on) + _plan_table(case["plan"])
+            + _timeline(case, anchor + "-svg", fail_on) + _trace_table(case, anchor, fail_on) + _logs(case)
+            + _payload(case) + '<h4>Replay</h4>' + _command(case["replay"], anchor + "-replay"))
     opened = " open" if open_ else ""
-    return (f'<details class="case {_e(case["outcome"])}" id="{anchor}" {_data_attrs(case)}{opened}>'
-            f'<summary>{_badge(case["outcome"])} <span class="cid">{_e(case["id"])}</span> {slugs}</summary>'
-            f'<div class="body">{body}</div></details>')
+    return (f'<details class="case {_status(case)}" id="{anchor}" {_data_attrs(case)}{opened}>'
+            f'<summary>{_case_badge(case, fail_on)} <span class="cid">{_e(case["id"])}</span> '
+            f'{_chips(case, fail_on)}</summary><div class="body">{body}</div></details>')
 
 
-def _case_table(cases: list[dict], anchors: dict[str, str]) -> str:
+def _case_table(cases: list[dict], anchors: dict[str, str], fail_on: list[str]) -> str:
     rows = []
     for c in cases:
         a = anchors[c["id"]]
         cols = "".join(f'<td>{_e(c[k])}</td>' for k in ("operation", "style", "fault", "transport", "origin"))
-        rows.append(f'<tr id="row-{a}" {_data_attrs(c)}><td><a href="#{a}">{_e(c["id"])}</a></td>{cols}'
-                    f'<td data-v="{SEVERITY[c["outcome"]]}">{_badge(c["outcome"])}</td>'
-                    f'<td class="slugs">{" ".join(f"<code>{_e(s)}</code>" for s in c["violations"])}</td></tr>')
+        # Ids may break after a slash (never inside a word); escaping never produces a slash.
+        rows.append(f'<tr id="row-{a}" {_data_attrs(c)}><td><a href="#{a}">{_e(c["id"]).replace("/", "/<wbr>")}'
+                    f'</a></td>{cols}'
+                    f'<td data-v="{SEVERITY[_status(c)]}">{_case_badge(c, fail_on)}</td>'
+                    f'<td class="slugs">{_chips(c, fail_on)}</td></tr>')
     head = "".join(f'<th scope="col" data-sort>{h}</th>' for h in
-                   ("case", "operation", "style", "fault", "transport", "origin", "outcome", "invariants"))
+                   ("case", "operation", "style", "fault", "transport", "origin", "verdict", "invariants"))
     return (f'<section id="cases" aria-labelledby="h-cases"><h2 id="h-cases">All cases</h2>'
             f'<div class="wide"><table id="case-table" class="cases"><thead><tr>{head}</tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table></div></section>')
@@ -433,6 +588,8 @@ def _filters(report: dict) -> str:
 
     return ('<form id="filters" class="filters" role="search" hidden>'
             + select("outcome", "Outcome", ["violation", "error", "pass"])
+            + select("fails", "Fails run", ["yes", "no"])
+            + select("klass", "Class", list(CLASS_WORDS))
             + select("operation", "Operation", names("operations", "operation"))
             + select("fault", "Fault", names("faults", "fault"))
             + select("transport", "Transport", names("transports", "transport"))
@@ -449,23 +606,58 @@ def _filters(report: dict) -> str:
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
 
 
+def _not_applicable(report: dict) -> str:
+    """The invariants that could not be checked on this target, with the reason (only when there are any)."""
+    items = report["not_applicable"]
+    if not items:
+        return ""
+    rows = "".join(f'<tr><td><code class="slug">{_e(i["slug"])}</code></td><td>{_e(i["reason"])}</td></tr>'
+                   for i in items)
+    return (f'<section id="not-applicable" aria-labelledby="h-na"><h2 id="h-na">Not checked on this target '
+            f'({len(items)})</h2><p class="note">These invariants could not be checked on '
+            f'<code>{_e(report["target"])}</code>, so no case could break them: a pass here says nothing '
+            f'about them.</p><div class="wide"><table class="na"><thead><tr><th scope="col">invariant</th>'
+            f'<th scope="col">why it was not checked</th></tr></thead><tbody>{rows}</tbody></table></div></section>')
+
+
 def render_html(report: dict) -> str:
     """Render the report as one self-contained HTML page (a str); the report is validated first."""
     validate_report(report)
-    cases = report["cases"]
+    cases, fail_on = report["cases"], report["fail_on"]
     anchors = _anchors(cases)
-    failing = [c for c in cases if c["outcome"] != "pass"]
+    failing = [c for c in cases if c["fails"]]
+    noted = [c for c in cases if _status(c) == "noted"]
     passing = [c for c in cases if c["outcome"] == "pass"]
     s = report["summary"]
-    verdict = f'{s["violations"]} violations, {s["errors"]} errors' if failing else "all passed"
-    meta = {k: report[k] for k in ("format", "seed", "target", "command")}
+    if failing:
+        verdict = f'{s["failing"]} failing ({s["violations"]} with findings, {s["errors"]} errors)'
+    else:
+        verdict = "no case fails" + (f', {len(noted)} with findings not failing' if noted else "")
+    meta = {k: report[k] for k in ("format", "seed", "target", "command", "fail_on")}
     meta.update(run=report["run"]["id"], summary=s)
     if failing:
-        fail_html = "".join(_case_section(c, anchors[c["id"]], True) for c in failing)
+        fail_html = "".join(_case_section(c, anchors[c["id"]], True, fail_on) for c in failing)
+    elif noted:
+        fail_html = (f'<p class="note">{SYMBOL["pass"]} No case fails this run; see the findings that do not '
+                     f'fail it below.</p>')
     else:
         fail_html = f'<p class="note">{SYMBOL["pass"]} No case violated an invariant or errored.</p>'
-    pass_html = "".join(_case_section(c, anchors[c["id"]], False) for c in passing)
+    noted_html = ""
+    if noted:
+        noted_html = (f'<section id="findings" aria-labelledby="h-findings"><h2 id="h-findings">Findings that do '
+                      f'not fail this run ({len(noted)})</h2><p class="note">These cases broke only invariants of '
+                      f'a class this run does not fail on (it fails on {_e(_fails_on_text(fail_on))}). They are '
+                      f'collapsed; open one to see its findings.</p>'
+                      + "".join(_case_section(c, anchors[c["id"]], False, fail_on) for c in noted) + "</section>")
+    pass_html = "".join(_case_section(c, anchors[c["id"]], False, fail_on) for c in passing)
     pass_html = pass_html or '<p class="note">No passing cases.</p>'
+    nav = ['<a href="#summary">Summary</a>', '<a href="#matrix">Matrix</a>']
+    if report["not_applicable"]:
+        nav.append(f'<a href="#not-applicable">Not checked ({len(report["not_applicable"])})</a>')
+    nav.append(f'<a href="#failures">Failing ({len(failing)})</a>')
+    if noted:
+        nav.append(f'<a href="#findings">Not failing ({len(noted)})</a>')
+    nav += [f'<a href="#cases">All cases ({len(cases)})</a>', f'<a href="#passing">Passing ({len(passing)})</a>']
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -473,13 +665,11 @@ def render_html(report: dict) -> str:
         f'<title>faultio report \u2013 {_e(report["target"])} \u2013 {_e(verdict)}</title>'
         f'<style>{_CSS}</style></head><body>'
         f'<header><h1>faultio report</h1><p><code>{_e(report["target"])}</code> \u00b7 seed {_e(report["seed"])}'
-        f' \u00b7 run {_e(report["run"]["id"])}</p></header>'
-        '<nav aria-label="Sections"><a href="#summary">Summary</a><a href="#matrix">Matrix</a>'
-        f'<a href="#failures">Failures ({len(failing)})</a><a href="#cases">All cases ({len(cases)})</a>'
-        f'<a href="#passing">Passing ({len(passing)})</a></nav>'
-        f'{_filters(report)}<main>{_summary(report)}{_matrix(report, anchors)}'
-        f'<section id="failures" aria-labelledby="h-failures"><h2 id="h-failures">Failures ({len(failing)})</h2>'
-        f'{fail_html}</section>{_case_table(cases, anchors)}'
+        f' \u00b7 run {_e(report["run"]["id"])} \u00b7 fails on {_e(_classes_text(fail_on))}</p></header>'
+        f'<nav aria-label="Sections">{"".join(nav)}</nav>'
+        f'{_filters(report)}<main>{_summary(report)}{_matrix(report, anchors)}{_not_applicable(report)}'
+        f'<section id="failures" aria-labelledby="h-failures"><h2 id="h-failures">Cases failing this run '
+        f'({len(failing)})</h2>{fail_html}</section>{noted_html}{_case_table(cases, anchors, fail_on)}'
         f'<section id="passing" aria-labelledby="h-passing"><h2 id="h-passing">Passing cases ({len(passing)})</h2>'
         f'{pass_html}</section></main>'
         f'<footer>{_e(report["format"])} \u00b7 report.json next to this page is the source of truth.</footer>'

@@ -156,7 +156,8 @@ def test_failing_cases_are_open_and_passing_cases_collapsed(page):
 
 
 def test_failing_case_shows_slugs_explanations_messages_and_the_plan(page):
-    assert '<code class="slug">close-cb-once</code> <span class="step">step 17</span>' in page
+    assert ('<code class="slug">close-cb-once</code> <span class="cls contract">contract</span> '
+            '<span class="step">step 17</span>') in page
     assert "The close callback runs at most once per registration." in page
     assert "close callback ran twice (steps 9 and 17) &lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
     assert '<td><code>send_partial</code></td><td>count=4 max_bytes=1</td>' in page
@@ -164,8 +165,8 @@ def test_failing_case_shows_slugs_explanations_messages_and_the_plan(page):
 
 def test_timeline_svg_pins_the_violation_at_its_step(page):
     svg = re.search(r'<svg class="timeline".*?</svg>', page, re.S).group(0)
-    assert '<g class="pin"><title>violation close-cb-once at step 17:' in svg
-    assert "\u2717 close-cb-once @ 17</text>" in svg
+    assert '<g class="pin contract"><title>contract violation close-cb-once at step 17 (fails the run):' in svg
+    assert "\u2717 close-cb-once [contract] @ 17</text>" in svg
     assert 'class="mark inj"' in svg
     for lane in ("fd", "loop", "stream", "harness"):
         assert f">{lane}</text>" in svg
@@ -181,7 +182,7 @@ def test_trace_row_named_by_a_violation_carries_its_slug_and_is_linked(page):
     row_id, row = re.search(r'<tr id="([^"]+)" class="[^"]*culprit[^"]*">(.*?)</tr>', page).groups()
     assert row_id == "case-read_until-callback-econnreset-ssl-ev-51"
     assert row.startswith('<td class="num">51</td><td class="num">17</td>')
-    assert '<span class="badge violation">\u2717 close-cb-once</span>' in row
+    assert '<span class="badge violation">\u2717 close-cb-once [contract]</span>' in row
     assert f'<a class="jump" href="#{row_id}">trace event</a>' in page
 
 
@@ -308,3 +309,41 @@ def test_controls_and_lone_surrogates_are_shown_as_escapes_and_the_page_can_be_w
     page = index.read_text(encoding="utf-8")
     assert "bad \\ud800 surrogate \\x1b[31m red \\x7f" in page
     assert "\x1b" not in page and "\x7f" not in page
+
+
+def _mixed_report():
+    """A run failing on contract findings only: one case with a design finding alone, one with logs."""
+    import copy
+
+    from _report_samples import make_report, passing_case, violation_case
+
+    design_only = violation_case("read_bytes", "dribble", "plain")
+    design_only["violations"], design_only["classes"] = ["pending-zero-at-rest"], ["design"]
+    design_only["details"] = [d for d in design_only["details"] if d["class"] == "design"]
+    design_only["fails"] = False
+    failing = copy.deepcopy(violation_case())
+    failing["logs"] = [{"logger": "tornado.general", "level": "WARNING",
+                        "message": "Write error <script>alert(1)</script>"}]
+    report = make_report([passing_case(), failing, design_only], fail_on=["contract"])
+    report["summary"]["failing"] = 1
+    report["not_applicable"] = [{"slug": "pending-scoped", "reason": "the stream has no _read_to_buffer_loop"}]
+    return report
+
+
+def test_a_design_only_case_is_shown_as_not_failing_a_contract_run():
+    from harness._report_json import validate_report
+
+    report = _mixed_report()
+    validate_report(report)
+    page = render_html(report)
+    assert "fails on: contract findings" in page or "fails on contract findings" in page
+    design_row = next(line for line in page.split("<tr ") if "read_bytes/callback/dribble/plain" in line)
+    assert "noted" in design_row and "violation" not in design_row.split("</td>")[6]
+
+
+def test_not_applicable_invariants_and_case_logs_are_listed_and_escaped():
+    page = render_html(_mixed_report())
+    assert 'id="not-applicable"' in page and "pending-scoped" in page
+    assert "the stream has no _read_to_buffer_loop" in page
+    assert "tornado.general" in page and "Write error &lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<script>alert(1)" not in page
