@@ -25,7 +25,6 @@ from faultio import (
     IOLoop,
     LoopBudgetExceeded,
     StalledError,
-    StreamClosedError,
     plan_for_kind,
     socketpair,
 )
@@ -41,6 +40,7 @@ from ._runner import (
     trace_window,
 )
 from ._targets import DEFAULT_TARGET, DEFAULT_TARGET_SPEC, load_target, stream_class_factory
+from .engine.verdict import is_closed_error
 from .pytest_plugin import GENERATED, Cell, Settings
 
 #: A faulted test's loop budget: generous for a real exchange, small enough that a livelock ends in seconds.
@@ -326,7 +326,7 @@ class TestState:
                 self._violate("target-crashed", f"an exception escaped into the loop: {exc!r}"[:300])
             for future in loop.spawned:
                 exc = future._exception if future.done() else None
-                if exc is not None and not future._retrieved and not isinstance(exc, StreamClosedError):
+                if exc is not None and not future._retrieved and not is_closed_error(exc):
                     self._violate("target-crashed", f"the coroutine {future.label} ended with {exc!r}, and "
                                   "nothing awaited it"[:300])
                     break
