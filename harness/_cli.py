@@ -18,6 +18,7 @@ import json
 import os
 import shlex
 import sys
+import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -29,6 +30,7 @@ from ._case import Case, CaseResult
 from .engine import INVARIANTS
 from ._matrix import build_cases, default_jobs, parse_operations, parse_transports, run_cases
 from ._report import build_report, replay_command
+from ._report_json import FORMAT as REPORT_FORMAT
 from ._scenarios import OPERATION_HELP, OPERATIONS
 from ._targets import DEFAULT_TARGET_NAMES, DEFAULT_TARGET_SPEC, TargetError, load_target
 
@@ -221,6 +223,13 @@ def _check_report_dir(text: str) -> None:
                          "give a directory path, or --no-report")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise UsageError(f"--report {text}: {existing} is not writable; give a writable directory, or --no-report")
+    # Permissions do not tell everything (/proc, a read-only mount, a full disk): try it before the run.
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        _probe_write(path)
+    except OSError as exc:
+        raise UsageError(f"--report {text}: cannot write there ({exc.strerror or exc}); give a writable "
+                         "directory, or --no-report") from None
 
 
 def _check_output_file(text: str, option: str) -> None:
@@ -235,6 +244,18 @@ def _check_output_file(text: str, option: str) -> None:
     if not os.access(parent, os.W_OK | os.X_OK):
         raise UsageError(f"{option} {text}: the directory {parent} is not writable; give a file path in an "
                          "existing, writable directory")
+    try:
+        _probe_write(parent)
+    except OSError as exc:
+        raise UsageError(f"{option} {text}: cannot write in {parent} ({exc.strerror or exc}); give a file path "
+                         "in an existing, writable directory") from None
+
+
+def _probe_write(directory: Path) -> None:
+    """Create and remove a temporary file in ``directory`` (raises ``OSError`` when that is not possible)."""
+    fd, name = tempfile.mkstemp(dir=directory, prefix=".faultio-probe-")
+    os.close(fd)
+    os.unlink(name)
 
 
 def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -392,6 +413,8 @@ def _list(out: TextIO) -> int:
 def _load_case(source: str, case_id: str | None) -> tuple[Case, Any]:
     """The case in ``source`` and the target the file names (``None`` when it names none). Nothing the file
     names is imported here."""
+    from ._generate import CASE_FILE_FORMAT
+
     path = Path(source)
     try:
         data = json.loads(path.read_text())
@@ -404,6 +427,15 @@ def _load_case(source: str, case_id: str | None) -> tuple[Case, Any]:
                          "saved case file") from None
     except ValueError as exc:
         raise UsageError(f"replay: {source!r} is not JSON ({exc})") from None
+    except RecursionError:
+        raise UsageError(f"replay: {source!r} nests JSON too deeply to be a report or a case file") from None
+    fmt = data.get("format") if isinstance(data, dict) else None
+    if isinstance(data, dict) and "cases" in data and fmt != REPORT_FORMAT:
+        raise UsageError(f"replay: {source} is a report of format {fmt!r}; this version of faultio replays "
+                         f"{REPORT_FORMAT!r} reports (re-run the harness to get one)")
+    if isinstance(data, dict) and "case" in data and fmt != CASE_FILE_FORMAT:
+        raise UsageError(f"replay: {source} is a case file of format {fmt!r}; this version of faultio replays "
+                         f"{CASE_FILE_FORMAT!r} case files")
     if isinstance(data, dict) and "cases" in data:
         target = data.get("target")
         cases = data["cases"]

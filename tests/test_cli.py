@@ -1,5 +1,6 @@
 import io
 import json
+import os
 import subprocess
 import sys
 
@@ -109,7 +110,7 @@ REPLAY_CASE = {"operation": "read_bytes", "style": "future", "fault": "eintr", "
 ])
 def test_replay_of_malformed_input_is_a_usage_error_in_one_line(tmp_path, data, needle):
     path = tmp_path / "case.json"
-    path.write_text(json.dumps(data))
+    path.write_text(json.dumps({"format": "faultio-report/2" if "cases" in data else "faultio-case/1", **data}))
     code, out, err = run(["replay", str(path), *(["--case", "x"] if "cases" in data else [])])
     assert code == 2 and out == ""
     assert needle in err and len(err.strip().splitlines()) == 1
@@ -269,3 +270,27 @@ def test_python_dash_m_harness_runs_as_a_module(tmp_path):
                           text=True, timeout=120)
     assert proc.returncode == 2
     assert "unknown fault kind 'bogus'" in proc.stderr
+
+
+def test_replay_refuses_other_format_versions_and_hostile_nesting(tmp_path):
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"format": "faultio-report/1", "cases": [], "target": "faultio:IOStream"}))
+    code, _, err = run(["replay", str(old), "--case", "x"])
+    assert code == 2 and "is a report of format 'faultio-report/1'" in err and "'faultio-report/2'" in err
+    case_file = tmp_path / "case.json"
+    case_file.write_text(json.dumps({"format": "faultio-case/9", "case": {}}))
+    code, _, err = run(["replay", str(case_file)])
+    assert code == 2 and "is a case file of format 'faultio-case/9'" in err
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 200_000 + "]" * 200_000)
+    code, _, err = run(["replay", str(deep)])
+    assert code == 2 and "nests JSON too deeply" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc, where permissions say yes "
+                    "but nothing can be created")
+@pytest.mark.parametrize("option", [["--report", "/proc/faultio-report"], ["--no-report", "--junit-xml",
+                                                                           "/proc/faultio.xml"]])
+def test_an_output_path_that_cannot_be_written_is_refused_before_the_run(option):
+    code, out, err = run(["run", *option, *FAST])
+    assert code == 2 and out == "" and "cannot write" in err and len(err.strip().splitlines()) == 1
