@@ -225,8 +225,7 @@ def _check_report_dir(text: str) -> None:
         raise UsageError(f"--report {text}: {existing} is not writable; give a writable directory, or --no-report")
     # Permissions do not tell everything (/proc, a read-only mount, a full disk): try it before the run.
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        _probe_write(path)
+        _probe_write(existing)  # nothing is created where the run will not go
     except OSError as exc:
         raise UsageError(f"--report {text}: cannot write there ({exc.strerror or exc}); give a writable "
                          "directory, or --no-report") from None
