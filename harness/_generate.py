@@ -12,7 +12,6 @@ Rules for this module:
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import dataclasses
 import json
@@ -27,7 +26,7 @@ from faultio import FaultPlan
 from faultio.strategies import DEFAULT_MAX_WRITE_STEPS, fault_plans
 
 from ._case import TRANSPORTS, Case, CaseResult
-from ._matrix import load_invariant_specs, plan_sizes
+from ._matrix import dead_worker_result, load_invariant_specs, plan_sizes, pool_map
 from ._report_json import write_atomic
 from ._runner import derive_seed, run_case
 from ._scenarios import OPERATIONS
@@ -340,17 +339,21 @@ def run_generated(cells: Sequence[Cell], *, seed: int, examples: int, target_spe
                     progress(result)
     else:
         load_target(target_spec)  # a bad spec fails here, with its own message, not in a worker
-        with concurrent.futures.ProcessPoolExecutor(max_workers=min(jobs, len(checked)),
-                                                    initializer=load_invariant_specs,
-                                                    initargs=(tuple(invariants),)) as pool:
-            pending = {pool.submit(_run_cell_in_worker, (target_spec, cell, seed, examples, shrink_calls,
-                                                         run_options)): i
-                       for i, cell in enumerate(checked)}
-            for future in concurrent.futures.as_completed(pending):
-                per_cell[pending[future]] = future.result()
+
+        def report(results: list[CaseResult]) -> None:
+            for result in results:
                 if progress:
-                    for result in per_cell[pending[future]] or ():
-                        progress(result)
+                    progress(result)
+
+        def dead(args: tuple, why: str) -> list[CaseResult]:
+            _, cell, *_ = args
+            stand_in = _Cell(cell, seed=seed, examples=examples, target=None, shrink_calls=shrink_calls,
+                             run_options=run_options).case(FaultPlan(name="generated"), 0)
+            return [dead_worker_result(stand_in, why.replace("this case", "this cell's generated cases"))]
+
+        per_cell = list(pool_map(_run_cell_in_worker, [(target_spec, cell, seed, examples, shrink_calls,
+                                                        run_options) for cell in checked],
+                                 jobs=jobs, invariants=invariants, on_result=report, on_dead=dead))
     return [result for results in per_cell for result in results or ()]
 
 

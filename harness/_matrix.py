@@ -6,6 +6,9 @@ Rules for this module:
   what they are; results always come back in matrix order.
 - Worker processes receive the target as its spec string and load it themselves (nothing unpicklable
   crosses a process boundary).
+- A worker that dies (``os._exit`` in the target, a signal, a crash in native code) costs the cases it was
+  running, never the run: those cases are retried one at a time in a one-worker pool, and the one running
+  when a worker dies again becomes an ``error`` result saying so (``pool_map``).
 """
 
 from __future__ import annotations
@@ -101,17 +104,76 @@ def run_cases(cases: Sequence[Case], *, target_spec: str, jobs: int = 1,
     # Small chunks balance the load (TLS cases cost more than plain ones) while keeping overhead low.
     size = max(1, min(8, len(cases) // (jobs * 4) or 1))
     chunks = [list(cases[i : i + size]) for i in range(0, len(cases), size)]
-    ordered: list[list[CaseResult] | None] = [None] * len(chunks)
-    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, initializer=load_invariant_specs,
-                                                initargs=(tuple(invariants),)) as pool:
-        pending = {pool.submit(_run_chunk, (target_spec, chunk, options)): i for i, chunk in enumerate(chunks)}
-        for future in concurrent.futures.as_completed(pending):
-            chunk_results = future.result()
-            ordered[pending[future]] = chunk_results
+
+    def report(chunk_results: list[CaseResult]) -> None:
+        for result in chunk_results:
             if progress:
-                for result in chunk_results:
-                    progress(result)
-    return [r for chunk in ordered if chunk is not None for r in chunk]
+                progress(result)
+
+    per_chunk = pool_map(_run_chunk, [(target_spec, chunk, options) for chunk in chunks], jobs=jobs,
+                         invariants=invariants, on_result=report,
+                         on_dead=lambda args, why: [dead_worker_result(c, why) for c in args[1]],
+                         split=lambda args: [(args[0], [c], args[2]) for c in args[1]])
+    return [r for chunk in per_chunk for r in chunk]
+
+
+#: What a dead worker is said to have been, where the exit code is not known.
+DEAD_WORKER = ("the worker process running this case died abruptly (os._exit, a signal or a crash in native "
+               "code); the case could not be judged")
+
+
+def dead_worker_result(case: Case, why: str = DEAD_WORKER) -> CaseResult:
+    """The ``error`` result of a case whose worker process died running it."""
+    return CaseResult(case=case, error=why)
+
+
+def pool_map(fn: Callable[[Any], list[Any]], tasks: Sequence[Any], *, jobs: int, invariants: Sequence[str] = (),
+             on_result: Callable[[list[Any]], None] | None = None,
+             on_dead: Callable[[Any, str], list[Any]],
+             split: Callable[[Any], list[Any]] | None = None) -> list[list[Any]]:
+    """``[fn(task) for task in tasks]`` (each a list) in up to ``jobs`` worker processes, in task order.
+
+    When a worker dies, every task not finished is retried in a pool of one worker, one task at a time
+    (``split`` may first cut a task into smaller ones, so only the culprit is blamed): with one worker the
+    task running when the pool breaks is the first unfinished one, and ``on_dead(task, reason)`` stands for
+    its result. Each death after the first settles a task, so this ends. ``on_result`` sees each list as it
+    arrives."""
+    collected: list[list[Any]] = [[] for _ in tasks]
+    todo: list[tuple[int, Any]] = list(enumerate(tasks))  # (slot, task); after a split, slots repeat
+    serial = False
+    while todo:
+        broken = False
+        finished: set[int] = set()
+        workers = 1 if serial else min(jobs, len(todo))
+        with concurrent.futures.ProcessPoolExecutor(max_workers=workers, initializer=load_invariant_specs,
+                                                    initargs=(tuple(invariants),)) as pool:
+            futures = {pool.submit(fn, task): n for n, (_, task) in enumerate(todo)}
+            # Each slot has one task until a split, and after it one worker runs them in order: settling on
+            # arrival keeps every slot's pieces in order.
+            for future in concurrent.futures.as_completed(futures):
+                n = futures[future]
+                try:
+                    value = future.result()
+                except concurrent.futures.process.BrokenProcessPool:
+                    broken = True
+                    continue
+                finished.add(n)
+                collected[todo[n][0]].extend(value)
+                if on_result:
+                    on_result(value)
+        left = [item for n, item in enumerate(todo) if n not in finished]
+        if broken and left:
+            if serial:
+                slot, task = left.pop(0)
+                value = on_dead(task, DEAD_WORKER)
+                collected[slot].extend(value)
+                if on_result:
+                    on_result(value)
+            elif split is not None:
+                left = [(slot, piece) for slot, task in left for piece in split(task)]
+            serial = True
+        todo = left
+    return collected
 
 
 def load_invariant_specs(specs: Sequence[str]) -> None:

@@ -58,6 +58,55 @@ def derive_seed(seed: int, *parts: Any) -> int:
     return int.from_bytes(digest[:4], "big")
 
 
+#: How long a message or repr a result keeps (a target's 1 MiB exception message must not bloat the reports).
+MESSAGE_KEEP = 2000
+
+
+def clip(text: str, keep: int = MESSAGE_KEEP) -> str:
+    """``text`` cut to ``keep`` characters, saying how much was cut."""
+    if len(text) <= keep:
+        return text
+    return f"{text[:keep]}\u2026 [cut {len(text) - keep} of {len(text)} characters]"
+
+
+_INTERRUPTED = [False]
+
+
+@contextlib.contextmanager
+def _interrupt_guard() -> Iterator[None]:
+    """Tell a real Ctrl-C (SIGINT) apart from a ``KeyboardInterrupt`` the target raises itself (main thread
+    only; elsewhere every KeyboardInterrupt counts as real)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def interrupted(signum: int, frame: Any) -> None:
+        _INTERRUPTED[0] = True
+        raise KeyboardInterrupt
+
+    _INTERRUPTED[0] = False
+    signal.signal(signal.SIGINT, interrupted)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _real_interrupt(exc: BaseException) -> bool:
+    """Whether ``exc`` must end the run: a real Ctrl-C, or the wall-clock guard's own ``CaseHung``."""
+    if isinstance(exc, CaseHung):
+        return True
+    if isinstance(exc, KeyboardInterrupt):
+        return _INTERRUPTED[0] or threading.current_thread() is not threading.main_thread()
+    return False
+
+
+def _contained(exc: BaseException) -> str:
+    where = harness_frame(exc.__traceback__)
+    return clip(f"{type(exc).__name__}({', '.join(map(repr, exc.args))}) at {where}", 600)
+
+
 class CaseHung(BaseException):
     """Raised into a case that ran past ``CASE_TIMEOUT_S`` of wall-clock time (a BaseException, so a
     stream's ``except Exception`` cannot swallow it)."""
@@ -131,10 +180,15 @@ def run_case(case: Case, target: Target = DEFAULT_TARGET, *, max_buffer_size: in
 
         server_ctx = server_context()
     try:
-        stream = target.make(fd, io_loop=loop, transport=case.transport, max_buffer_size=max_buffer_size,
-                             ssl_context=server_ctx)
+        with _interrupt_guard():
+            stream = target.make(fd, io_loop=loop, transport=case.transport, max_buffer_size=max_buffer_size,
+                                 ssl_context=server_ctx)
     except Exception as exc:
-        return CaseResult(case=case, error=f"the target factory {target.name} raised {exc!r}")
+        return CaseResult(case=case, error=clip(f"the target factory {target.name} raised {exc!r}"))
+    except BaseException as exc:  # SystemExit, KeyboardInterrupt raised by the factory's own code, ...
+        if _real_interrupt(exc):
+            raise
+        return CaseResult(case=case, error=clip(f"the target factory {target.name} raised {_contained(exc)}"))
     if case.transport == "ssl":
         from ._plugin_stream import tls_peer
 
@@ -144,8 +198,9 @@ def run_case(case: Case, target: Target = DEFAULT_TARGET, *, max_buffer_size: in
     run = Run(case, loop, fd, peer_sock, stream, peer)
     monitor = run.monitor = attach_monitor(loop, stream, fd, peer, case.transport)
     scenario = OPERATIONS[case.operation][0]
+    contained = ""
     try:
-        with _wall_clock_guard(timeout_s):
+        with _wall_clock_guard(timeout_s), _interrupt_guard():
             driver = Driver(run, case.style)
             loop.run_sync(lambda: scenario(run, driver))
             loop.run_until_quiescent()
@@ -157,6 +212,12 @@ def run_case(case: Case, target: Target = DEFAULT_TARGET, *, max_buffer_size: in
                             f"({str(exc).splitlines()[0][:160]})")
     except Exception as exc:
         _attribute(monitor, exc, "escaped the scenario")
+    except BaseException as exc:  # not an Exception: the target tried to end the process or the run
+        if _real_interrupt(exc):
+            monitor.detach()
+            raise
+        contained = f"the target raised {_contained(exc)}; the case could not be judged"
+        monitor.loop.trace.record("harness", "contained", error=repr(exc)[:200])
     for exc in loop.uncaught:
         _attribute(monitor, exc, "escaped into the loop")
         break
@@ -169,6 +230,8 @@ def run_case(case: Case, target: Target = DEFAULT_TARGET, *, max_buffer_size: in
     error = "; ".join(monitor.harness_errors)
     if error:
         error = f"harness error (not a finding about the target): {error}"[:1000]
+    if contained:
+        error = clip(f"{contained}; {error}" if error else contained)
     trace: tuple[dict[str, Any], ...] = ()
     if full_trace:
         trace = tuple(e.to_json() for e in loop.trace)
@@ -221,7 +284,7 @@ def _simulated(obj: Any) -> bool:
 
 def _attribute(monitor: Monitor, exc: BaseException, how: str) -> None:
     where = raised_in_harness(exc)
-    text = f"{type(exc).__name__}: {exc}".splitlines()[0][:240] if str(exc) else type(exc).__name__
+    text = clip(f"{type(exc).__name__}: {exc}".splitlines()[0], 600) if str(exc) else type(exc).__name__
     if where is not None:
         monitor.harness_error(f"{text} {how}, raised at {where}")
     else:

@@ -35,3 +35,37 @@ class HangsInRead(IOStream):
     def read_from_fd(self):
         while True:
             pass
+
+
+class ExitsInReadBytes(IOStream):
+    """read_bytes calls sys.exit(3): the run must contain it."""
+
+    def read_bytes(self, *args, **kwargs):
+        import sys
+
+        sys.exit(3)
+
+
+class ExitsZeroInReadBytes(IOStream):
+    """read_bytes calls sys.exit(0): a CI job must not go green on it."""
+
+    def read_bytes(self, *args, **kwargs):
+        import sys
+
+        sys.exit(0)
+
+
+class KillsItsProcessInReadBytes(IOStream):
+    """read_bytes ends the process at once (os._exit): only a worker process can contain it."""
+
+    def read_bytes(self, *args, **kwargs):
+        import os
+
+        os._exit(7)
+
+
+class HugeMessageInReadBytes(IOStream):
+    """read_bytes raises an exception with a 1 MiB message."""
+
+    def read_bytes(self, *args, **kwargs):
+        raise ValueError("x" * (1 << 20))

@@ -31,6 +31,8 @@ _NO_STATE = object()
 WATCHED_LOGGERS = ("faultio", "tornado", "asyncio")
 #: How many log records a case keeps for its report.
 LOG_KEEP = 50
+#: How long a violation message may be.
+MESSAGE_KEEP = 2000
 
 
 class _LogCatcher(logging.Handler):
@@ -161,6 +163,8 @@ class Monitor:
         """Record a violation of ``slug`` (only the first per slug) at trace ``event`` (default: the latest)."""
         if slug in self.violations:
             return
+        if len(message) > MESSAGE_KEEP:  # a target's 1 MiB exception message must not bloat every output
+            message = f"{message[:MESSAGE_KEEP]}\u2026 [cut {len(message) - MESSAGE_KEEP} of {len(message)} characters]"
         if event < 0:
             event = self.loop.trace.count - 1
         self.violations[slug] = Violation(slug=slug, message=message, step=self.loop.step, event=event)

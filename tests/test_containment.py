@@ -1,0 +1,60 @@
+"""A target that tries to end the process, kills its worker or floods its messages never takes the run down."""
+
+import io
+import json
+
+from harness._cli import main
+
+SMALL = ["--faults", "eintr,dribble", "--transport", "plain", "--operations", "read_bytes,read_until",
+         "--examples", "0"]
+
+
+def run(argv):
+    out, err = io.StringIO(), io.StringIO()
+    code = main(argv, stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def _report(tmp_path):
+    (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    return run_dir, json.loads((run_dir / "report.json").read_text())
+
+
+def _check_contained(tmp_path, target, jobs, needle):
+    code, _, err = run(["run", *SMALL, "--jobs", str(jobs), "--report", str(tmp_path), "--target", target])
+    run_dir, report = _report(tmp_path)
+    by_op = {}
+    for case in report["cases"]:
+        by_op.setdefault(case["operation"], set()).add(case["outcome"])
+    assert by_op["read_bytes"] == {"error"}  # exactly those cases
+    assert "error" not in by_op["read_until"]  # every other case ran and was judged
+    assert all(needle in c["details"][-1]["message"] for c in report["cases"] if c["operation"] == "read_bytes")
+    assert code == 1 and report["summary"]["errors"] == sum(c["operation"] == "read_bytes" for c in report["cases"])
+    return err
+
+
+def test_sys_exit_in_the_target_is_an_error_case_and_the_run_goes_on(tmp_path):
+    _check_contained(tmp_path, "_broken_targets:ExitsInReadBytes", 1, "the target raised SystemExit(3)")
+
+
+def test_sys_exit_0_in_the_target_cannot_turn_a_run_green(tmp_path):
+    _check_contained(tmp_path, "_broken_targets:ExitsZeroInReadBytes", 2, "the target raised SystemExit(0)")
+
+
+def test_a_worker_killed_by_the_target_costs_its_cases_not_the_run(tmp_path):
+    _check_contained(tmp_path, "_broken_targets:KillsItsProcessInReadBytes", 2,
+                     "the worker process running this case died abruptly")
+
+
+def test_a_1_mib_exception_message_leaves_every_output_small(tmp_path):
+    junit = tmp_path / "junit.xml"
+    reports = tmp_path / "reports"
+    code, _, _ = run(["run", "--faults", "all", "--transport", "plain", "--operations", "read_bytes,read_bytes_partial",
+                      "--examples", "0", "--jobs", "2", "--report", str(reports), "--junit-xml", str(junit),
+                      "--target", "_broken_targets:HugeMessageInReadBytes"])
+    run_dir, report = _report(reports)
+    assert code == 1 and len(report["cases"]) == 20
+    flooded = [d["message"] for c in report["cases"] for d in c["details"] if "xxxxxxxx" in d["message"]]
+    assert flooded and all("characters]" in m and len(m) < 3000 for m in flooded)
+    for path in (run_dir / "report.json", run_dir / "index.html", junit):
+        assert path.stat().st_size < 2_000_000, path
