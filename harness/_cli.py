@@ -17,12 +17,14 @@ import datetime
 import json
 import os
 import shlex
+import signal
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Sequence, TextIO
+from typing import Any, Iterator, Sequence, TextIO
 
 from faultio import FAULT_KINDS, PlanError, parse_kinds
 
@@ -30,11 +32,12 @@ from ._case import Case, CaseResult
 from .engine import INVARIANTS
 from ._matrix import build_cases, default_jobs, parse_operations, parse_transports, run_cases
 from ._report import build_report, replay_command
+from ._runner import RunInterrupted
 from ._report_json import FORMAT as REPORT_FORMAT
 from ._scenarios import OPERATION_HELP, OPERATIONS
 from ._targets import DEFAULT_TARGET_NAMES, DEFAULT_TARGET_SPEC, TargetError, load_target
 
-EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4
 #: Generated examples per cell by default (each cell is an operation in a style over a transport).
 DEFAULT_EXAMPLES = 2
 
@@ -155,7 +158,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         return EXIT_OK
     except KeyboardInterrupt:
         print("interrupted", file=err)
-        return EXIT_INTERNAL
+        return EXIT_INTERRUPTED
     except Exception:
         print("harness: internal error (this is a bug in faultio, not in the stream under test):", file=err)
         traceback.print_exc(file=err)
@@ -300,17 +303,34 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     cells = [(op, style, tr) for tr in transports for op in operations for style in OPERATIONS[op][1]]
     total = len(cases) + len(cells) * args.examples
     progress = _Progress(total, err, args.quiet or args.json)
-    results = run_cases(cases, target_spec=args.target, jobs=jobs, progress=progress, invariants=args.invariants)
-    if args.examples:
-        from ._generate import run_generated
+    seen: list[CaseResult] = []
 
-        results += run_generated(cells, seed=args.seed, examples=args.examples, target_spec=args.target,
-                                 jobs=jobs, progress=progress, invariants=args.invariants)
+    def arrived(result: CaseResult) -> None:
+        seen.append(result)
+        progress(result)
+
+    incomplete = None
+    with _stop_signals():
+        try:
+            results = run_cases(cases, target_spec=args.target, jobs=jobs, progress=arrived,
+                                invariants=args.invariants)
+            if args.examples:
+                from ._generate import run_generated
+
+                results += run_generated(cells, seed=args.seed, examples=args.examples, target_spec=args.target,
+                                         jobs=jobs, progress=arrived, invariants=args.invariants)
+        except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: every worker is stopped by now
+            signal.signal(signal.SIGINT, signal.SIG_DFL)  # a second Ctrl-C stops at once
+            how = str(exc) if isinstance(exc, RunInterrupted) else "SIGINT"
+            results = _in_run_order(seen, cases, cells)
+            incomplete = {"reason": f"interrupted by {how}", "planned": total, "ran": len(results)}
+            print(f"\ninterrupted by {how} after {len(results)} of {total} cases; writing the report of what "
+                  "ran", file=err)
     duration = time.perf_counter() - t0
     report = build_report(results, seed=args.seed, target=args.target, command=_command_line(args),
                           faults=faults, operations=operations, transports=transports,
                           report_path=report_path, run_id=run_id, started=started, duration_s=duration,
-                          jobs=jobs, fail_on=fail_on)
+                          jobs=jobs, fail_on=fail_on, incomplete=incomplete)
     saved: dict[str, Path] = {}
     if report_path is not None:
         from ._generate import save_case
@@ -347,7 +367,42 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
           f"({summary['contract']} contract, {summary['design']} design), {summary['errors']} errors in "
           f"{duration:.1f}s (seed {args.seed}, {jobs} jobs){where}", file=err)
     print(f"failing on {why_fail_on}: {summary['failing']} failing case(s)", file=err)
+    if incomplete is not None:
+        print(f"incomplete: {incomplete['reason']}; {incomplete['ran']} of {incomplete['planned']} cases ran",
+              file=err)
+        return EXIT_INTERRUPTED
     return EXIT_VIOLATIONS if failing else EXIT_OK
+
+
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[None]:
+    """SIGTERM ends a run the way Ctrl-C does (the workers stopped, the report of what ran written)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminated(signum: int, frame: Any) -> None:
+        raise RunInterrupted("SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _in_run_order(results: Sequence[CaseResult], cases: Sequence[Case], cells: Sequence[Any]) -> list[CaseResult]:
+    """The results of an interrupted run in the order a whole run gives them (they arrived out of order)."""
+    fixed = {case.id: n for n, case in enumerate(cases)}
+    cell_at = {cell: n for n, cell in enumerate(cells)}
+
+    def key(result: CaseResult) -> tuple:
+        case = result.case
+        if case.id in fixed:
+            return (0, fixed[case.id], 0)
+        return (1, cell_at.get((case.operation, case.style, case.transport), len(cells)), case.index)
+
+    return sorted(results, key=key)
 
 
 def _findings(case: dict[str, Any]) -> str:

@@ -145,8 +145,9 @@ def pool_map(fn: Callable[[Any], list[Any]], tasks: Sequence[Any], *, jobs: int,
         broken = False
         finished: set[int] = set()
         workers = 1 if serial else min(jobs, len(todo))
-        with concurrent.futures.ProcessPoolExecutor(max_workers=workers, initializer=load_invariant_specs,
-                                                    initargs=(tuple(invariants),)) as pool:
+        pool = concurrent.futures.ProcessPoolExecutor(max_workers=workers, initializer=worker_init,
+                                                      initargs=(tuple(invariants),))
+        try:
             futures = {pool.submit(fn, task): n for n, (_, task) in enumerate(todo)}
             # Each slot has one task until a split, and after it one worker runs them in order: settling on
             # arrival keeps every slot's pieces in order.
@@ -161,6 +162,10 @@ def pool_map(fn: Callable[[Any], list[Any]], tasks: Sequence[Any], *, jobs: int,
                 collected[todo[n][0]].extend(value)
                 if on_result:
                     on_result(value)
+        except BaseException:
+            stop_pool(pool)  # Ctrl-C, SIGTERM, an error of ours: no worker outlives the run
+            raise
+        pool.shutdown(wait=True)
         left = [item for n, item in enumerate(todo) if n not in finished]
         if broken and left:
             if serial:
@@ -174,6 +179,33 @@ def pool_map(fn: Callable[[Any], list[Any]], tasks: Sequence[Any], *, jobs: int,
             serial = True
         todo = left
     return collected
+
+
+def worker_init(invariants: Sequence[str]) -> None:
+    """Set up a worker process: Ctrl-C is the main process's to handle (it stops the workers itself, so the
+    terminal gets one message, not one traceback per worker), then load the user checkers."""
+    import signal
+
+    from . import _runner
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _runner.IN_WORKER = True
+    load_invariant_specs(invariants)
+
+
+def stop_pool(pool: concurrent.futures.ProcessPoolExecutor) -> None:
+    """Stop ``pool`` now: cancel what has not started and end every worker process (SIGTERM, then SIGKILL
+    for one that does not go), so none outlives the run."""
+    processes = list(getattr(pool, "_processes", {}).values())  # the stdlib offers no public handle
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(timeout=2.0)
+        if process.is_alive():
+            process.kill()
+            process.join(timeout=2.0)
 
 
 def load_invariant_specs(specs: Sequence[str]) -> None:

@@ -93,11 +93,14 @@ def summarize(cases: Sequence[dict[str, Any]]) -> dict[str, int]:
 def build_report(results: Sequence[CaseResult], *, seed: int, target: str, command: str,
                  faults: Sequence[str], operations: Sequence[str], transports: Sequence[str],
                  report_path: str | Path | None, run_id: str, started: datetime.datetime,
-                 duration_s: float, jobs: int, fail_on: Sequence[str] = CLASSES) -> dict[str, Any]:
+                 duration_s: float, jobs: int, fail_on: Sequence[str] = CLASSES,
+                 incomplete: dict[str, Any] | None = None) -> dict[str, Any]:
     """The report dict of one run (``docs/report-format.md``): its settings, the classes of finding that fail
     it, summary counts, the invariants that could not be checked on the target, and every case; what may
-    change between runs (id, times, jobs, Python version) is kept under ``run``."""
+    change between runs (id, times, jobs, Python version) is kept under ``run``. ``incomplete`` (``reason``,
+    ``planned``, ``ran``) marks a run that was stopped before every case ran."""
     fail_on = sorted(set(fail_on))
+    extra = {} if incomplete is None else {"incomplete": dict(incomplete)}
     cases = [case_to_json(r, report_path=report_path, target=target, fail_on=fail_on) for r in results]
     not_applicable: dict[str, str] = {}
     for r in results:
@@ -114,6 +117,7 @@ def build_report(results: Sequence[CaseResult], *, seed: int, target: str, comma
         "fail_on": fail_on,
         "summary": summarize(cases),
         "not_applicable": [{"slug": s, "reason": not_applicable[s]} for s in sorted(not_applicable)],
+        **extra,
         "cases": cases,
         "run": {
             "id": run_id,

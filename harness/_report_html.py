@@ -218,9 +218,18 @@ def _summary(report: dict) -> str:
     rows = "".join(f'<tr><th scope="row">{_e(k)}</th><td><code>{_e(v)}</code></td></tr>' for k, v in facts)
     return (f'<section id="summary" aria-labelledby="h-summary"><h2 id="h-summary">Summary</h2>'
             f'<p class="status {kind}">{_e(status)} <span class="failon">fails on: '
-            f'{_e(_classes_text(fail_on))}</span></p>'
+            f'{_e(_classes_text(fail_on))}</span></p>{_incomplete(report)}'
             f'<dl class="stats">{cells}</dl><table class="facts"><tbody>{rows}</tbody></table>'
             f'<p class="label">Reproduce this run</p>{_command(report["command"], "cmd-run")}</section>')
+
+
+def _incomplete(report: dict) -> str:
+    """A banner for a run stopped before every case ran (``report["incomplete"]``)."""
+    info = report.get("incomplete")
+    if not info:
+        return ""
+    return (f'<p class="status error incomplete" role="alert">Incomplete run: {_e(info["reason"])}; '
+            f'{_e(info["ran"])} of {_e(info["planned"])} cases ran, and only those are below.</p>')
 
 
 def _command(text: str, ident: str) -> str:

@@ -32,7 +32,7 @@ DETAIL_CLASSES = (*CLASSES, "error")
 
 # Keys in the order a human wants to read them; keys not listed follow, sorted.
 _TOP_ORDER = ("format", "seed", "target", "command", "faults", "operations", "transports", "fail_on",
-              "summary", "not_applicable", "cases", "run")
+              "summary", "incomplete", "not_applicable", "cases", "run")
 _CASE_ORDER = ("id", "operation", "style", "fault", "transport", "origin", "seed", "outcome", "fails",
                "violations", "classes", "details", "plan", "replay", "payload", "logs", "trace")
 _SUMMARY_ORDER = ("cases", "passed", "violations", "errors", "failing", "contract", "design")
@@ -214,6 +214,13 @@ def validate_report(d: Any) -> None:
             _fail(f".not_applicable[{i}]", f"expected dict, got {_type_name(item)}")
         for key in ("slug", "reason"):
             _check(item, key, f".not_applicable[{i}]", "str")
+    if "incomplete" in d:
+        incomplete = _check(d, "incomplete", "", "dict")
+        _check(incomplete, "reason", ".incomplete", "str")
+        _check(incomplete, "planned", ".incomplete", "int")
+        ran = _check(incomplete, "ran", ".incomplete", "int")
+        if ran != len(d.get("cases", ())):
+            _fail(".incomplete.ran", f"is {ran} but the report holds {len(d.get('cases', ()))} cases")
     cases = _check(d, "cases", "", "list")
     seen: dict[str, int] = {}
     counts = dict.fromkeys(OUTCOMES, 0)

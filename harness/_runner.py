@@ -69,14 +69,21 @@ def clip(text: str, keep: int = MESSAGE_KEEP) -> str:
     return f"{text[:keep]}\u2026 [cut {len(text) - keep} of {len(text)} characters]"
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """The run was told to stop (SIGTERM): ends it like Ctrl-C, never contained as the target's doing."""
+
+
 _INTERRUPTED = [False]
+#: True in a worker process of a parallel run: it ignores SIGINT (the main process stops it), so any
+#: KeyboardInterrupt seen there was raised by the target.
+IN_WORKER = False
 
 
 @contextlib.contextmanager
 def _interrupt_guard() -> Iterator[None]:
     """Tell a real Ctrl-C (SIGINT) apart from a ``KeyboardInterrupt`` the target raises itself (main thread
     only; elsewhere every KeyboardInterrupt counts as real)."""
-    if threading.current_thread() is not threading.main_thread():
+    if IN_WORKER or threading.current_thread() is not threading.main_thread():
         yield
         return
     previous = signal.getsignal(signal.SIGINT)
@@ -95,9 +102,11 @@ def _interrupt_guard() -> Iterator[None]:
 
 def _real_interrupt(exc: BaseException) -> bool:
     """Whether ``exc`` must end the run: a real Ctrl-C, or the wall-clock guard's own ``CaseHung``."""
-    if isinstance(exc, CaseHung):
+    if isinstance(exc, (CaseHung, RunInterrupted)):
         return True
     if isinstance(exc, KeyboardInterrupt):
+        if IN_WORKER:
+            return False
         return _INTERRUPTED[0] or threading.current_thread() is not threading.main_thread()
     return False
 

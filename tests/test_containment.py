@@ -2,6 +2,13 @@
 
 import io
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
 
 from harness._cli import main
 
@@ -58,3 +65,51 @@ def test_a_1_mib_exception_message_leaves_every_output_small(tmp_path):
     assert flooded and all("characters]" in m and len(m) < 3000 for m in flooded)
     for path in (run_dir / "report.json", run_dir / "index.html", junit):
         assert path.stat().st_size < 2_000_000, path
+
+
+def _processes_in_group(pgid):
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                found.append(int(entry))
+    return found
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads process groups from Linux's /proc")
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_every_worker_and_leaves_a_report_marked_incomplete(tmp_path, signum):
+    reports = tmp_path / "reports"
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "run", "--faults", "all", "--jobs", "2",
+                             "--examples", "4", "--report", str(reports)],
+                            cwd=tmp_path, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        line = ""
+        while time.monotonic() < deadline and " cases run" not in line:  # wait for the first progress line
+            line = proc.stderr.readline()
+        assert " cases run" in line, "the run never reported progress"
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 4, err[-2000:]
+    for _ in range(50):  # workers exit within moments of the main process
+        if not _processes_in_group(proc.pid):
+            break
+        time.sleep(0.1)
+    assert _processes_in_group(proc.pid) == []
+    (run_dir,) = reports.iterdir()
+    report = json.loads((run_dir / "report.json").read_text())
+    name = "SIGTERM" if signum == signal.SIGTERM else "SIGINT"
+    assert report["incomplete"]["reason"] == f"interrupted by {name}"
+    assert 0 < report["incomplete"]["ran"] == len(report["cases"]) < report["incomplete"]["planned"]
+    assert "Incomplete run" in (run_dir / "index.html").read_text()
+    assert "incomplete: interrupted by" in err
