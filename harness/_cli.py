@@ -70,6 +70,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 86400:
+        raise argparse.ArgumentTypeError(f"{text!r} is not valid; give seconds, more than 0 (e.g. 10 or 2.5)")
+    return value
+
+
 def _jobs(text: str) -> int:
     try:
         value = int(text)
@@ -99,6 +109,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--junit-xml", metavar="PATH", help="also write JUnit XML here")
     run.add_argument("-q", "--quiet", action="store_true", help="only the summary line")
     run.add_argument("--jobs", type=_jobs, default=None, help="worker processes, 1 or more (default: one per core)")
+    run.add_argument("--case-timeout", type=_seconds, default=None, metavar="SECONDS",
+                     help="wall-clock seconds one case may take before it counts as hung (default: calibrated "
+                     "on this machine from a reference case, between 3 and 60)")
     run.add_argument("--class", dest="fail_class", choices=("contract", "all"), default=None,
                      help="which findings fail the run: contract (bugs for any stream reader) or all (also the "
                      "seed design's stricter rules); default: all for faultio's own stream, contract otherwise")
@@ -310,15 +323,28 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         progress(result)
 
     incomplete = None
+    from ._runner import forget_hangs
+
+    forget_hangs()
+    if args.case_timeout is None:
+        from ._runner import calibrated_timeout
+
+        timeout_s, reference = calibrated_timeout()
+        if not (args.quiet or args.json):
+            print(f"case timeout {timeout_s:g} s (a reference case took {reference * 1000:.0f} ms here; "
+                  "--case-timeout sets it)", file=err)
+    else:
+        timeout_s = args.case_timeout
     with _stop_signals():
         try:
             results = run_cases(cases, target_spec=args.target, jobs=jobs, progress=arrived,
-                                invariants=args.invariants)
+                                invariants=args.invariants, timeout_s=timeout_s)
             if args.examples:
                 from ._generate import run_generated
 
                 results += run_generated(cells, seed=args.seed, examples=args.examples, target_spec=args.target,
-                                         jobs=jobs, progress=arrived, invariants=args.invariants)
+                                         jobs=jobs, progress=arrived, invariants=args.invariants,
+                                         timeout_s=timeout_s)
         except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: every worker is stopped by now
             signal.signal(signal.SIGINT, signal.SIG_DFL)  # a second Ctrl-C stops at once
             how = str(exc) if isinstance(exc, RunInterrupted) else "SIGINT"

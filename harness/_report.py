@@ -78,13 +78,13 @@ def case_to_json(result: CaseResult, *, report_path: str | Path | None, target: 
 
 
 def summarize(cases: Sequence[dict[str, Any]]) -> dict[str, int]:
-    """The ``summary`` of report cases: counts by outcome, failing cases, and cases with findings of each
-    class."""
+    """The ``summary`` of report cases: counts by outcome, failing cases, and ``violation`` cases with
+    findings of each class."""
     counts = {"pass": 0, "violation": 0, "error": 0}
     by_class = dict.fromkeys(CLASSES, 0)
     for c in cases:
         counts[c["outcome"]] += 1
-        for klass in c["classes"]:
+        for klass in c["classes"] if c["outcome"] == "violation" else ():  # an error case counts as an error
             by_class[klass] += 1
     return {"cases": len(cases), "passed": counts["pass"], "violations": counts["violation"],
             "errors": counts["error"], "failing": sum(bool(c["fails"]) for c in cases), **by_class}

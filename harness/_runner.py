@@ -46,6 +46,12 @@ TRACE_KEEP = 2500
 #: Wall-clock seconds one case may take before it is called hung. Only a target that spins without ever
 #: touching its fd or the loop can get here (everything else is bounded by steps); it is the last resort.
 CASE_TIMEOUT_S = 60.0
+#: The calibrated timeout: this many times a reference case's time, within [floor, CASE_TIMEOUT_S].
+TIMEOUT_FACTOR, TIMEOUT_FLOOR_S = 100, 3.0
+#: After this many hangs of one target in one operation (in one process), its remaining cases of that
+#: operation are not run: each hang costs a whole timeout, and a target that spins once spins again.
+HANG_LIMIT = 2
+_HUNG: dict[tuple[str, str], int] = {}
 #: Plaintext a TLS peer floods with, far beyond MAX_BUFFER_SIZE.
 TLS_FLOOD_BYTES = 4 * MAX_BUFFER_SIZE
 #: The largest plaintext one TLS record holds: an SSL stream may buffer one record beyond a bound.
@@ -180,6 +186,11 @@ def run_case(case: Case, target: Target = DEFAULT_TARGET, *, max_buffer_size: in
 
     A failing case keeps a window of its trace around the first violation (``keep_trace``); ``full_trace``
     keeps every event whatever the outcome (for replay)."""
+    hung = _HUNG.get((target.name, case.operation), 0)
+    if hung >= HANG_LIMIT:
+        return CaseResult(case=case, error=f"not run: the target already hung {hung} times in {case.operation} "
+                          f"(each hang costs the {timeout_s:g} s case timeout); its other {case.operation} cases "
+                          "in this worker are skipped")
     loop = IOLoop(max_steps=budget, make_current=False)
     plan, flood_at = split_tls_flood(case.plan) if case.transport == "ssl" else (case.plan, None)
     fd, peer_sock = socketpair(loop, plan, record_payload=case.transport == "plain")
@@ -214,6 +225,8 @@ def run_case(case: Case, target: Target = DEFAULT_TARGET, *, max_buffer_size: in
             loop.run_sync(lambda: scenario(run, driver))
             loop.run_until_quiescent()
     except (LoopBudgetExceeded, BusyLoopError, CaseHung) as exc:
+        if isinstance(exc, CaseHung):
+            _HUNG[target.name, case.operation] = hung + 1
         monitor.violate("no-busy-loop", str(exc).splitlines()[0])
     except StalledError as exc:
         if not monitor.violations:
@@ -298,6 +311,28 @@ def _attribute(monitor: Monitor, exc: BaseException, how: str) -> None:
         monitor.harness_error(f"{text} {how}, raised at {where}")
     else:
         monitor.violate("target-crashed", f"{text} ({how})")
+
+
+def forget_hangs() -> None:
+    """Start a new run's count of hangs (``HANG_LIMIT``) in this process."""
+    _HUNG.clear()
+
+
+def calibrated_timeout() -> tuple[float, float]:
+    """``(timeout_s, reference_s)``: the per-case wall-clock timeout for this machine, from the time one
+    reference case takes here (faultio's stream, a dribbled read), scaled by ``TIMEOUT_FACTOR`` and kept
+    within [``TIMEOUT_FLOOR_S``, ``CASE_TIMEOUT_S``]."""
+    import time
+
+    from faultio import plan_for_kind
+
+    case = Case(operation="read_bytes", style="future", fault="dribble", transport="plain",
+                plan=plan_for_kind("dribble", seed=0, inbound_size=600), seed=0)
+    run_case(case, DEFAULT_TARGET, keep_trace=False)  # warm: imports and caches
+    start = time.perf_counter()
+    run_case(case, DEFAULT_TARGET, keep_trace=False)
+    took = time.perf_counter() - start
+    return min(CASE_TIMEOUT_S, max(TIMEOUT_FLOOR_S, TIMEOUT_FACTOR * took)), took
 
 
 def split_tls_flood(plan: FaultPlan) -> tuple[FaultPlan, int | None]:

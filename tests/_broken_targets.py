@@ -69,3 +69,11 @@ class HugeMessageInReadBytes(IOStream):
 
     def read_bytes(self, *args, **kwargs):
         raise ValueError("x" * (1 << 20))
+
+
+class SpinsInReadBytes(IOStream):
+    """read_bytes spins for ever in pure Python: every other operation works."""
+
+    def read_bytes(self, *args, **kwargs):
+        while True:
+            pass

@@ -113,3 +113,22 @@ def test_a_signal_stops_every_worker_and_leaves_a_report_marked_incomplete(tmp_p
     assert 0 < report["incomplete"]["ran"] == len(report["cases"]) < report["incomplete"]["planned"]
     assert "Incomplete run" in (run_dir / "index.html").read_text()
     assert "incomplete: interrupted by" in err
+
+
+def test_a_target_that_hangs_in_one_operation_costs_seconds_not_hours(tmp_path):
+    code, _, err = run(["run", "--faults", "eintr,dribble", "--transport", "plain", "--examples", "0",
+                        "--operations", "read_bytes,read_until", "--jobs", "1", "--case-timeout", "0.5",
+                        "--report", str(tmp_path), "--target", "_broken_targets:SpinsInReadBytes"])
+    _, report = _report(tmp_path)
+    read_bytes = [c for c in report["cases"] if c["operation"] == "read_bytes"]
+    hung = [c for c in read_bytes if "no-busy-loop" in c["violations"]]
+    skipped = [c for c in read_bytes if c["outcome"] == "error" and "not run: the target already hung" in
+               c["details"][-1]["message"]]
+    assert len(hung) == 2 and len(skipped) == len(read_bytes) - 2  # after two hangs, the rest is not run
+    assert all(c["outcome"] != "error" for c in report["cases"] if c["operation"] == "read_until")
+    assert code == 1 and "a reference case took" not in err  # given, not calibrated
+
+
+def test_case_timeout_is_checked():
+    code, _, err = run(["run", "--case-timeout", "soon", "--no-report"])
+    assert code == 2 and "'soon' is not valid; give seconds" in err
