@@ -70,6 +70,19 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _size(text: str) -> int:
+    units = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    body, unit = (text[:-1], text[-1].upper()) if text[-1:].upper() in "KMG" and text[-1:].isalpha() else (text, "")
+    try:
+        value = int(body) * units[unit]
+    except (ValueError, KeyError):
+        value = -1
+    if value < 0 or (0 < value < 64 << 20):
+        raise argparse.ArgumentTypeError(f"{text!r} is not valid; give a size such as 2G or 512M (at least 64M), "
+                                         "or 0 for no limit")
+    return value
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -112,6 +125,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--case-timeout", type=_seconds, default=None, metavar="SECONDS",
                      help="wall-clock seconds one case may take before it counts as hung (default: calibrated "
                      "on this machine from a reference case, between 3 and 60)")
+    run.add_argument("--memory-limit", type=_size, default=None, metavar="SIZE",
+                     help="address space each worker process may use, e.g. 2G or 512M; 0 for none (default 4G; "
+                     "with --jobs 1 the run is one process and no limit is set)")
     run.add_argument("--class", dest="fail_class", choices=("contract", "all"), default=None,
                      help="which findings fail the run: contract (bugs for any stream reader) or all (also the "
                      "seed design's stricter rules); default: all for faultio's own stream, contract otherwise")
@@ -337,14 +353,15 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         timeout_s = args.case_timeout
     with _stop_signals():
         try:
+            memory = {} if args.memory_limit is None else {"memory_limit": args.memory_limit}
             results = run_cases(cases, target_spec=args.target, jobs=jobs, progress=arrived,
-                                invariants=args.invariants, timeout_s=timeout_s)
+                                invariants=args.invariants, timeout_s=timeout_s, **memory)
             if args.examples:
                 from ._generate import run_generated
 
                 results += run_generated(cells, seed=args.seed, examples=args.examples, target_spec=args.target,
                                          jobs=jobs, progress=arrived, invariants=args.invariants,
-                                         timeout_s=timeout_s)
+                                         timeout_s=timeout_s, **memory)
         except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: every worker is stopped by now
             signal.signal(signal.SIGINT, signal.SIG_DFL)  # a second Ctrl-C stops at once
             how = str(exc) if isinstance(exc, RunInterrupted) else "SIGINT"

@@ -26,7 +26,7 @@ from faultio import FaultPlan
 from faultio.strategies import DEFAULT_MAX_WRITE_STEPS, fault_plans
 
 from ._case import TRANSPORTS, Case, CaseResult
-from ._matrix import dead_worker_result, load_invariant_specs, plan_sizes, pool_map
+from ._matrix import DEFAULT_MEMORY_LIMIT, dead_worker_result, load_invariant_specs, plan_sizes, pool_map
 from ._report_json import write_atomic
 from ._runner import derive_seed, run_case
 from ._scenarios import OPERATIONS
@@ -314,7 +314,8 @@ def _run_cell_in_worker(args: tuple[str, Cell, int, int, int, dict[str, Any]]) -
 
 def run_generated(cells: Sequence[Cell], *, seed: int, examples: int, target_spec: str, jobs: int = 1,
                   progress: Callable[[CaseResult], None] | None = None, shrink_calls: int = MAX_SHRINK_CALLS,
-                  invariants: Sequence[str] = (), **run_options: Any) -> list[CaseResult]:
+                  invariants: Sequence[str] = (), memory_limit: int = DEFAULT_MEMORY_LIMIT,
+                  **run_options: Any) -> list[CaseResult]:
     """Run ``examples`` generated plans in each cell; results in cell order, then example order.
 
     For each cell, passing examples come back as passing results; a failing example is shrunk and comes
@@ -353,7 +354,8 @@ def run_generated(cells: Sequence[Cell], *, seed: int, examples: int, target_spe
 
         per_cell = list(pool_map(_run_cell_in_worker, [(target_spec, cell, seed, examples, shrink_calls,
                                                         run_options) for cell in checked],
-                                 jobs=jobs, invariants=invariants, on_result=report, on_dead=dead))
+                                 jobs=jobs, invariants=invariants, memory_limit=memory_limit, on_result=report,
+                                 on_dead=dead))
     return [result for results in per_cell for result in results or ()]
 
 

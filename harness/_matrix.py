@@ -24,6 +24,10 @@ from ._runner import derive_seed, run_case
 from ._scenarios import OPERATIONS
 from ._targets import load_target
 
+#: Address space a worker process may use by default (``--memory-limit``): one case cannot take the machine.
+DEFAULT_MEMORY_LIMIT = 4 << 30
+
+
 #: Bytes the read scenarios receive at most (two halves), so seeded faults land inside the exchange.
 _READ_INBOUND = 600
 _SIZES = {
@@ -86,7 +90,7 @@ def _run_chunk(args: tuple[str, list[Case], dict[str, Any]]) -> list[CaseResult]
 
 def run_cases(cases: Sequence[Case], *, target_spec: str, jobs: int = 1,
               progress: Callable[[CaseResult], None] | None = None, invariants: Sequence[str] = (),
-              **options: Any) -> list[CaseResult]:
+              memory_limit: int = DEFAULT_MEMORY_LIMIT, **options: Any) -> list[CaseResult]:
     """Run ``cases`` against the target named by ``target_spec``; results in the order of ``cases``.
     ``invariants`` are ``module[:obj]`` specs of user checkers, loaded here and in every worker."""
     if jobs < 1:
@@ -111,7 +115,7 @@ def run_cases(cases: Sequence[Case], *, target_spec: str, jobs: int = 1,
                 progress(result)
 
     per_chunk = pool_map(_run_chunk, [(target_spec, chunk, options) for chunk in chunks], jobs=jobs,
-                         invariants=invariants, on_result=report,
+                         invariants=invariants, memory_limit=memory_limit, on_result=report,
                          on_dead=lambda args, why: [dead_worker_result(c, why) for c in args[1]],
                          split=lambda args: [(args[0], [c], args[2]) for c in args[1]])
     return [r for chunk in per_chunk for r in chunk]
@@ -128,6 +132,7 @@ def dead_worker_result(case: Case, why: str = DEAD_WORKER) -> CaseResult:
 
 
 def pool_map(fn: Callable[[Any], list[Any]], tasks: Sequence[Any], *, jobs: int, invariants: Sequence[str] = (),
+             memory_limit: int = DEFAULT_MEMORY_LIMIT,
              on_result: Callable[[list[Any]], None] | None = None,
              on_dead: Callable[[Any, str], list[Any]],
              split: Callable[[Any], list[Any]] | None = None) -> list[list[Any]]:
@@ -146,7 +151,7 @@ def pool_map(fn: Callable[[Any], list[Any]], tasks: Sequence[Any], *, jobs: int,
         finished: set[int] = set()
         workers = 1 if serial else min(jobs, len(todo))
         pool = concurrent.futures.ProcessPoolExecutor(max_workers=workers, initializer=worker_init,
-                                                      initargs=(tuple(invariants),))
+                                                      initargs=(tuple(invariants), memory_limit))
         try:
             futures = {pool.submit(fn, task): n for n, (_, task) in enumerate(todo)}
             # Each slot has one task until a split, and after it one worker runs them in order: settling on
@@ -181,15 +186,26 @@ def pool_map(fn: Callable[[Any], list[Any]], tasks: Sequence[Any], *, jobs: int,
     return collected
 
 
-def worker_init(invariants: Sequence[str]) -> None:
+def worker_init(invariants: Sequence[str], memory_limit: int = DEFAULT_MEMORY_LIMIT) -> None:
     """Set up a worker process: Ctrl-C is the main process's to handle (it stops the workers itself, so the
-    terminal gets one message, not one traceback per worker), then load the user checkers."""
+    terminal gets one message, not one traceback per worker); its address space is capped at
+    ``memory_limit`` bytes (0: no cap), so a memory bomb in the target fails with ``MemoryError`` in that
+    worker instead of taking the machine; then load the user checkers."""
     import signal
 
     from . import _runner
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _runner.IN_WORKER = True
+    if memory_limit:
+        try:
+            import resource
+
+            _, hard = resource.getrlimit(resource.RLIMIT_AS)
+            soft = memory_limit if hard == resource.RLIM_INFINITY else min(memory_limit, hard)
+            resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+        except (ImportError, ValueError, OSError):  # pragma: no cover - not POSIX, or refused
+            pass
     load_invariant_specs(invariants)
 
 

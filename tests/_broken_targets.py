@@ -77,3 +77,10 @@ class SpinsInReadBytes(IOStream):
     def read_bytes(self, *args, **kwargs):
         while True:
             pass
+
+
+class MemoryBombInReadBytes(IOStream):
+    """read_bytes asks for 64 GiB at once."""
+
+    def read_bytes(self, *args, **kwargs):
+        return bytearray(64 << 30)

@@ -67,7 +67,8 @@ def test_a_1_mib_exception_message_leaves_every_output_small(tmp_path):
         assert path.stat().st_size < 2_000_000, path
 
 
-def _processes_in_group(pgid):
+def _processes(field, value):
+    """Live processes whose /proc stat ``field`` (1: parent pid, 2: process group) is ``value``."""
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -76,9 +77,13 @@ def _processes_in_group(pgid):
                     fields = fh.read().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            if int(fields[2]) == pgid and fields[0] != "Z":
+            if int(fields[field]) == value and fields[0] != "Z":
                 found.append(int(entry))
     return found
+
+
+def _processes_in_group(pgid):
+    return _processes(2, pgid)
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads process groups from Linux's /proc")
@@ -132,3 +137,61 @@ def test_a_target_that_hangs_in_one_operation_costs_seconds_not_hours(tmp_path):
 def test_case_timeout_is_checked():
     code, _, err = run(["run", "--case-timeout", "soon", "--no-report"])
     assert code == 2 and "'soon' is not valid; give seconds" in err
+
+
+def test_a_memory_bomb_fails_in_its_capped_worker_not_the_machine(tmp_path):
+    code, _, _ = run(["run", *SMALL, "--jobs", "2", "--memory-limit", "1G", "--report", str(tmp_path),
+                      "--target", "_broken_targets:MemoryBombInReadBytes"])
+    _, report = _report(tmp_path)
+    bombed = [c for c in report["cases"] if c["operation"] == "read_bytes"]
+    assert bombed and all("MemoryError" in " ".join(d["message"] for d in c["details"]) for c in bombed)
+    assert all(c["outcome"] != "error" for c in report["cases"] if c["operation"] == "read_until")
+    assert code == 1
+
+
+def test_memory_limit_is_checked():
+    code, _, err = run(["run", "--memory-limit", "lots", "--no-report"])
+    assert code == 2 and "give a size such as 2G or 512M" in err
+
+
+def _children(pid):
+    return _processes(1, pid)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="finds worker processes through Linux's /proc")
+def test_workers_killed_at_random_cost_no_case(tmp_path):
+    import random
+
+    reports = tmp_path / "reports"
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "run", "--faults", "all", "--transport", "plain",
+                             "--examples", "0", "--jobs", "2", "--report", str(reports)],
+                            cwd=tmp_path, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                            start_new_session=True)
+    rng = random.Random(0)
+    kills = 0
+    try:
+        line = ""
+        while " cases run" not in line and proc.poll() is None:
+            line = proc.stderr.readline()
+        deadline = time.monotonic() + 30
+        while kills < 3 and proc.poll() is None and time.monotonic() < deadline:
+            children = _children(proc.pid)
+            if children:
+                try:
+                    os.kill(rng.choice(children), signal.SIGKILL)
+                    kills += 1
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.2)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert kills, "no worker was killed (the run ended first)"
+    assert proc.returncode in (0, 1), err[-2000:]
+    (run_dir,) = reports.iterdir()
+    report = json.loads((run_dir / "report.json").read_text())
+    assert len(report["cases"]) == 85 and "incomplete" not in report  # every case accounted for
+    for case in report["cases"]:
+        # faultio's own stream passes every case; a case can only fail by its worker being killed under it.
+        assert case["outcome"] == "pass" or "worker process running this case died" in case["details"][-1]["message"]
