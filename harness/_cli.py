@@ -126,8 +126,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="wall-clock seconds one case may take before it counts as hung (default: calibrated "
                      "on this machine from a reference case, between 3 and 60)")
     run.add_argument("--memory-limit", type=_size, default=None, metavar="SIZE",
-                     help="address space each worker process may use, e.g. 2G or 512M; 0 for none (default 4G; "
-                     "with --jobs 1 the run is one process and no limit is set)")
+                     help="address space each worker process may use, e.g. 2G or 512M; 0 for none "
+                     "(default 4G)")
     run.add_argument("--class", dest="fail_class", choices=("contract", "all"), default=None,
                      help="which findings fail the run: contract (bugs for any stream reader) or all (also the "
                      "seed design's stricter rules); default: all for faultio's own stream, contract otherwise")
@@ -353,7 +353,10 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         timeout_s = args.case_timeout
     with _stop_signals():
         try:
-            memory = {} if args.memory_limit is None else {"memory_limit": args.memory_limit}
+            # Even with --jobs 1 the cases run in a worker process: a target that ends its process (os._exit)
+            # costs its cases, not the run.
+            memory = {"contain": True} if args.memory_limit is None else {"contain": True,
+                                                                          "memory_limit": args.memory_limit}
             results = run_cases(cases, target_spec=args.target, jobs=jobs, progress=arrived,
                                 invariants=args.invariants, timeout_s=timeout_s, **memory)
             if args.examples:

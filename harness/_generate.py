@@ -315,7 +315,7 @@ def _run_cell_in_worker(args: tuple[str, Cell, int, int, int, dict[str, Any]]) -
 def run_generated(cells: Sequence[Cell], *, seed: int, examples: int, target_spec: str, jobs: int = 1,
                   progress: Callable[[CaseResult], None] | None = None, shrink_calls: int = MAX_SHRINK_CALLS,
                   invariants: Sequence[str] = (), memory_limit: int = DEFAULT_MEMORY_LIMIT,
-                  **run_options: Any) -> list[CaseResult]:
+                  contain: bool = False, **run_options: Any) -> list[CaseResult]:
     """Run ``examples`` generated plans in each cell; results in cell order, then example order.
 
     For each cell, passing examples come back as passing results; a failing example is shrunk and comes
@@ -330,7 +330,7 @@ def run_generated(cells: Sequence[Cell], *, seed: int, examples: int, target_spe
             raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     per_cell: list[list[CaseResult] | None] = [None] * len(checked)
     load_invariant_specs(invariants)
-    if jobs == 1 or len(checked) < 2:
+    if (jobs == 1 and not contain) or not checked:
         target = load_target(target_spec)
         for i, cell in enumerate(checked):
             per_cell[i] = _run_cell(cell, seed=seed, examples=examples, target=target,

@@ -90,13 +90,15 @@ def _run_chunk(args: tuple[str, list[Case], dict[str, Any]]) -> list[CaseResult]
 
 def run_cases(cases: Sequence[Case], *, target_spec: str, jobs: int = 1,
               progress: Callable[[CaseResult], None] | None = None, invariants: Sequence[str] = (),
-              memory_limit: int = DEFAULT_MEMORY_LIMIT, **options: Any) -> list[CaseResult]:
+              memory_limit: int = DEFAULT_MEMORY_LIMIT, contain: bool = False, **options: Any) -> list[CaseResult]:
     """Run ``cases`` against the target named by ``target_spec``; results in the order of ``cases``.
-    ``invariants`` are ``module[:obj]`` specs of user checkers, loaded here and in every worker."""
+    ``invariants`` are ``module[:obj]`` specs of user checkers, loaded here and in every worker. ``jobs=1``
+    runs in this process, unless ``contain``: then in one worker process, so a target that ends its process
+    costs only its cases (the CLI always contains)."""
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
     load_invariant_specs(invariants)
-    if jobs == 1 or len(cases) < 2:
+    if (jobs == 1 and not contain) or not cases:
         target = load_target(target_spec)
         results = []
         for case in cases:

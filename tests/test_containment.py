@@ -195,3 +195,8 @@ def test_workers_killed_at_random_cost_no_case(tmp_path):
     for case in report["cases"]:
         # faultio's own stream passes every case; a case can only fail by its worker being killed under it.
         assert case["outcome"] == "pass" or "worker process running this case died" in case["details"][-1]["message"]
+
+
+def test_with_jobs_1_a_target_that_ends_its_process_still_costs_only_its_cases(tmp_path):
+    _check_contained(tmp_path, "_broken_targets:KillsItsProcessInReadBytes", 1,
+                     "the worker process running this case died abruptly")
