@@ -6,15 +6,22 @@ Rules for this module:
   what they are; results always come back in matrix order.
 - Worker processes receive the target as its spec string and load it themselves (nothing unpicklable
   crosses a process boundary).
-- A worker that dies (``os._exit`` in the target, a signal, a crash in native code) costs the cases it was
-  running, never the run: those cases are retried one at a time in a one-worker pool, and the one running
-  when a worker dies again becomes an ``error`` result saying so (``pool_map``).
+- A worker that dies (``os._exit`` in the target, a signal, a crash in native code) costs the case it was
+  running, never the run (``pool_map``): each task records which worker started it, so a death names the
+  task in flight in the dead worker; a task of one case is that case's ``error`` result (saying the exit
+  code or signal), a chunk is cut into one-case tasks run one at a time in a one-worker pool, so only the
+  case that kills is blamed. Tasks interrupted in the other workers, and the ones not started, run again in
+  a fresh pool of ``jobs`` workers. After ``MAX_DEAD_POOLS`` dead pools the tasks left are ``error``
+  results saying why they did not run: a target that kills every worker ends too.
+- Workers take SIGTERM's default action (a worker the pool or ``stop_pool`` terminates just ends), so a
+  worker that died of anything else is told apart by its exit code.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import os
+import signal
 from typing import Any, Callable, Iterable, Sequence
 
 from faultio import FAULT_KINDS, plan_for_kind
@@ -85,7 +92,22 @@ def build_cases(*, faults: Sequence[str], transports: Sequence[str], operations:
 def _run_chunk(args: tuple[str, list[Case], dict[str, Any]]) -> list[CaseResult]:
     spec, cases, options = args
     target = load_target(spec)
-    return [run_case(case, target, **options) for case in cases]
+    return [_run_contained(case, target, options) for case in cases]
+
+
+def _run_contained(case: Case, target: Any, options: dict[str, Any]) -> CaseResult:
+    """``run_case`` in a worker, where nothing but a real stop may leave it: a non-``Exception`` that got past
+    ``run_case``'s containment is this case's ``error`` instead of the end of the chunk (or of the run)."""
+    from ._runner import RunInterrupted, _contained
+
+    try:
+        return run_case(case, target, **options)
+    except Exception:
+        raise  # a harness bug: the run reports it (exit 3)
+    except RunInterrupted:
+        raise
+    except BaseException as exc:
+        return CaseResult(case=case, error=f"{_contained(exc)} escaped the case; the case could not be judged")
 
 
 def run_cases(cases: Sequence[Case], *, target_spec: str, jobs: int = 1,
@@ -126,6 +148,27 @@ def run_cases(cases: Sequence[Case], *, target_spec: str, jobs: int = 1,
 #: What a dead worker is said to have been, where the exit code is not known.
 DEAD_WORKER = ("the worker process running this case died abruptly (os._exit, a signal or a crash in native "
                "code); the case could not be judged")
+#: After this many dead worker pools in one ``pool_map``, the tasks left are not run (each death costs a
+#: fresh pool; a target that kills every worker would otherwise cost one per case).
+MAX_DEAD_POOLS = 100
+#: What the tasks left then are said to be.
+TOO_MANY_DEATHS = ("not run: {n} worker pools died in this run (the target keeps ending its worker process, or "
+                   "something kills the workers); the cases left are not run")
+
+
+def death_reason(exitcode: int | None) -> str:
+    """What a case whose worker died with ``exitcode`` (``multiprocessing``'s: negative for a signal) is
+    said to have met."""
+    if exitcode is None:
+        return DEAD_WORKER
+    if exitcode < 0:
+        try:
+            how = f"killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            how = f"killed by signal {-exitcode}"
+    else:
+        how = f"exit code {exitcode}"
+    return DEAD_WORKER.replace("(os._exit,", f"({how}: os._exit,")
 
 
 def dead_worker_result(case: Case, why: str = DEAD_WORKER) -> CaseResult:
@@ -133,72 +176,155 @@ def dead_worker_result(case: Case, why: str = DEAD_WORKER) -> CaseResult:
     return CaseResult(case=case, error=why)
 
 
+#: In a worker of ``pool_map``: one slot per task of its pool, where a task writes the pid that started it.
+_STARTED: Any = None
+
+
+def _tracked(fn: Callable[[Any], list[Any]], n: int, task: Any) -> list[Any]:
+    """Run task ``n`` in a worker, first recording that this worker started it."""
+    if _STARTED is not None:
+        _STARTED[n] = os.getpid()
+    try:
+        return fn(task)
+    except Exception:
+        raise
+    except BaseException as exc:  # a SystemExit must not cross into the main process and end the run there
+        raise RuntimeError(f"the worker's task raised {exc!r}") from None
+
+
+Item = tuple[tuple[int, ...], Any, bool]  # (key: slot, then piece numbers; task; suspect)
+
+
 def pool_map(fn: Callable[[Any], list[Any]], tasks: Sequence[Any], *, jobs: int, invariants: Sequence[str] = (),
              memory_limit: int = DEFAULT_MEMORY_LIMIT,
              on_result: Callable[[list[Any]], None] | None = None,
              on_dead: Callable[[Any, str], list[Any]],
-             split: Callable[[Any], list[Any]] | None = None) -> list[list[Any]]:
+             split: Callable[[Any], list[Any]] | None = None,
+             max_dead_pools: int = MAX_DEAD_POOLS) -> list[list[Any]]:
     """``[fn(task) for task in tasks]`` (each a list) in up to ``jobs`` worker processes, in task order.
 
-    When a worker dies, every task not finished is retried in a pool of one worker, one task at a time
-    (``split`` may first cut a task into smaller ones, so only the culprit is blamed): with one worker the
-    task running when the pool breaks is the first unfinished one, and ``on_dead(task, reason)`` stands for
-    its result. Each death after the first settles a task, so this ends. ``on_result`` sees each list as it
-    arrives."""
-    collected: list[list[Any]] = [[] for _ in tasks]
-    todo: list[tuple[int, Any]] = list(enumerate(tasks))  # (slot, task); after a split, slots repeat
-    serial = False
+    When a worker dies, the task it was running is the culprit: ``on_dead(task, reason)`` (the reason names
+    the exit code or signal) stands for its result, unless ``split`` cuts it into several smaller tasks;
+    those are *suspects*, run one at a time in a one-worker pool before anything else, so only the one that
+    kills is blamed. A death no exit code explains (a worker SIGTERMed from outside) makes every task in
+    flight a suspect. Every other task runs again, in parallel. After ``max_dead_pools`` dead pools,
+    ``on_dead(task, TOO_MANY_DEATHS...)`` stands for every task left. ``on_result`` sees each list as it
+    arrives (in any order)."""
+    results: dict[tuple[int, ...], list[Any]] = {}
+
+    def settle(key: tuple[int, ...], value: list[Any]) -> None:
+        results[key] = value
+        if on_result:
+            on_result(value)
+
+    def pieces(item: Item) -> list[Item]:
+        key, task, _ = item
+        cut = split(task) if split is not None else [task]
+        return [(key + (i,), piece, True) for i, piece in enumerate(cut)] if len(cut) > 1 else [(key, task, True)]
+
+    todo: list[Item] = [((slot,), task, False) for slot, task in enumerate(tasks)]
+    dead_pools = 0
     while todo:
-        broken = False
-        finished: set[int] = set()
-        workers = 1 if serial else min(jobs, len(todo))
-        pool = concurrent.futures.ProcessPoolExecutor(max_workers=workers, initializer=worker_init,
-                                                      initargs=(tuple(invariants), memory_limit))
-        try:
-            futures = {pool.submit(fn, task): n for n, (_, task) in enumerate(todo)}
-            # Each slot has one task until a split, and after it one worker runs them in order: settling on
-            # arrival keeps every slot's pieces in order.
-            for future in concurrent.futures.as_completed(futures):
-                n = futures[future]
-                try:
-                    value = future.result()
-                except concurrent.futures.process.BrokenProcessPool:
-                    broken = True
-                    continue
-                finished.add(n)
-                collected[todo[n][0]].extend(value)
-                if on_result:
-                    on_result(value)
-        except BaseException:
-            stop_pool(pool)  # Ctrl-C, SIGTERM, an error of ours: no worker outlives the run
-            raise
-        pool.shutdown(wait=True)
-        left = [item for n, item in enumerate(todo) if n not in finished]
+        if dead_pools >= max_dead_pools:
+            for key, task, _ in todo:
+                settle(key, on_dead(task, TOO_MANY_DEATHS.format(n=dead_pools)))
+            break
+        suspects = [item for item in todo if item[2]]
+        batch = suspects or todo
+        waiting = [item for item in todo if not item[2]] if suspects else []
+        finished, broken, started, exitcodes = _run_pool(fn, batch, 1 if suspects else min(jobs, len(batch)),
+                                                         invariants, memory_limit, settle)
+        left = [n for n in range(len(batch)) if n not in finished]
         if broken and left:
-            if serial:
-                slot, task = left.pop(0)
-                value = on_dead(task, DEAD_WORKER)
-                collected[slot].extend(value)
-                if on_result:
-                    on_result(value)
-            elif split is not None:
-                left = [(slot, piece) for slot, task in left for piece in split(task)]
-            serial = True
-        todo = left
+            dead_pools += 1
+        # The task each worker was running when the pool broke: the last one it started and did not finish.
+        running: dict[int, int] = {}  # pid -> n
+        for n in left:
+            if started.get(n):
+                running[started[n]] = max(n, running.get(started[n], -1))
+        if suspects:  # one worker: whatever it was running killed it
+            culprits = {n: exitcodes.get(pid) for pid, n in running.items()}
+            unexplained: set[int] = set()
+        else:
+            culprits = {n: exitcodes[pid] for pid, n in running.items()
+                        if exitcodes.get(pid) not in (None, -signal.SIGTERM)}
+            unexplained = set() if culprits or not broken else set(running.values())
+        again: list[Item] = []
+        for n in left:
+            item = batch[n]
+            if n in culprits:
+                cut = pieces(item)
+                if len(cut) > 1:
+                    again += cut
+                else:
+                    settle(item[0], on_dead(item[1], death_reason(culprits[n])))
+            elif n in unexplained:
+                again += pieces(item)
+            else:
+                again.append(item)
+        todo = sorted(waiting + again, key=lambda item: item[0])
+    collected: list[list[Any]] = [[] for _ in tasks]
+    for key in sorted(results):
+        collected[key[0]].extend(results[key])
     return collected
 
 
-def worker_init(invariants: Sequence[str], memory_limit: int = DEFAULT_MEMORY_LIMIT) -> None:
+def _run_pool(fn: Callable[[Any], list[Any]], batch: Sequence[Item], workers: int, invariants: Sequence[str],
+              memory_limit: int, settle: Callable[[tuple[int, ...], list[Any]], None],
+              ) -> tuple[set[int], bool, dict[int, int], dict[int, int | None]]:
+    """Run ``batch`` in one pool of ``workers``; ``settle`` each result as it arrives. Returns the indices
+    finished, whether the pool broke, the pid that started each task (of those started) and each worker's
+    exit code."""
+    import multiprocessing
+
+    started = multiprocessing.RawArray("q", len(batch))
+    pool = concurrent.futures.ProcessPoolExecutor(max_workers=workers, initializer=worker_init,
+                                                  initargs=(tuple(invariants), memory_limit, started))
+    processes: dict[int, Any] = {}
+    finished: set[int] = set()
+    broken = False
+    try:
+        futures = {}
+        for n, (_, task, _) in enumerate(batch):
+            try:
+                futures[pool.submit(_tracked, fn, n, task)] = n
+            except concurrent.futures.process.BrokenProcessPool:  # a worker died already
+                broken = True
+                break
+            finally:
+                processes.update(getattr(pool, "_processes", None) or {})
+        for future in concurrent.futures.as_completed(futures):
+            n = futures[future]
+            try:
+                value = future.result()
+            except concurrent.futures.process.BrokenProcessPool:
+                broken = True
+                continue
+            finished.add(n)
+            settle(batch[n][0], value)
+    except BaseException:
+        stop_pool(pool)  # Ctrl-C, SIGTERM, an error of ours: no worker outlives the run
+        raise
+    pool.shutdown(wait=True)
+    exitcodes = {pid: process.exitcode for pid, process in processes.items()}
+    return finished, broken, {n: pid for n, pid in enumerate(started) if pid}, exitcodes
+
+
+def worker_init(invariants: Sequence[str], memory_limit: int = DEFAULT_MEMORY_LIMIT, started: Any = None) -> None:
     """Set up a worker process: Ctrl-C is the main process's to handle (it stops the workers itself, so the
-    terminal gets one message, not one traceback per worker); its address space is capped at
+    terminal gets one message, not one traceback per worker); SIGTERM just ends it (a handler the main
+    process had when it forked this one is not the worker's); its address space is capped at
     ``memory_limit`` bytes (0: no cap), so a memory bomb in the target fails with ``MemoryError`` in that
-    worker instead of taking the machine; then load the user checkers."""
-    import signal
+    worker instead of taking the machine; then load the user checkers. ``started`` is ``pool_map``'s
+    record of which worker started which task."""
+    global _STARTED
 
     from . import _runner
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _runner.IN_WORKER = True
+    _STARTED = started
     if memory_limit:
         try:
             import resource

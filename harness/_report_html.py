@@ -273,7 +273,10 @@ def _matrix(report: dict, anchors: dict[str, str]) -> str:
     words = {"violation": "violation, fails the run", "error": "error (could not be judged), fails the run",
              "noted": f"findings that do not fail the run (it fails on {_classes_text(report['fail_on'])})",
              "pass": "pass"}
-    legend = " ".join(f'<span class="n {o}">{SYMBOL[o]} {_e(words[o])}</span>' for o in STATUSES)
+    # "noted" is shown when it can happen: the run leaves a class out, or a case is marked so anyway.
+    shown = [o for o in STATUSES if o != "noted" or not set(CLASS_WORDS) <= set(report["fail_on"])
+             or any(_status(c) == "noted" for c in cases)]
+    legend = " \u00b7 ".join(f'<span class="n {o}">{SYMBOL[o]} {_e(words[o])}</span>' for o in shown)
     return (f'<section id="matrix" aria-labelledby="h-matrix"><h2 id="h-matrix">Fault \u00d7 operation</h2>'
             f'<p class="note">Each cell counts cases across transports and styles: {legend}. '
             f'A cell is coloured by its worst case and links to it.</p>'
@@ -445,9 +448,9 @@ def _timeline(case: dict, ident: str, fail_on: list[str]) -> str:
     out.append("</svg>")
     lanes = "".join(f'<span class="lk"><span class="key lane-{lane}">\u2503</span>\u2009{lane}</span>' for lane in LANES)
     legend = (f'<p class="legend">Events by lane: {lanes}<span class="lk"><span class="key inj">\u25c6</span>'
-              f'\u2009injected fault</span><span class="lk"><span class="key pin">\u2503</span>\u2009contract'
-              f'</span><span class="lk"><span class="key pin design">\u2507</span>\u2009design</span>'
-              f'<span class="lk"><span class="key pin error">\u2503</span>\u2009error</span> finding at its step '
+              f'\u2009injected fault</span> Findings at their step: <span class="lk"><span class="key pin">'
+              f'\u2503</span>\u2009contract</span><span class="lk"><span class="key pin design">\u2507</span>'
+              f'\u2009design</span><span class="lk"><span class="key pin error">\u2503</span>\u2009error</span>'
               f'({SYMBOL["violation"]} fails the run, {SYMBOL["noted"]} does not)</p>')
     return f'<h4>Timeline</h4><div class="svgwrap">{"".join(out)}</div>{legend}'
 

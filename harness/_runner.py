@@ -8,11 +8,27 @@ Rules for this module:
 - Attribution: an exception is the target's (``target-crashed``) only when it was raised in the target's
   code. One raised in the harness (a driver, a scenario, a checker) or in faultio's simulation is an
   ``error`` outcome naming the frame: our failure, never blamed on the stream.
+- Containment: whatever is not an ``Exception`` (``SystemExit``, even ``sys.exit(0)``; a
+  ``KeyboardInterrupt`` the target raises itself; ``GeneratorExit`` misused; any other ``BaseException``),
+  raised while the factory builds the stream, while the scenario runs or while the monitor finishes (its
+  checkers call the stream), is that case's ``error`` outcome naming the exception and its frame; the next
+  case runs. The monitor is detached on every path (``run_case``'s ``finally``), so no logger stays
+  captured and no observer stays on a loop.
+- A real Ctrl-C is never swallowed. In a worker process SIGINT is ignored (the main process stops the
+  workers), so every ``KeyboardInterrupt`` there is the target's. In the main thread of any other process,
+  each phase of a case runs under ``_interrupt_guard``, a SIGINT handler that sets a flag before raising: a
+  ``KeyboardInterrupt`` with the flag set is the user's and ends the run (re-raised, also when the target
+  swallowed it or turned it into another exception); without the flag it is the target's. Off the main
+  thread no handler can be installed, so every ``KeyboardInterrupt`` counts as the user's. The wall-clock
+  guard's ``CaseHung`` and ``RunInterrupted`` (SIGTERM) are never contained.
+- Bounded outputs: every message, repr and trace string a ``CaseResult`` carries is cut (``clip``) to
+  ``MESSAGE_KEEP`` characters (trace details to ``TRACE_DETAIL_KEEP``), saying how much was cut.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import signal
 import threading
@@ -66,6 +82,8 @@ def derive_seed(seed: int, *parts: Any) -> int:
 
 #: How long a message or repr a result keeps (a target's 1 MiB exception message must not bloat the reports).
 MESSAGE_KEEP = 2000
+#: How long a string in a kept trace event's ``detail`` may be (``*_hex`` payloads are bounded by faultio).
+TRACE_DETAIL_KEEP = 500
 
 
 def clip(text: str, keep: int = MESSAGE_KEEP) -> str:
@@ -88,11 +106,15 @@ IN_WORKER = False
 @contextlib.contextmanager
 def _interrupt_guard() -> Iterator[None]:
     """Tell a real Ctrl-C (SIGINT) apart from a ``KeyboardInterrupt`` the target raises itself (main thread
-    only; elsewhere every KeyboardInterrupt counts as real)."""
+    only; elsewhere every KeyboardInterrupt counts as real). A SIGINT that arrived while the block ran ends
+    it with a ``KeyboardInterrupt`` even when the target swallowed the one raised into it."""
     if IN_WORKER or threading.current_thread() is not threading.main_thread():
         yield
         return
     previous = signal.getsignal(signal.SIGINT)
+    if previous is None:  # a handler installed outside Python: it cannot be put back, so leave it alone
+        yield
+        return
 
     def interrupted(signum: int, frame: Any) -> None:
         _INTERRUPTED[0] = True
@@ -104,22 +126,53 @@ def _interrupt_guard() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+    if _INTERRUPTED[0]:
+        raise KeyboardInterrupt("SIGINT arrived while the target ran (the target swallowed it)")
+
+
+def _user_interrupted() -> bool:
+    """Whether a real SIGINT arrived during the last ``_interrupt_guard`` block."""
+    return _INTERRUPTED[0] and not IN_WORKER
 
 
 def _real_interrupt(exc: BaseException) -> bool:
-    """Whether ``exc`` must end the run: a real Ctrl-C, or the wall-clock guard's own ``CaseHung``."""
-    if isinstance(exc, (CaseHung, RunInterrupted)):
+    """Whether ``exc`` must end the run: a real Ctrl-C (or anything raised after one arrived, as when the
+    target turned it into another exception), SIGTERM's ``RunInterrupted``, or the wall-clock guard's own
+    ``CaseHung``."""
+    if isinstance(exc, (CaseHung, RunInterrupted)) or _user_interrupted():
         return True
     if isinstance(exc, KeyboardInterrupt):
-        if IN_WORKER:
-            return False
-        return _INTERRUPTED[0] or threading.current_thread() is not threading.main_thread()
+        return not IN_WORKER and threading.current_thread() is not threading.main_thread()
     return False
+
+
+def _describe(exc: BaseException) -> str:
+    """``Type(args...)`` of ``exc``, cut to size; never raises for a target's exception whose repr does
+    (a BaseException raised by a repr is contained too, unless it is a real interrupt)."""
+    name = type(exc).__name__
+    try:
+        text = f"{name}({', '.join(clip(repr(a), MESSAGE_KEEP) for a in exc.args)})"
+    except BaseException as inner:
+        if _real_interrupt(inner):
+            raise
+        text = f"{name}(<its repr raised {type(inner).__name__}>)"
+    return clip(text, 600)
+
+
+def _text(exc: BaseException) -> str:
+    """``str(exc)`` (its first line, cut), safe against a ``__str__`` that raises."""
+    try:
+        text = str(exc)
+    except BaseException as inner:
+        if _real_interrupt(inner):
+            raise
+        return f"<its str() raised {type(inner).__name__}>"
+    return clip(text.splitlines()[0] if text else "", 600)
 
 
 def _contained(exc: BaseException) -> str:
     where = harness_frame(exc.__traceback__)
-    return clip(f"{type(exc).__name__}({', '.join(map(repr, exc.args))}) at {where}", 600)
+    return clip(f"{_describe(exc)} at {where}", 800)
 
 
 class CaseHung(BaseException):
@@ -200,15 +253,21 @@ def run_case(case: Case, target: Target = DEFAULT_TARGET, *, max_buffer_size: in
 
         server_ctx = server_context()
     try:
-        with _interrupt_guard():
+        with _wall_clock_guard(timeout_s), _interrupt_guard():
             stream = target.make(fd, io_loop=loop, transport=case.transport, max_buffer_size=max_buffer_size,
                                  ssl_context=server_ctx)
+    except CaseHung as exc:
+        _HUNG[target.name, case.operation] = hung + 1
+        return CaseResult(case=case, error=clip(f"the target factory {target.name} hung: {exc}"))
     except Exception as exc:
-        return CaseResult(case=case, error=clip(f"the target factory {target.name} raised {exc!r}"))
+        if _user_interrupted():
+            raise KeyboardInterrupt from exc
+        return CaseResult(case=case, error=clip(f"the target factory {target.name} raised {_describe(exc)}"))
     except BaseException as exc:  # SystemExit, KeyboardInterrupt raised by the factory's own code, ...
         if _real_interrupt(exc):
             raise
-        return CaseResult(case=case, error=clip(f"the target factory {target.name} raised {_contained(exc)}"))
+        return CaseResult(case=case, error=clip(f"the target factory {target.name} raised {_contained(exc)}; "
+                                                "the case could not be judged"))
     if case.transport == "ssl":
         from ._plugin_stream import tls_peer
 
@@ -217,8 +276,18 @@ def run_case(case: Case, target: Target = DEFAULT_TARGET, *, max_buffer_size: in
         peer = Peer(loop, peer_sock)
     run = Run(case, loop, fd, peer_sock, stream, peer)
     monitor = run.monitor = attach_monitor(loop, stream, fd, peer, case.transport)
+    try:
+        return _judge(run, target, hung=hung, timeout_s=timeout_s, keep_trace=keep_trace, full_trace=full_trace)
+    finally:
+        monitor.detach()  # on every path: a real interrupt, a harness bug, a contained exit
+
+
+def _judge(run: Run, target: Target, *, hung: int, timeout_s: float, keep_trace: bool,
+           full_trace: bool) -> CaseResult:
+    """Run ``run``'s scenario under its monitor and build the result (``run_case`` detaches the monitor)."""
+    case, loop, peer, monitor = run.case, run.loop, run.peer, run.monitor
     scenario = OPERATIONS[case.operation][0]
-    contained = ""
+    contained: list[str] = []
     try:
         with _wall_clock_guard(timeout_s), _interrupt_guard():
             driver = Driver(run, case.style)
@@ -227,43 +296,109 @@ def run_case(case: Case, target: Target = DEFAULT_TARGET, *, max_buffer_size: in
     except (LoopBudgetExceeded, BusyLoopError, CaseHung) as exc:
         if isinstance(exc, CaseHung):
             _HUNG[target.name, case.operation] = hung + 1
+        elif _user_interrupted():
+            raise KeyboardInterrupt from exc
         monitor.violate("no-busy-loop", str(exc).splitlines()[0])
     except StalledError as exc:
+        if _user_interrupted():
+            raise KeyboardInterrupt from exc
         if not monitor.violations:
             monitor.violate("liveness", "the run stalled: the loop went quiet with the scenario still waiting "
                             f"({str(exc).splitlines()[0][:160]})")
     except Exception as exc:
+        if _user_interrupted():
+            raise KeyboardInterrupt from exc
         _attribute(monitor, exc, "escaped the scenario")
     except BaseException as exc:  # not an Exception: the target tried to end the process or the run
         if _real_interrupt(exc):
-            monitor.detach()
             raise
-        contained = f"the target raised {_contained(exc)}; the case could not be judged"
-        monitor.loop.trace.record("harness", "contained", error=repr(exc)[:200])
+        contained.append(_contain(monitor, exc, "while the case ran"))
     for exc in loop.uncaught:
         _attribute(monitor, exc, "escaped into the loop")
         break
-    try:
-        monitor.finish()
+    try:  # the checkers' last hooks read the stream: its code runs here too, under the same guards
+        with _wall_clock_guard(timeout_s), _interrupt_guard():
+            monitor.finish()
+    except CaseHung as exc:
+        _HUNG[target.name, case.operation] = hung + 1
+        monitor.violate("no-busy-loop", f"{str(exc).splitlines()[0]} (while the monitor finished the case)")
     except Exception as exc:  # the monitor itself failed: ours
-        monitor.harness_error(f"finishing the monitor raised {exc!r} at {harness_frame(exc.__traceback__)}")
-        monitor.detach()
-    violations = tuple(sorted(monitor.violations.values(), key=lambda v: (v.event, v.slug)))
+        if _user_interrupted():
+            raise KeyboardInterrupt from exc
+        monitor.harness_error(f"finishing the monitor raised {_describe(exc)} at {harness_frame(exc.__traceback__)}")
+    except BaseException as exc:
+        if _real_interrupt(exc):
+            raise
+        contained.append(_contain(monitor, exc, "while the monitor finished the case"))
+    monitor.detach()
+    violations = tuple(sorted((_clipped(v) for v in monitor.violations.values()), key=lambda v: (v.event, v.slug)))
     error = "; ".join(monitor.harness_errors)
     if error:
-        error = f"harness error (not a finding about the target): {error}"[:1000]
+        error = clip(f"harness error (not a finding about the target): {error}", 1000)
+    contained = [c for c in contained if c]
     if contained:
-        error = clip(f"{contained}; {error}" if error else contained)
+        error = clip("; ".join([*contained, error] if error else contained))
     trace: tuple[dict[str, Any], ...] = ()
     if full_trace:
-        trace = tuple(e.to_json() for e in loop.trace)
+        trace = tuple(_event_json(e) for e in loop.trace)
     elif violations and keep_trace:
         trace = trace_window(list(loop.trace), violations[0].event)
     sent = bytes(peer.sent[:4096])
     got = bytes(monitor.delivered.head)
+    with _interrupt_guard():  # formatting a log record runs the target's __str__ and __repr__
+        logs = _logs_json(monitor)
     return CaseResult(case=case, violations=violations, error=error, steps=loop.step, trace=trace, sent=sent,
-                      received=got, not_applicable=tuple(sorted(monitor.not_applicable.items())),
-                      logs=tuple(monitor.logs_json()))
+                      received=got, not_applicable=tuple(sorted(monitor.not_applicable.items())), logs=logs)
+
+
+def _contain(monitor: Monitor, exc: BaseException, when: str) -> str:
+    """Record a contained non-``Exception`` and return what the case's error says (empty when it was the
+    harness's own: then it is a harness error of the monitor's)."""
+    monitor.loop.trace.record("harness", "contained", error=clip(_describe(exc), 200), when=when)
+    where = raised_in_harness(exc)
+    if where is not None:
+        monitor.harness_error(f"{_describe(exc)} raised {when}, at {where}")
+        return ""
+    return f"the target raised {_contained(exc)} {when}; the case could not be judged"
+
+
+def _clipped(violation: Any) -> Any:
+    if len(violation.message) <= MESSAGE_KEEP:
+        return violation
+    return dataclasses.replace(violation, message=clip(violation.message))
+
+
+def _logs_json(monitor: Monitor) -> tuple[dict[str, Any], ...]:
+    """``monitor.logs_json()``, safe against a record whose arguments raise when formatted."""
+    logs = []
+    for record in monitor.log_records:
+        try:
+            message = record.getMessage()
+        except BaseException as exc:
+            if _real_interrupt(exc):
+                raise
+            message = f"{_text_of(record.msg)} (formatting its arguments raised {_describe(exc)})"
+        logs.append({"logger": record.name, "level": record.levelname, "message": clip(message, 300)})
+    return tuple(logs)
+
+
+def _text_of(value: Any) -> str:
+    try:
+        return clip(value if isinstance(value, str) else repr(value), 200)
+    except BaseException as exc:
+        if _real_interrupt(exc):
+            raise
+        return f"<{type(value).__name__}>"
+
+
+def _event_json(event: TraceEvent) -> dict[str, Any]:
+    """``event.to_json()`` with every long string of its detail cut (a target's huge repr in a trace)."""
+    data = event.to_json()
+    detail = data["detail"]
+    for key, value in detail.items():
+        if isinstance(value, str) and len(value) > TRACE_DETAIL_KEEP and not key.endswith("_hex"):
+            detail[key] = clip(value, TRACE_DETAIL_KEEP)
+    return data
 
 
 #: Where the harness's own code and faultio's simulated kernel live (target code is everything else, plus
@@ -306,7 +441,8 @@ def _simulated(obj: Any) -> bool:
 
 def _attribute(monitor: Monitor, exc: BaseException, how: str) -> None:
     where = raised_in_harness(exc)
-    text = clip(f"{type(exc).__name__}: {exc}".splitlines()[0], 600) if str(exc) else type(exc).__name__
+    said = _text(exc)
+    text = f"{type(exc).__name__}: {said}" if said else type(exc).__name__
     if where is not None:
         monitor.harness_error(f"{text} {how}, raised at {where}")
     else:
@@ -380,4 +516,4 @@ def trace_window(events: Sequence[TraceEvent], at: int) -> tuple[dict[str, Any],
     # Most of the window goes before the event: what led up to a violation explains it.
     pos = next((i for i, e in enumerate(events) if e.index >= at), len(events))
     start = max(0, min(pos - TRACE_KEEP * 4 // 5, len(events) - TRACE_KEEP))
-    return tuple(e.to_json() for e in events[start : start + TRACE_KEEP])
+    return tuple(_event_json(e) for e in events[start : start + TRACE_KEEP])
