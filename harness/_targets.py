@@ -36,6 +36,9 @@ class Target:
     factory: Callable[..., Any]
     #: The transports the target can be built for (a plain stream class has no TLS variant).
     transports: tuple[str, ...] = ("plain", "ssl")
+    #: The realism profile the target runs under unless ``--profile`` says otherwise: ``raw`` (fd semantics
+    #: as the seed's world has them) or ``cpython`` (what CPython's socket methods show since PEP 475).
+    default_profile: str = "raw"
 
     def make(self, sock: Any, *, io_loop: Any, transport: str, max_buffer_size: int, ssl_context: Any) -> Any:
         """The stream under test over ``sock``, made by the factory."""
