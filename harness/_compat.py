@@ -17,6 +17,11 @@ from faultio import Future
 from .engine.verdict import future_exception
 
 
+class FutureCancelled(Exception):
+    """A stream's foreign future was cancelled (``CancelledError`` is a ``BaseException``: a coroutine
+    awaiting it through ``adopt`` hears of it as this)."""
+
+
 def adopt(future: Any) -> Any:
     """A faultio ``Future`` that settles like ``future`` (returned as is when it already is one), so a
     coroutine on the faultio loop can await a stream's foreign future."""
@@ -25,6 +30,10 @@ def adopt(future: Any) -> Any:
     mine = Future(label=f"adopted {type(future).__module__}.{type(future).__qualname__}")
 
     def settle(f: Any) -> None:
+        cancelled = getattr(f, "cancelled", None)
+        if callable(cancelled) and cancelled():  # an asyncio task cancelled when the case shut down
+            mine.set_exception(FutureCancelled(f"{type(f).__qualname__} was cancelled"))
+            return
         exc = future_exception(f)
         if exc is not None:
             mine.set_exception(exc)

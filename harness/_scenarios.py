@@ -123,6 +123,9 @@ class Driver:
             data = await adopt(future)  # a foreign (Tornado) future cannot be awaited on the faultio loop as is
         except Exception as exc:
             if is_closed_error(exc):  # any other exception type is judged where the future completed
+                partial = getattr(exc, "partial", b"")
+                if partial:  # an API that hands the bytes it took over in the refusal (asyncio's readexactly)
+                    monitor.deliver(bytes(partial), f"{method} refusal's partial bytes")
                 monitor.read_failed(op, exc, "future failed", after_close=self._after_close)
             monitor.read_finished()
             return ("closed", exc)
@@ -405,7 +408,8 @@ async def scenario_write(run: Any, driver: Driver) -> None:
         if order and index < order[-1]:
             monitor.violate("write-fifo", f"write #{index} completed after write #{order[-1]}")
         order.append(index)
-        if run.case.transport == "plain" and run.fd.bytes_sent - sent_before < upto:
+        if (run.case.transport == "plain" and getattr(stream, "faultio_write_done_means_sent", True)
+                and run.fd.bytes_sent - sent_before < upto):
             monitor.violate("write-fifo", f"write #{index} completed with {run.fd.bytes_sent - sent_before} of "
                             f"its {upto} cumulative bytes handed to the fd")
 
@@ -463,6 +467,10 @@ async def scenario_write(run: Any, driver: Driver) -> None:
     if not stream.closed() and (run.fd.bytes_received or run.fd.pending()):
         # Unread inbound bytes (a flood) rightly keep the stream from looking for EOF: we close it.
         driver.close()
+    elif not stream.closed() and not getattr(stream, "faultio_closes_at_eof", True):
+        # A stream that keeps a half-closed connection open (asyncio's StreamReaderProtocol does, by design)
+        # leaves the close to its application, which is us.
+        driver.close()
     await driver.closed
     if not run.reset_injected() and not stream.error:
         got = bytes(peer.received)
@@ -496,6 +504,23 @@ class _TrackedStream:
         self.driver.stream.close()
 
 
+#: Virtual seconds the echo client waits for a reply before it hangs up, as a real client would: a server
+#: still waiting for bytes that never come (a length prefix a flood made huge) sees the close.
+REPLY_PATIENCE = 60.0
+
+
+async def _within(loop: Any, awaitable: Any, seconds: float) -> Any:
+    """The result of ``awaitable`` (run on ``loop``), or None after ``seconds`` of virtual time."""
+    work = loop.spawn(awaitable)
+    patience = loop.sleep(seconds)
+    first = Future(label="result-or-patience")
+    for contender in (work, patience):
+        contender.add_done_callback(lambda f: first.done() or first.set_result(f))
+    if await first is patience:
+        return None
+    return work.result()
+
+
 async def scenario_echo(run: Any, driver: Driver) -> None:
     """The seed's length-prefixed exchange served by ``handle_connection``: the messages must arrive intact
     and every reply must be right."""
@@ -508,8 +533,8 @@ async def scenario_echo(run: Any, driver: Driver) -> None:
         await run.peer_ready()
         for payload in messages:
             await peer.send_all(frame(payload))
-            reply = await peer.recv_exactly(len(REPLY))
-            if reply != REPLY:
+            reply = await _within(run.loop, peer.recv_exactly(len(REPLY)), REPLY_PATIENCE)
+            if reply != REPLY:  # a wrong reply, the end of the connection, or no reply in time: hang up
                 break
             replies.append(reply)
         await _maybe_await(peer.close())

@@ -39,6 +39,36 @@ class Target:
     #: The realism profile the target runs under unless ``--profile`` says otherwise: ``raw`` (fd semantics
     #: as the seed's world has them) or ``cpython`` (what CPython's socket methods show since PEP 475).
     default_profile: str = "raw"
+    #: The event loop the stream runs on: ``"faultio"`` (faultio's Tornado-4 ``IOLoop``) or ``"asyncio"``
+    #: (``faultio.AsyncioIOLoop``: the stdlib's transports on the simulated kernel).
+    loop: str = "faultio"
+    #: The matrix cells the target's API cannot express, each with the reason: an operation name, ``*/style``
+    #: or ``operation/style``. Their cases are not run and are listed as not applicable.
+    lacks: Any = dataclasses.field(default_factory=dict)
+    #: Why the target has only ``transports`` (said in the run's summary line when a transport is skipped).
+    why_transports: str = ""
+
+    def __post_init__(self) -> None:
+        if self.loop not in ("faultio", "asyncio"):
+            raise ValueError(f"Target.loop {self.loop!r} is not valid; valid: faultio, asyncio")
+        object.__setattr__(self, "lacks", types.MappingProxyType(dict(self.lacks)))
+
+    def lacking(self, operation: str, style: str) -> str:
+        """Why the target cannot run ``operation`` in ``style`` (empty when it can)."""
+        for key in (f"{operation}/{style}", operation, f"*/{style}"):
+            if key in self.lacks:
+                return self.lacks[key]
+        return ""
+
+    def make_loop(self, *, max_steps: int) -> Any:
+        """A fresh loop of the kind the target runs on."""
+        if self.loop == "asyncio":
+            from faultio import AsyncioIOLoop
+
+            return AsyncioIOLoop(max_steps=max_steps)
+        from faultio import IOLoop
+
+        return IOLoop(max_steps=max_steps, make_current=False)
 
     def make(self, sock: Any, *, io_loop: Any, transport: str, max_buffer_size: int, ssl_context: Any) -> Any:
         """The stream under test over ``sock``, made by the factory."""
@@ -134,7 +164,20 @@ def _load_tornado4() -> Target:
     return Target(name=TORNADO4_TARGET, factory=tornado4_stream, transports=("plain",))
 
 
-_BUILTIN_LOADERS: dict[str, Callable[[], Target]] = {TORNADO4_TARGET: _load_tornado4}
+def _load_tornado() -> Target:
+    from .targets import tornado6
+
+    return tornado6.load()
+
+
+def _load_asyncio_streams() -> Target:
+    from .targets import asyncio_streams
+
+    return asyncio_streams.load()
+
+
+_BUILTIN_LOADERS: dict[str, Callable[[], Target]] = {TORNADO4_TARGET: _load_tornado4, "tornado": _load_tornado,
+                                                     "asyncio-streams": _load_asyncio_streams}
 
 #: Built-in targets by the name ``--target`` takes, each with a one-line description (for ``list``).
 #: ``faultio`` is the default; the others import their library only when loaded.
@@ -143,6 +186,10 @@ BUILTIN_TARGETS: types.MappingProxyType[str, str] = types.MappingProxyType({
                f"(also: {', '.join(n for n in DEFAULT_TARGET_NAMES if n != 'faultio')})",
     TORNADO4_TARGET: "Tornado 4.x's tornado.iostream.IOStream on faultio's loop; plain only; needs "
                      f"{TORNADO4_INSTALL}",
+    "tornado": "Tornado >= 5's tornado.iostream.IOStream on the simulated asyncio loop; plain only; futures "
+               "only on Tornado 6; needs pip install 'tornado>=5'",
+    "asyncio-streams": "asyncio.StreamReader/StreamWriter over the stdlib's own socket and SSL transports on the "
+                       "simulated asyncio loop; plain and ssl",
 })
 
 
