@@ -117,6 +117,9 @@ class CaseResult:
     not_applicable: tuple[tuple[str, str], ...] = ()
     #: The target's log records captured during the run: ``{"logger", "level", "message"}``.
     logs: tuple[dict[str, Any], ...] = ()
+    #: What the stream's user saw, in order (``Monitor.story``: ``read ok 12``, ``close-callback``, ...,
+    #: ending with ``delivered N crc32:...``); empty for a case that never ran its scenario.
+    story: tuple[str, ...] = ()
 
     @property
     def outcome(self) -> str:

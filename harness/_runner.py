@@ -348,7 +348,8 @@ def _judge(run: Run, target: Target, *, hung: int, timeout_s: float, keep_trace:
     with _interrupt_guard():  # formatting a log record runs the target's __str__ and __repr__
         logs = _logs_json(monitor)
     return CaseResult(case=case, violations=violations, error=error, steps=loop.step, trace=trace, sent=sent,
-                      received=got, not_applicable=tuple(sorted(monitor.not_applicable.items())), logs=logs)
+                      received=got, not_applicable=tuple(sorted(monitor.not_applicable.items())), logs=logs,
+                      story=monitor.story())
 
 
 def _contain(monitor: Monitor, exc: BaseException, when: str) -> str:

@@ -12,6 +12,10 @@ Rules for this module:
 - A checker whose ``requires`` the stream lacks is *not applicable*; it is listed, not run.
 - The target's loggers are captured while a monitor listens: their records go to the trace and the
   checkers, not to the user's terminal.
+- The *story* is what the stream's user saw, in order, as short strings (``read ok 12``, ``read closed
+  StreamClosedError``, ``close-callback``, ...; see ``Monitor.tell``): a record for comparing targets
+  (``harness._diff``), never an input to a verdict. Recording it never raises and never calls the stream
+  beyond reading its ``error``.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import gc
 import logging
 import sys
 import traceback
+import zlib
 from typing import Any, Callable
 
 from .registry import CHECKERS, Checker, INVARIANTS
@@ -33,6 +38,8 @@ WATCHED_LOGGERS = ("faultio", "tornado", "asyncio")
 LOG_KEEP = 50
 #: How long a violation message may be.
 MESSAGE_KEEP = 2000
+#: How many entries a case's story keeps (a run of identical entries is one entry, counted).
+STORY_KEEP = 200
 
 
 class _LogCatcher(logging.Handler):
@@ -92,6 +99,11 @@ class Monitor:
         #: The read future pending at the last fd read: the one an EOF, reset or overflow there must not fail.
         self.read_future_at_recv: Any = None
         self.log_records: list[logging.LogRecord] = []
+        #: The story so far: ``[text, repeats]`` per entry (``tell``), and the entries past ``STORY_KEEP``.
+        self._story: list[list[Any]] = []
+        self._story_dropped = 0
+        #: CRC-32 of every byte delivered to the caller (the bytes themselves are not all kept).
+        self._delivered_crc = 0
         self.not_applicable: dict[str, str] = {}
         self.checkers: list[Checker] = []
         for slug, cls in CHECKERS.items():
@@ -170,6 +182,30 @@ class Monitor:
         self.violations[slug] = Violation(slug=slug, message=message, step=self.loop.step, event=event)
         self.loop.trace.record("harness", "violation", slug=slug, message=message)
 
+    def tell(self, text: str) -> None:
+        """Add ``text`` to the story of what the stream's user saw; the same text twice in a row is one entry
+        seen twice. The entries: ``read ok N`` (a read's result, N bytes), ``chunk N`` (a streaming
+        callback), ``read raised E`` (the read call raised), ``read closed E`` (its future failed with a
+        closed error), ``read failed E`` (its future failed with another error), ``read ended by close`` (a
+        callback-style read the close ended), ``write ok``, ``write failed E``, ``close-callback``, and
+        ``closed`` or ``closed E`` (the stream seen closed, with its ``error``). ``E`` is a class name, with
+        a ``StreamClosedError``'s ``real_error`` class in brackets."""
+        if self._story and self._story[-1][0] == text:
+            self._story[-1][1] += 1
+        elif len(self._story) < STORY_KEEP:
+            self._story.append([text, 1])
+        else:
+            self._story_dropped += 1
+
+    def story(self) -> tuple[str, ...]:
+        """The story as a tuple of strings (``text xN`` for an entry seen N times in a row), ending with
+        ``delivered N crc32:XXXXXXXX``: how many bytes reached the caller and their CRC-32."""
+        entries = [text if n == 1 else f"{text} x{n}" for text, n in self._story]
+        if self._story_dropped:
+            entries.append(f"... {self._story_dropped} more")
+        entries.append(f"delivered {len(self.delivered)} crc32:{self._delivered_crc:08x}")
+        return tuple(entries)
+
     def harness_error(self, message: str) -> None:
         """Record a failure of harness code (a driver, a scenario, a checker): the case cannot be judged."""
         message = message[:400]
@@ -245,12 +281,19 @@ class Monitor:
         start = len(self.delivered)
         expected = bytes(self.truth()[start : start + len(data)])
         self.delivered += data
+        try:
+            self._delivered_crc = zlib.crc32(data, self._delivered_crc)
+        except TypeError:  # not a bytes-like object: the integrity checker says so
+            pass
+        if via.endswith("streaming_callback"):
+            self.tell(f"chunk {_size(data)}")
         self._call("on_deliver", data, via, start, expected)
         self.loop.trace.record("harness", "delivered", via=via, offset=start, nbytes=len(data),
                                data_hex=bytes(data[:64]).hex())
 
     def read_result(self, op: ReadOp, method: str, data: bytes, streaming: bool) -> None:
         """A read completed with ``data`` (its final result; streamed chunks went through ``deliver``)."""
+        self.tell(f"read ok {_size(data)}")
         self._call("on_result", op, method, data, streaming)
         if not streaming:
             self.deliver(data, method)
@@ -261,6 +304,8 @@ class Monitor:
         the stream closed with the read outstanding (``exc`` is None). ``after_close``: the read was
         started on a stream that was already closed."""
         self.loop.trace.record("harness", "read_failed", how=how, error=repr(exc))
+        if how != "raised":  # a read that raised is in the story already (``read_raised``)
+            self.tell("read ended by close" if exc is None else f"read closed {error_name(exc)}")
         if op is not None:
             self._call("on_read_failed", op, exc, how, after_close)
 
@@ -271,6 +316,7 @@ class Monitor:
         ``max-bytes`` judges) and ``"crashed"`` otherwise. With ``crash`` an exception no rule covers is a
         ``target-crashed`` violation (the plugin passes False: the user's test sees the exception)."""
         self.read_finished()
+        self.tell(f"read raised {error_name(exc)}")
         self.loop.trace.record("harness", "read_raised", method=method, error=repr(exc)[:200])
         if is_closed_error(exc):
             self.read_failed(op, exc, "raised", after_close=after_close)
@@ -287,11 +333,14 @@ class Monitor:
     def close_callback_ran(self) -> None:
         """The close callback ran."""
         self.close_cb_runs += 1
+        self.tell("close-callback")
         self.loop.trace.record("harness", "close_callback", run=self.close_cb_runs)
         self._call("on_close_callback")
 
     def data_callback_ran(self, kind: str) -> None:
         """A ``kind`` (read, streaming or write) callback ran."""
+        if kind == "write":  # a read's callback is told by ``read_result``
+            self.tell("write ok")
         self._call("on_data_callback", kind)
 
     def track_future(self, future: Any, label: str) -> None:
@@ -310,6 +359,10 @@ class Monitor:
         except Exception as error:  # a future that cannot say how it ended: ours to report
             self.harness_error(f"reading the {label} future's outcome raised {error!r}")
             return
+        if label.startswith("write"):
+            self.tell("write ok" if exc is None else f"write failed {error_name(exc)}")
+        elif exc is not None and not is_closed_error(exc):  # a closed error is told by ``read_failed``
+            self.tell(f"read failed {error_name(exc)}")
         self._call("on_future_done", future, label, exc)
 
     # -- trace events --------------------------------------------------------------------------------
@@ -348,7 +401,9 @@ class Monitor:
         self._call("on_step")
         if not self.was_closed and self.closed():
             self.was_closed = True
-            self.loop.trace.record("harness", "stream_closed", error=repr(self.attr("error", None)))
+            error = self.attr("error", None)
+            self.tell("closed" if error is None else f"closed {error_name(error)}")
+            self.loop.trace.record("harness", "stream_closed", error=repr(error))
             self._call("on_close")
         if what in ("idle", "quiescent"):
             self._call("on_idle")
@@ -371,5 +426,21 @@ class Monitor:
         return [{"logger": r.name, "level": r.levelname, "message": r.getMessage()[:300]} for r in self.log_records]
 
 
+def _size(data: Any) -> str:
+    """``len(data)`` as text, or the type's name for something that is not bytes (the checkers judge it)."""
+    return str(len(data)) if isinstance(data, (bytes, bytearray, memoryview)) else type(data).__name__
+
+
+def error_name(exc: Any) -> str:
+    """``exc``'s class name, with the class of a ``StreamClosedError``'s ``real_error`` in brackets:
+    ``StreamClosedError(ConnectionResetError)``. Never raises (a target's ``real_error`` may be a property)."""
+    name = type(exc).__name__
+    try:
+        real = getattr(exc, "real_error", None)
+    except Exception:
+        real = None
+    return f"{name}({type(real).__name__})" if real is not None else name
+
+
 NO_STATE = _NO_STATE
-__all__ = ["Monitor", "NO_STATE", "WATCHED_LOGGERS", "harness_frame", "INVARIANTS"]
+__all__ = ["Monitor", "NO_STATE", "STORY_KEEP", "WATCHED_LOGGERS", "error_name", "harness_frame", "INVARIANTS"]
