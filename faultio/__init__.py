@@ -40,6 +40,7 @@ from ._plan import (
     parse_kinds,
     plan_for_kind,
 )
+from ._shaped import PROFILES
 from ._trace import Trace, TraceEvent
 
 __version__ = "0.1.0"
@@ -68,6 +69,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "FAULT_KINDS",
+    "PROFILES",
     "BaseIOStream",
     "BusyLoopError",
     "CertificateVerificationError",

@@ -6,6 +6,9 @@ Rules for this module:
 - Fds raise exactly what the OS would (``InterruptedError``, ``BlockingIOError``,
   ``ConnectionResetError``, ``BrokenPipeError``, ``OSError(EBADF)``). Whether a fault was *injected* is
   written in the trace, never in the exception.
+- What "the OS" is, is the fd's realism profile (``_shaped.PROFILES``), fixed when the pair is made: a
+  ``raw`` fd raises an injected EINTR, a ``cpython`` fd absorbs it as CPython's socket methods do (PEP 475)
+  and only the trace shows it. The plan is the same under both.
 - Generated flood bytes are produced on demand from a pattern; a 1 GiB flood costs only what is read.
 """
 
@@ -19,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 from ._bytelog import ByteLog
 from ._cursor import GeneratedBytes, ReadCursor, WriteCursor, oserror
 from ._errors import BusyLoopError
-from ._plan import Eof, FaultPlan, Flood, Reset, SendBrokenPipe, SendReset
-from ._shaped import PlanShapedSocket
+from ._plan import Chunk, Dribble, Eintr, Eof, FaultPlan, Flood, Pass, Reset, SendBrokenPipe, SendReset
+from ._shaped import PlanShapedSocket, check_profile
 from ._trace import hexdump_bytes
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -97,7 +100,8 @@ class FakeSocket(PlanShapedSocket):
     """A connected, non-blocking, socket-like object living in a loop's simulated kernel.
 
     ``role`` is ``"target"`` (obeys the plan) or ``"peer"`` (ordinary). Both ends record every call
-    in the loop's trace.
+    in the loop's trace. ``profile`` (``"raw"`` or ``"cpython"``) says what an interruption the plan
+    injects looks like to the caller: an ``InterruptedError``, or nothing but a trace event.
     """
 
     def __init__(
@@ -110,9 +114,12 @@ class FakeSocket(PlanShapedSocket):
         role: str,
         keep_received: bool = True,
         record_payload: bool = True,
+        profile: str = "raw",
     ) -> None:
         self.loop = loop
         self.role = role
+        #: The realism profile (``raw`` or ``cpython``): whether an injected EINTR reaches the caller.
+        self.profile = check_profile(profile)
         #: Whether trace events carry a hex prefix of the bytes (off for ciphertext, which is random).
         self.record_payload = record_payload
         self.plan = plan or FaultPlan()
@@ -286,16 +293,20 @@ class FakeSocket(PlanShapedSocket):
 
     # -- sending ------------------------------------------------------------------------------------
     def send(self, data: Any, flags: int = 0) -> int:
-        """Send what fits of ``data`` and return how many bytes were accepted (a ``SendPartial`` accepts fewer).
+        """Send what fits of ``data`` and return how many bytes were accepted (a ``SendPartial`` accepts fewer;
+        under the ``cpython`` profile so does a send a ``SendEintr`` interrupts: see ``_send_fault``).
 
-        Raises what the OS would: ``BlockingIOError`` when the peer's buffer is full; ``InterruptedError``,
-        ``BlockingIOError``, ``ConnectionResetError`` or ``BrokenPipeError`` by plan; ``ConnectionResetError``
-        or ``BrokenPipeError`` once the connection is reset or shut; ``OSError(EBADF)`` once closed.
+        Raises what the OS would: ``BlockingIOError`` when the peer's buffer is full; ``InterruptedError``
+        (``raw`` profile only), ``BlockingIOError``, ``ConnectionResetError`` or ``BrokenPipeError`` by plan;
+        ``ConnectionResetError`` or ``BrokenPipeError`` once the connection is reset or shut;
+        ``OSError(EBADF)`` once closed.
         """
         self.send_calls += 1
         self._check_open("send")
         view = memoryview(data).cast("B")
-        step = self._writes.call_fault()
+        space = self._out.capacity - self._out.available
+        bound_to_fail = self._so_error or self._out.dead or self._out.fin
+        step, interrupted = self._send_fault(len(view), 0 if bound_to_fail else min(len(view), max(space, 0)))
         if isinstance(step, SendReset):
             self._apply_reset("send_reset")
             self._so_error = 0
@@ -314,21 +325,25 @@ class FakeSocket(PlanShapedSocket):
             raise oserror(BrokenPipeError, errno.EPIPE)
         if not len(view):
             return 0
-        space = self._out.capacity - self._out.available
         if space <= 0:
             self._trace("send", asked=len(view), result="EAGAIN", injected=False)
             self._count_eagain("send")
             raise oserror(BlockingIOError, errno.EAGAIN)
-        shaped = self._writes.shaped
-        limit = self._writes.limit(min(len(view), space))
-        self._writes.sent()
+        if interrupted:
+            # The first half went out before the signal; the plan's next write step is left for the next send.
+            limit, shaped, outcome = interrupted, "", self._partial_send()
+        else:
+            shaped = self._writes.shaped
+            limit = self._writes.limit(min(len(view), space))
+            self._writes.sent()
+            outcome = {"result": "data"}
         chunk = bytes(view[:limit])
         self._out.append(chunk)
         self.bytes_sent += limit
         self._trace(
             "send",
             asked=len(view),
-            result="data",
+            **outcome,
             nbytes=limit,
             shaped=shaped,
             **({"data_hex": hexdump_bytes(chunk)} if self.record_payload else {}),
@@ -342,7 +357,7 @@ class FakeSocket(PlanShapedSocket):
             return 0
         self._settle()
         events = 0
-        if self._in.available or self._in.fin or self._reset or self._reads.pending_call_fault():
+        if self._in.available or self._in.fin or self._reset or self._read_fault_pending():
             events |= READ
         if self._reset:
             events |= ERROR | WRITE
@@ -352,6 +367,21 @@ class FakeSocket(PlanShapedSocket):
         elif self._out.dead or self._out.available < self._out.capacity:
             events |= WRITE
         return events
+
+    def _read_fault_pending(self) -> bool:
+        """Whether the plan wakes a reader for its next recv although no byte waits (a spurious wakeup).
+
+        Under ``cpython`` an EINTR is retried inside recv and wakes nobody: what counts is the step behind the
+        EINTRs. It wakes the reader when it would without them (a burst of EWOULDBLOCK) or when it happens to
+        the connection (a flood, the peer's FIN or RST, which settle once the EINTRs are consumed), unless
+        it only shapes a delivery that waits for bytes to arrive.
+        """
+        reads = self._reads
+        if self.profile == "raw" or not isinstance(reads.step, Eintr):
+            return reads.pending_call_fault()
+        behind = next((s for s in reads.steps[reads.index:] if not isinstance(s, Eintr)), None)
+        waits = behind is None or isinstance(behind, (Chunk, Dribble))
+        return not (waits or (isinstance(behind, Pass) and behind.nbytes > 0))
 
     # -- peer conveniences --------------------------------------------------------------------------
     def reset(self) -> None:
@@ -384,17 +414,22 @@ def socketpair(
     capacity: int = DEFAULT_CAPACITY,
     keep_received: bool = True,
     record_payload: bool = True,
+    profile: str = "raw",
 ) -> tuple[FakeSocket, FakeSocket]:
     """A connected pair ``(target, peer)``: ``target`` obeys ``plan``, ``peer`` is ordinary.
 
     ``record_payload=False`` keeps byte prefixes out of the trace (for ciphertext, which differs on
-    every run and says nothing)."""
+    every run and says nothing). ``profile`` is the target's realism profile (``faultio.PROFILES``):
+    ``"raw"`` raises an injected EINTR as ``InterruptedError``; ``"cpython"`` absorbs it as CPython's
+    socket methods do since PEP 475 (a recv or send retried inside; a send of more than one byte that a
+    ``SendEintr`` interrupts returns the first half, at least one byte). A bad name is a ``ValueError``."""
     if plan is not None and not isinstance(plan, FaultPlan):
         raise TypeError(f"plan must be a FaultPlan or None, got {type(plan).__name__}")
+    check_profile(profile)
     to_target, to_peer = _Pipe(capacity), _Pipe(capacity)
     target = FakeSocket(
         loop, inbound=to_target, outbound=to_peer, plan=plan, role="target", keep_received=keep_received,
-        record_payload=record_payload,
+        record_payload=record_payload, profile=profile,
     )
     peer = FakeSocket(loop, inbound=to_peer, outbound=to_target, plan=None, role="peer",
                       record_payload=record_payload)

@@ -6,6 +6,8 @@ Rules for this module:
   real socket; it never invents a fault and never sleeps.
 - The wrapper raises exactly what the OS would (``InterruptedError``, ``BlockingIOError``,
   ``ConnectionResetError``, ``BrokenPipeError``). Whether a fault was injected is written in the trace.
+  The realism profile is the fake fd's too (``raw`` by default; ``cpython`` absorbs an injected EINTR the
+  way CPython's socket methods do, PEP 475), decided by the shared code of ``_shaped``.
 - Only ``recv``, ``recv_into``, ``send`` and ``sendall`` move bytes, and every one of them goes through the
   plan. Other byte-moving socket methods are refused rather than passed through unshaped.
 - Readiness belongs to the kernel. A reset or the peer's FIN taken from the plan shuts the real socket's
@@ -22,8 +24,8 @@ from typing import Any
 
 from ._bytelog import ByteLog
 from ._cursor import GeneratedBytes, ReadCursor, WriteCursor, oserror
-from ._plan import Eof, FaultPlan, Flood, Reset, SendBrokenPipe, SendReset
-from ._shaped import PlanShapedSocket
+from ._plan import Eof, FaultPlan, Flood, Reset, SendBrokenPipe, SendEintr, SendReset
+from ._shaped import RETRIED, PlanShapedSocket, check_profile
 from ._trace import Trace, hexdump_bytes
 
 __all__ = ["FaultySocket", "real_socketpair"]
@@ -42,12 +44,15 @@ class FaultySocket(PlanShapedSocket):
 
     Counters for assertions: ``recv_calls``, ``send_calls``, ``faults_injected``, ``bytes_received``,
     ``bytes_sent``; ``received`` holds every byte ``recv`` handed out. ``trace`` records every call, one
-    event per call (the event's ``step`` is the call's number).
+    event per call (the event's ``step`` is the call's number). ``profile`` is the realism profile, as for
+    ``faultio.socketpair``: ``"raw"`` raises an injected EINTR, ``"cpython"`` absorbs it.
     """
 
-    def __init__(self, sock: socket.socket, plan: FaultPlan | None = None, *, trace: Trace | None = None) -> None:
+    def __init__(self, sock: socket.socket, plan: FaultPlan | None = None, *, trace: Trace | None = None,
+                 profile: str = "raw") -> None:
         if plan is not None and not isinstance(plan, FaultPlan):
             raise TypeError(f"plan must be a FaultPlan or None, got {type(plan).__name__}")
+        self.profile = check_profile(profile)
         self._sock = sock
         sock.setblocking(False)
         self.plan = plan or FaultPlan()
@@ -214,11 +219,12 @@ class FaultySocket(PlanShapedSocket):
     # -- sending ------------------------------------------------------------------------------------
     def send(self, data: Any, flags: int = 0) -> int:
         """Send some of ``data`` through the wrapped socket and return how many bytes went out (a ``SendPartial``
-        sends fewer). Raises the kernel's own errors, or ``InterruptedError``, ``BlockingIOError``,
-        ``ConnectionResetError`` or ``BrokenPipeError`` by plan."""
+        sends fewer; under ``cpython`` so does a send a ``SendEintr`` interrupts). Raises the kernel's own
+        errors, or ``InterruptedError`` (``raw`` only), ``BlockingIOError``, ``ConnectionResetError`` or
+        ``BrokenPipeError`` by plan."""
         self.send_calls += 1
         view = memoryview(data).cast("B")
-        step = self._writes.call_fault()
+        step, interrupted = self._send_fault(len(view), 0 if self._so_error or self._reset else len(view))
         if isinstance(step, SendReset):
             self._apply_reset("send_reset")
             self._so_error = 0
@@ -237,18 +243,24 @@ class FaultySocket(PlanShapedSocket):
             raise oserror(BrokenPipeError, errno.EPIPE)
         if not len(view):
             return 0
-        shaped = self._writes.shaped
-        limit = self._writes.limit(len(view))
+        shaped = "" if interrupted else self._writes.shaped
+        limit = interrupted or self._writes.limit(len(view))
         try:
             sent = self._sock.send(view[:limit], flags)
         except OSError as exc:
+            if interrupted:  # the kernel took nothing, so nothing had moved: CPython retried and met this
+                self._absorbed("send", SendEintr(), asked=len(view), result=RETRIED)
             self._trace("send", asked=len(view), result=errno.errorcode.get(exc.errno or 0, repr(exc)),
                          injected=False)
             raise
-        self._writes.sent()
+        if interrupted:
+            outcome = self._partial_send()
+        else:
+            self._writes.sent()
+            outcome = {"result": "data"}
         self.bytes_sent += sent
-        self._trace("send", asked=len(view), result="data", nbytes=sent, data_hex=hexdump_bytes(view[:sent]),
-                     shaped=shaped)
+        self._trace("send", asked=len(view), **outcome, nbytes=sent, data_hex=hexdump_bytes(view[:sent]),
+                    shaped=shaped)
         return sent
 
     def sendall(self, data: Any, flags: int = 0) -> None:
@@ -265,12 +277,15 @@ class FaultySocket(PlanShapedSocket):
                           **detail)
 
 
-def real_socketpair(plan: FaultPlan | None = None, *, family: int | None = None) -> tuple[FaultySocket, socket.socket]:
+def real_socketpair(plan: FaultPlan | None = None, *, family: int | None = None,
+                    profile: str = "raw") -> tuple[FaultySocket, socket.socket]:
     """A connected pair of kernel sockets ``(target, peer)``, both non-blocking.
 
-    ``target`` is a ``FaultySocket`` that obeys ``plan``; ``peer`` is an ordinary ``socket.socket`` the test
-    drives. ``family`` defaults to ``AF_UNIX`` where it exists (else loopback TCP), as ``socket.socketpair``.
+    ``target`` is a ``FaultySocket`` that obeys ``plan`` under the realism ``profile`` (``"raw"`` or
+    ``"cpython"``); ``peer`` is an ordinary ``socket.socket`` the test drives. ``family`` defaults to
+    ``AF_UNIX`` where it exists (else loopback TCP), as ``socket.socketpair``.
     """
+    check_profile(profile)
     a, b = socket.socketpair() if family is None else socket.socketpair(family)
     b.setblocking(False)
-    return FaultySocket(a, plan), b
+    return FaultySocket(a, plan, profile=profile), b

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from faultio import FaultPlan
+from faultio import PROFILES, FaultPlan
 
 from .engine import CLASSES, Violation
 
@@ -33,6 +33,9 @@ class Case:
     origin: str = "fixed"
     #: Distinguishes several generated cases of the same cell.
     index: int = 0
+    #: The fds' realism profile (``faultio.PROFILES``): what an interruption the plan injects looks like to the
+    #: stream. Not part of ``id``: the same cell under another profile is the same case in another world.
+    profile: str = "raw"
 
     def __post_init__(self) -> None:
         if self.style not in STYLES:
@@ -45,6 +48,8 @@ class Case:
             raise ValueError(f"transport {self.transport!r} is not valid; valid: {', '.join(TRANSPORTS)}")
         if self.origin not in ("fixed", "generated", "replay"):
             raise ValueError(f"origin {self.origin!r} is not valid; valid: fixed, generated, replay")
+        if self.profile not in PROFILES:
+            raise ValueError(f"profile {self.profile!r} is not valid; valid: {', '.join(PROFILES)}")
 
     def _check_operation(self) -> None:
         # Imported here: the scenarios import the monitors, which import this module.
@@ -74,12 +79,14 @@ class Case:
             "origin": self.origin,
             "seed": self.seed,
             "index": self.index,
+            "profile": self.profile,
             "plan": self.plan.to_json(),
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Case:
-        """The case ``to_json`` gave; a malformed one is a ``ValueError`` (or ``PlanError``) naming what."""
+        """The case ``to_json`` gave; a malformed one is a ``ValueError`` (or ``PlanError``) naming what. A case
+        written before profiles existed (no ``profile``) ran under ``raw`` and loads as such."""
         if not isinstance(data, dict):
             raise ValueError(f"a case must be a JSON object, got {type(data).__name__} {data!r:.60}")
         try:
@@ -92,6 +99,7 @@ class Case:
                 seed=int(data["seed"]),
                 origin=data.get("origin", "fixed"),
                 index=int(data.get("index", 0)),
+                profile=data.get("profile", "raw"),
             )
         except KeyError as exc:
             raise ValueError(f"a case needs the key {exc.args[0]!r}; got keys {sorted(data)}") from None

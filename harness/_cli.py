@@ -7,12 +7,15 @@ Rules for this module:
 - The report directory is written atomically, file by file; a run that fails half-way leaves no half file.
 - ``replay`` never imports a module named inside the file it reads (a report or case file may come from
   anywhere): it runs ``--target`` when given, else the default stream, and says which on its first line.
+- The fds' realism profile is ``--profile`` when given, else the target's ``default_profile`` (``run``) or
+  the profile the case ran under (``replay``); both say which profile ran and why.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import datetime
 import json
 import os
@@ -26,7 +29,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Iterator, Sequence, TextIO
 
-from faultio import FAULT_KINDS, PlanError, parse_kinds
+from faultio import FAULT_KINDS, PROFILES, PlanError, parse_kinds
 
 from ._case import Case, CaseResult
 from .engine import INVARIANTS
@@ -42,7 +45,8 @@ EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2,
 DEFAULT_EXAMPLES = 2
 
 FAULT_HELP = {
-    "eintr": "recv/send interrupted by a signal (InterruptedError), between small chunks",
+    "eintr": "recv/send interrupted by a signal, between small chunks (InterruptedError under --profile raw; "
+             "retried inside the call under cpython)",
     "econnreset": "connection reset (ConnectionResetError) at a seeded byte offset; sends cut too",
     "ewouldblock": "bursts of spurious EWOULDBLOCK (BlockingIOError) and short sends",
     "dribble": "data arriving one byte per recv; sends accepting one byte at a time",
@@ -103,6 +107,16 @@ def _jobs(text: str) -> int:
     return value
 
 
+def _profile(text: str) -> str:
+    if text not in PROFILES:
+        raise argparse.ArgumentTypeError(f"{text!r} is not valid; valid: {', '.join(PROFILES)}")
+    return text
+
+
+PROFILE_HELP = ("the fds' realism profile: raw (an injected EINTR raises InterruptedError) or cpython (CPython's "
+                "socket methods retry EINTR themselves, PEP 475: the fault shows only in the trace)")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m harness", description="Run stream readers through every fault.")
     sub = parser.add_subparsers(dest="command", metavar="{run,list,replay,selftest}", parser_class=_Parser)
@@ -114,6 +128,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--operations", default="all", help="operations: all, or a comma list (see `list`)")
     run.add_argument("--target", default=DEFAULT_TARGET_SPEC, help="module:factory of the stream under test")
     run.add_argument("--seed", type=_positive_int, default=0, help="the seed everything derives from")
+    run.add_argument("--profile", type=_profile, default=None, metavar="{" + ",".join(PROFILES) + "}",
+                     help=PROFILE_HELP + " (default: the target's own, raw for faultio's stream)")
     run.add_argument("--examples", type=_positive_int, default=DEFAULT_EXAMPLES,
                      help=f"generated fault plans per cell (default {DEFAULT_EXAMPLES}; 0 for fixed cases only)")
     run.add_argument("--report", default="reports", metavar="DIR", help="where run directories go (default reports/)")
@@ -142,6 +158,8 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--target", help="module:factory to run the case against (default: faultio's own "
                         "stream; a target the file names is never imported unless given here)")
     replay.add_argument("--limit", type=_positive_int, default=400, help="trace events to print (0: all)")
+    replay.add_argument("--profile", type=_profile, default=None, metavar="{" + ",".join(PROFILES) + "}",
+                        help=PROFILE_HELP + " (default: the profile the case ran under)")
     selftest = sub.add_parser("selftest", help="prove the harness catches deliberately broken streams")
     selftest.add_argument("--seed", type=_positive_int, default=0)
     selftest.add_argument("--jobs", type=_jobs, default=None,
@@ -239,6 +257,8 @@ def _command_line(args: argparse.Namespace) -> str:
         parts += ["--operations", args.operations]
     if args.target != DEFAULT_TARGET_SPEC:
         parts += ["--target", args.target]
+    if args.profile is not None:
+        parts += ["--profile", args.profile]
     parts += ["--seed", str(args.seed), "--examples", str(args.examples)]
     return " ".join(shlex.quote(p) for p in parts)
 
@@ -308,6 +328,7 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except TargetError as exc:
         raise UsageError(str(exc)) from None
     fail_on, why_fail_on = _fail_on(args)
+    profile, why_profile = _profile_of(args, target)
     unsupported = [t for t in transports if t not in target.transports]
     if unsupported and args.transport != "all":
         raise UsageError(f"--transport {args.transport}: the target {args.target} cannot be built for it; "
@@ -328,7 +349,8 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     run_id = _run_id(args.seed, base)
     run_dir = base / run_id
     report_path = None if args.no_report else run_dir / "report.json"
-    cases = build_cases(faults=faults, transports=transports, operations=operations, seed=args.seed)
+    cases = build_cases(faults=faults, transports=transports, operations=operations, seed=args.seed,
+                        profile=profile)
     cells = [(op, style, tr) for tr in transports for op in operations for style in OPERATIONS[op][1]]
     total = len(cases) + len(cells) * args.examples
     progress = _Progress(total, err, args.quiet or args.json)
@@ -364,7 +386,7 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
                 results += run_generated(cells, seed=args.seed, examples=args.examples, target_spec=args.target,
                                          jobs=jobs, progress=arrived, invariants=args.invariants,
-                                         timeout_s=timeout_s, **memory)
+                                         timeout_s=timeout_s, profile=profile, **memory)
         except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: every worker is stopped by now
             signal.signal(signal.SIGINT, signal.SIG_DFL)  # a second Ctrl-C stops at once
             how = str(exc) if isinstance(exc, RunInterrupted) else "SIGINT"
@@ -376,7 +398,7 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     report = build_report(results, seed=args.seed, target=args.target, command=_command_line(args),
                           faults=faults, operations=operations, transports=transports,
                           report_path=report_path, run_id=run_id, started=started, duration_s=duration,
-                          jobs=jobs, fail_on=fail_on, incomplete=incomplete)
+                          jobs=jobs, fail_on=fail_on, incomplete=incomplete, profile=profile)
     saved: dict[str, Path] = {}
     if report_path is not None:
         from ._generate import save_case
@@ -412,7 +434,8 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     print(f"{summary['cases']} cases, {summary['passed']} passed, {summary['violations']} with violations "
           f"({summary['contract']} contract, {summary['design']} design), {summary['errors']} errors in "
           f"{duration:.1f}s (seed {args.seed}, {jobs} jobs){where}", file=err)
-    print(f"failing on {why_fail_on}: {summary['failing']} failing case(s)", file=err)
+    print(f"failing on {why_fail_on}: {summary['failing']} failing case(s); profile {profile}{why_profile}",
+          file=err)
     if incomplete is not None:
         print(f"incomplete: {incomplete['reason']}; {incomplete['ran']} of {incomplete['planned']} cases ran",
               file=err)
@@ -471,6 +494,13 @@ def _fail_on(args: argparse.Namespace) -> tuple[tuple[str, ...], str]:
     if choice == "all":
         return ("contract", "design"), f"contract and design findings{why}"
     return ("contract",), f"contract findings{why}"
+
+
+def _profile_of(args: argparse.Namespace, target: Any) -> tuple[str, str]:
+    """The realism profile of this run's fds, and the words that say where it came from."""
+    if args.profile is not None:
+        return args.profile, " (--profile)"
+    return target.default_profile, f" (the default of {target.name})"
 
 
 def _load_invariants(specs: Sequence[str]) -> None:
@@ -591,8 +621,14 @@ def _replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         target = load_target(spec)
     except TargetError as exc:
         raise UsageError(str(exc)) from None
+    why_profile = "the profile the case ran under"
+    if args.profile is not None:
+        ran = "" if args.profile == case.profile else f"; the case ran under {case.profile}"
+        why_profile = f"given by --profile{ran}"
+        case = dataclasses.replace(case, profile=args.profile)
     result = run_case(case, target, keep_trace=True, full_trace=True)
-    print(f"case {case.id} (seed {case.seed}) against {target.name} ({why})", file=out)
+    print(f"case {case.id} (seed {case.seed}) against {target.name} ({why}); profile {case.profile} "
+          f"({why_profile})", file=out)
     print(f"plan: {case.plan.describe()}", file=out)
     events = list(result.trace)
     limit = args.limit or len(events)

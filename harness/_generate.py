@@ -23,6 +23,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis.errors import Flaky
 
 from faultio import FaultPlan
+from faultio._shaped import check_profile
 from faultio.strategies import DEFAULT_MAX_WRITE_STEPS, fault_plans
 
 from ._case import TRANSPORTS, Case, CaseResult
@@ -189,8 +190,9 @@ class _Cell:
     """
 
     def __init__(self, cell: Cell, *, seed: int, examples: int, target: Target, shrink_calls: int,
-                 run_options: dict[str, Any]) -> None:
+                 run_options: dict[str, Any], profile: str = "raw") -> None:
         self.operation, self.style, self.transport = cell
+        self.profile = profile
         self.examples = examples
         self.target = target
         self.shrink_calls = shrink_calls
@@ -200,7 +202,7 @@ class _Cell:
 
     def case(self, plan: FaultPlan, index: int) -> Case:
         return Case(operation=self.operation, style=self.style, fault=GENERATED_FAULT, transport=self.transport,
-                    plan=plan, seed=self.case_seed, origin="generated", index=index)
+                    plan=plan, seed=self.case_seed, origin="generated", index=index, profile=self.profile)
 
     def _run(self, case: Case) -> CaseResult:
         try:
@@ -301,22 +303,23 @@ class _Cell:
 
 
 def _run_cell(cell: Cell, *, seed: int, examples: int, target: Target, shrink_calls: int,
-              run_options: dict[str, Any]) -> list[CaseResult]:
+              run_options: dict[str, Any], profile: str = "raw") -> list[CaseResult]:
     return _Cell(cell, seed=seed, examples=examples, target=target, shrink_calls=shrink_calls,
-                 run_options=run_options).run()
+                 run_options=run_options, profile=profile).run()
 
 
-def _run_cell_in_worker(args: tuple[str, Cell, int, int, int, dict[str, Any]]) -> list[CaseResult]:
-    spec, cell, seed, examples, shrink_calls, run_options = args
+def _run_cell_in_worker(args: tuple[str, Cell, int, int, int, dict[str, Any], str]) -> list[CaseResult]:
+    spec, cell, seed, examples, shrink_calls, run_options, profile = args
     return _run_cell(cell, seed=seed, examples=examples, target=load_target(spec), shrink_calls=shrink_calls,
-                     run_options=run_options)
+                     run_options=run_options, profile=profile)
 
 
 def run_generated(cells: Sequence[Cell], *, seed: int, examples: int, target_spec: str, jobs: int = 1,
                   progress: Callable[[CaseResult], None] | None = None, shrink_calls: int = MAX_SHRINK_CALLS,
                   invariants: Sequence[str] = (), memory_limit: int = DEFAULT_MEMORY_LIMIT,
-                  contain: bool = False, **run_options: Any) -> list[CaseResult]:
-    """Run ``examples`` generated plans in each cell; results in cell order, then example order.
+                  contain: bool = False, profile: str = "raw", **run_options: Any) -> list[CaseResult]:
+    """Run ``examples`` generated plans in each cell; results in cell order, then example order. Every case
+    runs its fds under ``profile`` (``faultio.PROFILES``).
 
     For each cell, passing examples come back as passing results; a failing example is shrunk and comes
     back, last, as the result of the minimal plan that still fails with the same first slug (its
@@ -325,6 +328,7 @@ def run_generated(cells: Sequence[Cell], *, seed: int, examples: int, target_spe
     ``run_case``. ``progress`` is called with every result, in the main process.
     """
     checked = [_check_cell(cell) for cell in cells]
+    check_profile(profile)
     for name, value, minimum in (("examples", examples, 0), ("jobs", jobs, 1), ("shrink_calls", shrink_calls, 0)):
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
@@ -334,7 +338,7 @@ def run_generated(cells: Sequence[Cell], *, seed: int, examples: int, target_spe
         target = load_target(target_spec)
         for i, cell in enumerate(checked):
             per_cell[i] = _run_cell(cell, seed=seed, examples=examples, target=target,
-                                    shrink_calls=shrink_calls, run_options=run_options)
+                                    shrink_calls=shrink_calls, run_options=run_options, profile=profile)
             for result in per_cell[i] or ():
                 if progress:
                     progress(result)
@@ -349,11 +353,11 @@ def run_generated(cells: Sequence[Cell], *, seed: int, examples: int, target_spe
         def dead(args: tuple, why: str) -> list[CaseResult]:
             _, cell, *_ = args
             stand_in = _Cell(cell, seed=seed, examples=examples, target=None, shrink_calls=shrink_calls,
-                             run_options=run_options).case(FaultPlan(name="generated"), 0)
+                             run_options=run_options, profile=profile).case(FaultPlan(name="generated"), 0)
             return [dead_worker_result(stand_in, why.replace("this case", "this cell's generated cases"))]
 
         per_cell = list(pool_map(_run_cell_in_worker, [(target_spec, cell, seed, examples, shrink_calls,
-                                                        run_options) for cell in checked],
+                                                        run_options, profile) for cell in checked],
                                  jobs=jobs, invariants=invariants, memory_limit=memory_limit, on_result=report,
                                  on_dead=dead))
     return [result for results in per_cell for result in results or ()]

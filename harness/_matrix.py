@@ -25,6 +25,7 @@ import signal
 from typing import Any, Callable, Iterable, Sequence
 
 from faultio import FAULT_KINDS, plan_for_kind
+from faultio._shaped import check_profile
 
 from ._case import TRANSPORTS, Case, CaseResult
 from ._runner import derive_seed, run_case
@@ -72,8 +73,10 @@ def parse_transports(spec: str) -> tuple[str, ...]:
 
 
 def build_cases(*, faults: Sequence[str], transports: Sequence[str], operations: Sequence[str] | None = None,
-                seed: int = 0) -> list[Case]:
-    """The fixed cases of the matrix, in a stable order: transport, fault, operation, style."""
+                seed: int = 0, profile: str = "raw") -> list[Case]:
+    """The fixed cases of the matrix, in a stable order: transport, fault, operation, style; each runs its
+    fds under ``profile`` (``faultio.PROFILES``), which changes no case's id, seed or plan."""
+    check_profile(profile)
     cases = []
     for transport in transports:
         for fault in faults:
@@ -85,7 +88,7 @@ def build_cases(*, faults: Sequence[str], transports: Sequence[str], operations:
                     case_seed = derive_seed(seed, operation, style, fault, transport)
                     plan = plan_for_kind(fault, seed=case_seed, inbound_size=inbound, outbound_size=outbound)
                     cases.append(Case(operation=operation, style=style, fault=fault, transport=transport,
-                                      plan=plan, seed=case_seed))
+                                      plan=plan, seed=case_seed, profile=profile))
     return cases
 
 

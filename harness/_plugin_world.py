@@ -161,7 +161,8 @@ class StreamPair:
         self._state = state
         fd_plan, flood_at = split_tls_flood(plan) if transport == "ssl" else (plan, None)
         # Ciphertext hex says nothing and varies: payloads are recorded on the plain transport only.
-        self.fd, self.peer_sock = socketpair(loop, fd_plan, record_payload=transport == "plain")
+        self.fd, self.peer_sock = socketpair(loop, fd_plan, record_payload=transport == "plain",
+                                             profile=state.cell.profile)
         ssl_context = None
         if transport == "ssl":
             from faultio._certs import server_context
@@ -255,6 +256,7 @@ class TestState:
         props = self.item.user_properties
         props += [("faultio_seed", self.settings.seed), ("faultio_plan_seed", self.seed),
                   ("faultio_fault", cell.kind), ("faultio_transport", cell.transport),
+                  ("faultio_profile", cell.profile),
                   ("faultio_plan", self.plan.dumps())]
         return self.plan
 
@@ -277,7 +279,7 @@ class TestState:
         """A new ``FaultSocketPair`` of real sockets under the test's plan."""
         from faultio._realfd import real_socketpair
 
-        pair = FaultSocketPair(*real_socketpair(self.plan))
+        pair = FaultSocketPair(*real_socketpair(self.plan, profile=self.cell.profile))
         self.real_pairs.append(pair)
         return pair
 
@@ -373,8 +375,9 @@ class TestState:
 
     # -- what the failure says -----------------------------------------------------------------------
     def _plan_line(self) -> str:
-        return _clip(f"fault plan {self.cell.id} over {self.cell.transport} (fault seed {self.settings.seed}, "
-                     f"plan seed {self.seed}): {self.plan.describe()}", PLAN_CHARS)
+        profile = "" if self.cell.profile == "raw" else f", profile {self.cell.profile}"
+        return _clip(f"fault plan {self.cell.id} over {self.cell.transport}{profile} (fault seed "
+                     f"{self.settings.seed}, plan seed {self.seed}): {self.plan.describe()}", PLAN_CHARS)
 
     def failure_text(self, violations: list[Violation]) -> str:
         """The failure message: each violation, the plan and the replay command."""
@@ -462,7 +465,8 @@ class TestState:
         cell = self.cell
         case = PluginCase(operation=self._test_name(), style="scenario", fault=cell.kind,
                           transport=cell.transport, plan=self.plan, seed=self.seed,
-                          origin="generated" if cell.kind == GENERATED else "fixed", index=cell.index)
+                          origin="generated" if cell.kind == GENERATED else "fixed", index=cell.index,
+                          profile=cell.profile)
         trace: tuple[dict[str, Any], ...] = ()
         if violations or error:
             events = self._events()

@@ -2,8 +2,9 @@
 
 Rules for this module:
 - The report dict is the source of truth; HTML, JUnit and ``--json`` are views of it.
-- Everything outside ``run`` depends only on the seed, the target and faultio's version: no times, no
-  paths that change between runs (the replay command names the report directory, which the caller gives).
+- Everything outside ``run`` depends only on the seed, the target, the profile (each case carries it) and
+  faultio's version: no times, no paths that change between runs (the replay command names the report
+  directory, which the caller gives).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ def case_to_json(result: CaseResult, *, report_path: str | Path | None, target: 
         "style": case.style,
         "fault": case.fault,
         "transport": case.transport,
+        "profile": case.profile,
         "origin": case.origin,
         "seed": case.seed,
         "index": case.index,
@@ -94,11 +96,13 @@ def build_report(results: Sequence[CaseResult], *, seed: int, target: str, comma
                  faults: Sequence[str], operations: Sequence[str], transports: Sequence[str],
                  report_path: str | Path | None, run_id: str, started: datetime.datetime,
                  duration_s: float, jobs: int, fail_on: Sequence[str] = CLASSES,
-                 incomplete: dict[str, Any] | None = None) -> dict[str, Any]:
+                 incomplete: dict[str, Any] | None = None, profile: str | None = None) -> dict[str, Any]:
     """The report dict of one run (``docs/report-format.md``): its settings, the classes of finding that fail
     it, summary counts, the invariants that could not be checked on the target, and every case; what may
     change between runs (id, times, jobs, Python version) is kept under ``run``. ``incomplete`` (``reason``,
-    ``planned``, ``ran``) marks a run that was stopped before every case ran."""
+    ``planned``, ``ran``) marks a run that was stopped before every case ran. ``profile`` is the realism
+    profile the run's fds had (``run.profile``; left out when the cases chose their own, as in a pytest
+    session)."""
     fail_on = sorted(set(fail_on))
     extra = {} if incomplete is None else {"incomplete": dict(incomplete)}
     cases = [case_to_json(r, report_path=report_path, target=target, fail_on=fail_on) for r in results]
@@ -125,5 +129,6 @@ def build_report(results: Sequence[CaseResult], *, seed: int, target: str, comma
             "duration_s": round(duration_s, 3),
             "jobs": jobs,
             "python": platform.python_version(),
+            **({} if profile is None else {"profile": profile}),
         },
     }

@@ -297,7 +297,8 @@ def _data_attrs(case: dict) -> str:
 
 
 def _meta(case: dict) -> str:
-    fields = [(f, case[f]) for f in ("operation", "style", "fault", "transport", "origin", "seed") if f in case]
+    fields = [(f, case[f]) for f in ("operation", "style", "fault", "transport", "profile", "origin", "seed")
+              if f in case]
     fields.append(("fails this run", "yes" if case["fails"] else "no"))
     if case["classes"]:
         fields.append(("classes", ", ".join(case["classes"])))
@@ -646,6 +647,8 @@ def render_html(report: dict) -> str:
     else:
         verdict = "no case fails" + (f', {len(noted)} with findings not failing' if noted else "")
     meta = {k: report[k] for k in ("format", "seed", "target", "command", "fail_on")}
+    # The fds' realism profile, when the run had one (a pytest session's tests choose their own).
+    profile = f' \u00b7 profile {_e(report["run"]["profile"])}' if "profile" in report["run"] else ""
     meta.update(run=report["run"]["id"], summary=s)
     if failing:
         fail_html = "".join(_case_section(c, anchors[c["id"]], True, fail_on) for c in failing)
@@ -677,7 +680,7 @@ def render_html(report: dict) -> str:
         f'<title>faultio report \u2013 {_e(report["target"])} \u2013 {_e(verdict)}</title>'
         f'<style>{_CSS}</style></head><body>'
         f'<header><h1>faultio report</h1><p><code>{_e(report["target"])}</code> \u00b7 seed {_e(report["seed"])}'
-        f' \u00b7 run {_e(report["run"]["id"])} \u00b7 fails on {_e(_classes_text(fail_on))}</p></header>'
+        f' \u00b7 run {_e(report["run"]["id"])}{profile} \u00b7 fails on {_e(_classes_text(fail_on))}</p></header>'
         f'<nav aria-label="Sections">{"".join(nav)}</nav>'
         f'{_filters(report)}<main>{_summary(report)}{_matrix(report, anchors)}{_not_applicable(report)}'
         f'<section id="failures" aria-labelledby="h-failures"><h2 id="h-failures">Cases failing this run '

@@ -25,6 +25,8 @@ FORMAT_PREFIX = "faultio-report/"
 OUTCOMES = ("pass", "violation", "error")
 STYLES = ("future", "callback", "scenario")
 ORIGINS = ("fixed", "generated", "replay")
+#: The realism profiles a case's fds can have (``faultio.PROFILES``, spelled out: nothing of faultio is imported).
+PROFILES = ("raw", "cpython")
 SOURCES = ("fd", "loop", "stream", "harness", "log")
 CLASSES = ("contract", "design")
 #: A detail's class: an invariant's class, or "error" for a case that could not be judged.
@@ -33,13 +35,13 @@ DETAIL_CLASSES = (*CLASSES, "error")
 # Keys in the order a human wants to read them; keys not listed follow, sorted.
 _TOP_ORDER = ("format", "seed", "target", "command", "faults", "operations", "transports", "fail_on",
               "summary", "incomplete", "not_applicable", "cases", "run")
-_CASE_ORDER = ("id", "operation", "style", "fault", "transport", "origin", "seed", "outcome", "fails",
+_CASE_ORDER = ("id", "operation", "style", "fault", "transport", "profile", "origin", "seed", "outcome", "fails",
                "violations", "classes", "details", "plan", "replay", "payload", "logs", "trace")
 _SUMMARY_ORDER = ("cases", "passed", "violations", "errors", "failing", "contract", "design")
 _DETAIL_ORDER = ("slug", "class", "explanation", "message", "step", "event")
 _PAYLOAD_ORDER = ("sent", "received", "sent_len", "received_len")
 _EVENT_ORDER = ("index", "step", "time", "source", "kind", "detail")
-_RUN_ORDER = ("id", "started", "duration_s", "jobs", "python")
+_RUN_ORDER = ("id", "started", "duration_s", "jobs", "python", "profile")
 
 # A record (a dict holding no list: a trace event, a plan step, a detail) is written on one line, so a
 # trace reads one event per line; any other container goes on one line if it fits in this many columns.
@@ -121,6 +123,8 @@ def _validate_case(case: Any, where: str) -> None:
         _check(case, key, where, "str")
     _check(case, "style", where, "str", STYLES)
     _check(case, "origin", where, "str", ORIGINS)
+    if "profile" in case:
+        _check(case, "profile", where, "str", PROFILES)
     if "seed" in case:
         _check(case, "seed", where, "int")
     outcome = _check(case, "outcome", where, "str", OUTCOMES)
@@ -250,6 +254,8 @@ def validate_report(d: Any) -> None:
         _check(run, key, ".run", "str")
     _check(run, "duration_s", ".run", "number")
     _check(run, "jobs", ".run", "int")
+    if "profile" in run:
+        _check(run, "profile", ".run", "str", PROFILES)
 
 
 # ---------------------------------------------------------------------------------------------------

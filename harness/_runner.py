@@ -246,7 +246,7 @@ def run_case(case: Case, target: Target = DEFAULT_TARGET, *, max_buffer_size: in
                           "in this worker are skipped")
     loop = IOLoop(max_steps=budget, make_current=False)
     plan, flood_at = split_tls_flood(case.plan) if case.transport == "ssl" else (case.plan, None)
-    fd, peer_sock = socketpair(loop, plan, record_payload=case.transport == "plain")
+    fd, peer_sock = socketpair(loop, plan, record_payload=case.transport == "plain", profile=case.profile)
     server_ctx = None
     if case.transport == "ssl":
         from faultio._certs import server_context

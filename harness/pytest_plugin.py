@@ -24,10 +24,12 @@ import pytest
 TRANSPORTS = ("plain", "ssl")
 GENERATED = "mixed"
 MARKER_HELP = (
-    'faults(*kinds, transports=("plain",), inbound_size=256, outbound_size=256): run the test once per '
-    'fault kind (eintr, econnreset, ewouldblock, dribble, flood, or "all") and transport (plain, ssl), '
+    'faults(*kinds, transports=("plain",), inbound_size=256, outbound_size=256, profile="raw"): run the test '
+    'once per fault kind (eintr, econnreset, ewouldblock, dribble, flood, or "all") and transport (plain, ssl), '
     "with the fault_plan / fault_streams / fault_socketpair fixtures set up for that kind. The sizes say how "
-    "many bytes the test's stream reads and writes, so the faults land inside the exchange."
+    "many bytes the test's stream reads and writes, so the faults land inside the exchange. profile is the "
+    "fds' realism profile: raw (an injected EINTR raises InterruptedError) or cpython (retried inside the "
+    "call, as CPython's socket methods do since PEP 475)."
 )
 
 
@@ -64,6 +66,8 @@ class Cell:
     #: The drawn plan of a generated cell (``kind == "mixed"``), its number among the test's examples.
     plan: Any = None
     index: int = 0
+    #: The fds' realism profile (``faultio.PROFILES``), from the marker's ``profile=``; not part of the id.
+    profile: str = "raw"
 
     @property
     def id(self) -> str:
@@ -209,12 +213,16 @@ def _marker_cells(metafunc: pytest.Metafunc, marker: pytest.Mark, settings: Sett
     """The parameter sets of a marked test; every problem is a collection error naming the valid values."""
     from faultio._errors import PlanError
     from faultio._plan import parse_kinds
+    from faultio._shaped import PROFILES
 
     where = f"@pytest.mark.faults on {metafunc.definition.nodeid}"
-    unknown_kw = set(marker.kwargs) - {"transports", "inbound_size", "outbound_size"}
+    unknown_kw = set(marker.kwargs) - {"transports", "inbound_size", "outbound_size", "profile"}
     if unknown_kw:
         pytest.fail(f"{where}: unknown keyword(s) {sorted(unknown_kw)}; valid: transports, inbound_size, "
-                    "outbound_size", pytrace=False)
+                    "outbound_size, profile", pytrace=False)
+    profile = marker.kwargs.get("profile", "raw")
+    if not isinstance(profile, str) or profile not in PROFILES:
+        pytest.fail(f"{where}: profile={profile!r} is not valid; valid: {', '.join(PROFILES)}", pytrace=False)
     try:
         kinds = parse_kinds([str(k) for k in marker.args] or ["all"])
     except PlanError as exc:
@@ -243,13 +251,13 @@ def _marker_cells(metafunc: pytest.Metafunc, marker: pytest.Mark, settings: Sett
             pytest.fail(f"{where}: {key}={value!r} is not valid; it must be an integer >= 0", pytrace=False)
         sizes[key] = value
     chosen = tuple(k for k in kinds if settings.faults is None or k in settings.faults)
-    cells = [Cell(kind, t, **sizes) for t in transports for kind in chosen]
+    cells = [Cell(kind, t, profile=profile, **sizes) for t in transports for kind in chosen]
     if settings.examples and chosen:
         from . import _plugin_world
 
         plans = _plugin_world.generated_plans(settings.examples, seed=settings.seed,
                                               nodeid=metafunc.definition.nodeid, kinds=chosen, **sizes)
-        cells += [Cell(GENERATED, t, plan=plan, index=i, **sizes) for t in transports
+        cells += [Cell(GENERATED, t, plan=plan, index=i, profile=profile, **sizes) for t in transports
                   for i, plan in enumerate(plans)]
     if not cells:
         reason = (f"--faults {','.join(settings.faults or ())} leaves none of the kinds this test's marker "
@@ -348,7 +356,8 @@ def fault_socketpair(request: pytest.FixtureRequest, fault_plan: Any) -> Iterato
 
     ``target`` is a ``faultio._realfd.FaultySocket``: its ``recv``/``recv_into``/``send`` obey
     ``fault_plan`` (raising the real ``InterruptedError``, ``BlockingIOError``, ``ConnectionResetError``,
-    ``BrokenPipeError``, delivering short reads and partial sends), and ``fileno()`` is the real
+    ``BrokenPipeError``, delivering short reads and partial sends; under the marker's ``profile="cpython"``
+    an injected EINTR is retried inside the call instead, as CPython does), and ``fileno()`` is the real
     descriptor, so any event loop (asyncio, Tornado 6's ``IOStream``) can use it. ``peer`` is an ordinary
     ``socket.socket``. Both are closed when the test ends.
     """

@@ -162,6 +162,33 @@ def test_a_bad_transports_argument_is_a_collection_error_naming_the_valid_transp
     assert result.ret == pytest.ExitCode.INTERRUPTED
 
 
+@pytest.mark.parametrize("profile, shown", [('"pypy"', "'pypy'"), ("None", "None")], ids=["unknown", "none"])
+def test_a_bad_profile_argument_is_a_collection_error_naming_the_valid_profiles(project, profile, shown):
+    project.makepyfile(test_ext_x=f'import pytest\n\n@pytest.mark.faults("eintr", profile={profile})\n'
+                       'def test_x(fault_plan):\n    pass\n')
+    result = project.runpytest()
+    result.stdout.fnmatch_lines([f"*profile={shown} is not valid; valid: raw, cpython*"])
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+
+
+def test_the_marker_s_profile_reaches_the_fake_fds_the_junit_properties_and_the_report(project):
+    # The marker's keywords follow transports= in the template.
+    project.makepyfile(test_ext_server=server_test(kinds='"eintr"', transports='("plain",), profile="cpython"') + '''
+
+@pytest.mark.faults("eintr", profile="cpython")
+def test_the_fd_is_cpython(fault_streams):
+    assert fault_streams.fd.profile == "cpython"
+''')
+    result = project.runpytest("--junitxml", "junit.xml", "--fault-report", "out")
+    result.assert_outcomes(passed=2)
+    root = ET.parse(project.path / "junit.xml").getroot()
+    props = [{p.get("name"): p.get("value") for p in tc.iter("property")} for tc in root.iter("testcase")]
+    assert [p["faultio_profile"] for p in props] == ["cpython", "cpython"]
+    report = json.loads((project.path / "out" / "report.json").read_text())
+    assert {c["profile"] for c in report["cases"]} == {"cpython"}
+    assert "profile" not in report["run"]  # each test chose its own
+
+
 def test_marker_without_a_fault_fixture_is_a_collection_error(project):
     project.makepyfile(test_ext_x='import pytest\n\n@pytest.mark.faults("eintr")\ndef test_x():\n    pass\n')
     result = project.runpytest()

@@ -143,3 +143,72 @@ def test_naive_reader(fault_socketpair):
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*InterruptedError*", "*- faultio -*", "trace events #0..#* of *:",
                                  "*fd recv fd=* role=target result=EINTR injected=True step=eintr*"])
+
+
+# --- the cpython profile: EINTR retried inside the call, as CPython's socket methods do (PEP 475) ----------
+
+CPYTHON_PROFILE_TESTS = REAL_SOCKET_TESTS + '''
+import select
+
+
+@pytest.mark.faults("eintr", profile="cpython")
+def test_a_reader_that_never_handles_eintr(fault_socketpair):
+    target, peer = fault_socketpair
+    assert target.profile == "cpython"
+    send_and_finish(peer)
+    got = bytearray()
+    while True:
+        try:
+            data = target.recv(4096)
+        except BlockingIOError:
+            select.select([target], [], [], 5)
+            continue
+        if not data:
+            break
+        got += data
+    assert bytes(got) == WIRE
+    assert target.faults_injected > 0
+    assert any(e.get("result") == "EINTR-retried" for e in target.trace)
+
+
+@pytest.mark.faults("eintr")
+def test_raw_is_still_the_default(fault_socketpair):
+    assert fault_socketpair.target.profile == "raw"
+'''
+
+TORNADO_CPYTHON = REAL_SOCKET_TESTS + '''
+from tornado.iostream import IOStream, StreamClosedError
+
+
+@pytest.mark.faults("eintr", profile="cpython")
+def test_tornado_iostream_reads_every_frame(fault_socketpair):
+    target, peer = fault_socketpair
+    send_and_finish(peer)
+
+    async def read_all():
+        stream = IOStream(target, max_buffer_size=65536)
+        frames = []
+        try:
+            while True:
+                (n,) = struct.unpack("!I", await stream.read_bytes(4))
+                frames.append(await stream.read_bytes(n))
+        except StreamClosedError:
+            return frames, stream.error
+
+    frames, error = asyncio.run(read_all())
+    assert frames == MESSAGES and error is None
+    assert target.faults_injected > 0
+'''
+
+
+def test_fault_socketpair_under_the_cpython_profile_absorbs_eintr(project):
+    project.makepyfile(test_ext_cpython=CPYTHON_PROFILE_TESTS)
+    project.runpytest().assert_outcomes(passed=2)
+
+
+def test_tornado_6_passes_eintr_under_the_cpython_profile(project):
+    tornado = pytest.importorskip("tornado")
+    if tornado.version_info < (6,):
+        pytest.skip("the test drives Tornado 6's IOStream")
+    project.makepyfile(test_ext_tornado_cpython=TORNADO_CPYTHON)
+    project.runpytest().assert_outcomes(passed=1)

@@ -11,6 +11,14 @@ def test_all_is_alphabetised_and_every_name_resolves():
         assert getattr(faultio, name) is not None
 
 
+def test_the_realism_profiles_are_public_and_raw_is_the_default_everywhere():
+    from faultio._realfd import real_socketpair
+
+    assert faultio.PROFILES == ("raw", "cpython") and "PROFILES" in faultio.__all__
+    for make in (faultio.socketpair, real_socketpair):
+        assert inspect.signature(make).parameters["profile"].default == "raw"
+
+
 def test_stream_signatures_match_the_tornado_4_interface():
     S = faultio.BaseIOStream
     init = inspect.signature(S.__init__).parameters

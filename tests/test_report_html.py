@@ -195,6 +195,16 @@ def test_truncation_keeps_the_rows_around_the_event_a_violation_names():
     assert '<td class="num">14959</td>' not in page
 
 
+def test_the_header_shows_the_run_s_profile_and_each_case_its_own():
+    case = passing_case()
+    case["profile"] = "cpython"
+    page = render_html(make_report([case], run={**make_report([])["run"], "profile": "cpython"}))
+    header = page[page.index("<header>"): page.index("</header>")]
+    assert "profile cpython" in header
+    assert "<dt>profile</dt><dd>cpython</dd>" in page
+    assert "profile" not in render_html(sample_report()).split("</header>")[0]  # a run without one
+
+
 def test_replay_command_is_in_a_code_block(page):
     case_id = "read_until/callback/econnreset/ssl"
     assert (f'<code id="case-read_until-callback-econnreset-ssl-replay">python -m harness replay '

@@ -82,6 +82,19 @@ def test_validate_report_error_names_the_bad_key(mutate, expected):
     assert expected in _broken(mutate)
 
 
+def test_a_profile_on_a_case_and_on_the_run_is_validated_and_kept_in_place():
+    report = sample_report()
+    report["cases"][0]["profile"] = "cpython"
+    report["run"]["profile"] = "cpython"
+    validate_report(report)
+    text = dumps_report(report)
+    assert re.search(r'"transport": "plain",\s*"profile": "cpython",\s*"origin"', text)
+    assert re.search(r'"python": "3.11.7",\s*"profile": "cpython"', text)
+    assert "report.cases[0].profile: expected one of 'raw', 'cpython', got 'pypy'" in _broken(
+        lambda r: r["cases"][0].update(profile="pypy"))
+    assert "report.run.profile: expected str, got int" in _broken(lambda r: r["run"].update(profile=1))
+
+
 def test_validate_report_rejects_a_non_dict():
     with pytest.raises(ReportFormatError, match="expected a dict, got list"):
         validate_report([])
