@@ -46,10 +46,12 @@ from ._trace import Trace, TraceEvent
 __version__ = "0.1.0"
 
 _LAZY = {
+    "AsyncioIOLoop": "._aioloop",
     "CertificateVerificationError": "._ssl",
     "NonDrainingSSLIOStream": "._ssl",
     "RaggedEOFError": "._ssl",
     "SSLIOStream": "._ssl",
+    "SimEventLoop": "._aioloop",
     "TLSError": "._ssl",
     "TLSHandshakeError": "._ssl",
     "TLSPeer": "._tlspeer",
@@ -70,6 +72,7 @@ def __getattr__(name: str):
 __all__ = [
     "FAULT_KINDS",
     "PROFILES",
+    "AsyncioIOLoop",
     "BaseIOStream",
     "BusyLoopError",
     "CertificateVerificationError",
@@ -98,6 +101,7 @@ __all__ = [
     "SendPartial",
     "SendReset",
     "SendWouldBlock",
+    "SimEventLoop",
     "StalledError",
     "Step",
     "StreamBufferFullError",

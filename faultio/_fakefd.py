@@ -104,6 +104,12 @@ class FakeSocket(PlanShapedSocket):
     injects looks like to the caller: an ``InterruptedError``, or nothing but a trace event.
     """
 
+    #: What asyncio's transports read of a socket: a stream socket that is not TCP (so no ``TCP_NODELAY``
+    #: is set on it) and not an ``ssl.SSLSocket``.
+    family = socket.AF_UNIX
+    type = socket.SOCK_STREAM
+    proto = 0
+
     def __init__(
         self,
         loop: IOLoop,

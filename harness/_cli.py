@@ -32,6 +32,8 @@ from typing import Any, Iterator, Sequence, TextIO
 from faultio import FAULT_KINDS, PROFILES, PlanError, parse_kinds
 
 from ._case import Case, CaseResult
+from ._diff import add_parser as add_diff_parser
+from ._diff import main_diff
 from .engine import INVARIANTS
 from ._matrix import build_cases, default_jobs, parse_operations, parse_transports, run_cases
 from ._report import build_report, replay_command
@@ -119,7 +121,7 @@ PROFILE_HELP = ("the fds' realism profile: raw (an injected EINTR raises Interru
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m harness", description="Run stream readers through every fault.")
-    sub = parser.add_subparsers(dest="command", metavar="{run,list,replay,selftest}", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="{run,list,replay,selftest,diff}", parser_class=_Parser)
     sub.required = True
     run = sub.add_parser("run", help="run the fault matrix and write a report")
     run.add_argument("--faults", default="all", help="fault kinds: all, or a comma list of "
@@ -167,6 +169,7 @@ def _parser() -> argparse.ArgumentParser:
     selftest.add_argument("--report", default="reports", metavar="DIR",
                           help="where the shrunk case of each mutant is saved for replay (default reports/)")
     selftest.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    add_diff_parser(sub)
     return parser
 
 
@@ -192,6 +195,8 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
             return _list(out)
         if args.command == "replay":
             return _replay(args, out, err)
+        if args.command == "diff":
+            return main_diff(args, out, err)
         return _selftest(args, out, err)
     except UsageError as exc:
         print(str(exc).splitlines()[0], file=err)
@@ -333,8 +338,11 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if unsupported and args.transport != "all":
         raise UsageError(f"--transport {args.transport}: the target {args.target} cannot be built for it; "
                          f"valid for this target: {', '.join(target.transports)}")
+    not_applicable: list[str] = []
     if unsupported:
         transports = tuple(t for t in transports if t in target.transports)
+        why = f": {target.why_transports}" if getattr(target, "why_transports", "") else ""
+        not_applicable.append(f"the {'/'.join(unsupported)} transport{why}")
         if not args.json:
             print(f"note: {args.target} has no {'/'.join(unsupported)} variant; running "
                   f"{', '.join(transports)} only", file=err)
@@ -352,6 +360,16 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     cases = build_cases(faults=faults, transports=transports, operations=operations, seed=args.seed,
                         profile=profile)
     cells = [(op, style, tr) for tr in transports for op in operations for style in OPERATIONS[op][1]]
+    # The cells the target's API cannot express are not run: listed, never failed.
+    lacks: dict[str, list[str]] = {}
+    for op, style, _ in cells:
+        why = target.lacking(op, style)
+        if why and f"{op}/{style}" not in lacks.setdefault(why, []):
+            lacks[why].append(f"{op}/{style}")
+    if lacks:
+        cases = [c for c in cases if not target.lacking(c.operation, c.style)]
+        cells = [cell for cell in cells if not target.lacking(cell[0], cell[1])]
+        not_applicable += [f"{', '.join(names)} ({why})" for why, names in lacks.items()]
     total = len(cases) + len(cells) * args.examples
     progress = _Progress(total, err, args.quiet or args.json)
     seen: list[CaseResult] = []
@@ -436,6 +454,8 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
           f"{duration:.1f}s (seed {args.seed}, {jobs} jobs){where}", file=err)
     print(f"failing on {why_fail_on}: {summary['failing']} failing case(s); profile {profile}{why_profile}",
           file=err)
+    if not_applicable:
+        print(f"not applicable to {target.name}, not run: {'; '.join(not_applicable)}", file=err)
     if incomplete is not None:
         print(f"incomplete: {incomplete['reason']}; {incomplete['ran']} of {incomplete['planned']} cases ran",
               file=err)

@@ -244,7 +244,7 @@ def run_case(case: Case, target: Target = DEFAULT_TARGET, *, max_buffer_size: in
         return CaseResult(case=case, error=f"not run: the target already hung {hung} times in {case.operation} "
                           f"(each hang costs the {timeout_s:g} s case timeout); its other {case.operation} cases "
                           "in this worker are skipped")
-    loop = IOLoop(max_steps=budget, make_current=False)
+    loop = target.make_loop(max_steps=budget)
     plan, flood_at = split_tls_flood(case.plan) if case.transport == "ssl" else (case.plan, None)
     fd, peer_sock = socketpair(loop, plan, record_payload=case.transport == "plain", profile=case.profile)
     server_ctx = None
@@ -318,6 +318,7 @@ def _judge(run: Run, target: Target, *, hung: int, timeout_s: float, keep_trace:
         break
     try:  # the checkers' last hooks read the stream: its code runs here too, under the same guards
         with _wall_clock_guard(timeout_s), _interrupt_guard():
+            _shut_down(loop)
             monitor.finish()
     except CaseHung as exc:
         _HUNG[target.name, case.operation] = hung + 1
@@ -350,6 +351,19 @@ def _judge(run: Run, target: Target, *, hung: int, timeout_s: float, keep_trace:
     return CaseResult(case=case, violations=violations, error=error, steps=loop.step, trace=trace, sent=sent,
                       received=got, not_applicable=tuple(sorted(monitor.not_applicable.items())), logs=logs,
                       story=monitor.story())
+
+
+def _shut_down(loop: Any) -> None:
+    """End what a case left running on an asyncio loop (tasks, transports) and close it, unobserved, so that
+    nothing of this case is collected, or logs, during the next one."""
+    shutdown = getattr(loop, "shutdown", None)
+    if shutdown is None:
+        return
+    observers, loop._observers = loop._observers, []
+    try:
+        shutdown()
+    finally:
+        loop._observers = observers
 
 
 def _contain(monitor: Monitor, exc: BaseException, when: str) -> str:

@@ -106,8 +106,14 @@ class Monitor:
         self._delivered_crc = 0
         self.not_applicable: dict[str, str] = {}
         self.checkers: list[Checker] = []
+        #: A target adapter may say which invariants its library's API does not promise, and why
+        #: (``faultio_not_applicable = {slug: reason}``): those are listed as not applicable, never run.
+        declared = getattr(stream, "faultio_not_applicable", None) or {}
         for slug, cls in CHECKERS.items():
             if cls is None or (only is not None and slug not in only):
+                continue
+            if slug in declared:
+                self.not_applicable[slug] = str(declared[slug])
                 continue
             missing = [name for name in cls.invariant.requires if not hasattr(stream, name)]
             if missing:
@@ -416,7 +422,8 @@ class Monitor:
         # Records a stream's objects make when they are collected (Tornado's "Future exception was never
         # retrieved") belong to this case: collect while the loggers are still captured. faultio's own
         # objects log nothing when collected, so its stream skips the (10 ms) collection.
-        if not type(self.stream).__module__.startswith(("faultio.", "harness.")):
+        if (not type(self.stream).__module__.startswith(("faultio.", "harness."))
+                or hasattr(self.loop, "asyncio_loop")):  # asyncio's tasks and transports log when collected
             gc.collect()
         self._call("on_finish")
         self.detach()

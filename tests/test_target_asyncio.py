@@ -1,0 +1,98 @@
+"""The built-in targets on the simulated asyncio loop: ``tornado`` (Tornado >= 5) and ``asyncio-streams``."""
+
+import json
+
+import pytest
+
+from harness import _cli
+from harness._targets import BUILTIN_TARGETS, load_target
+
+
+def _run(capsys, *argv):
+    code = _cli.main(["run", "--no-report", "--json", *argv])
+    captured = capsys.readouterr()
+    return code, json.loads(captured.out), captured.err
+
+
+def _findings(report, klass=None):
+    found = set()
+    for case in report["cases"]:
+        for detail in case.get("details", []):
+            if klass is None or detail.get("class") == klass:
+                found.add((detail["slug"], case["id"]))
+    return found
+
+
+def _errors(report):
+    return [(c["id"], c.get("error")) for c in report["cases"] if c["outcome"] == "error"]
+
+
+def test_both_asyncio_targets_are_listed_as_built_in():
+    assert "tornado" in BUILTIN_TARGETS and "asyncio-streams" in BUILTIN_TARGETS
+
+
+def test_asyncio_streams_declare_what_their_api_lacks():
+    target = load_target("asyncio-streams")
+    assert target.loop == "asyncio" and target.default_profile == "cpython"
+    assert target.lacking("read_bytes", "callback")
+    assert target.lacking("read_until_regex", "future")
+    assert target.lacking("read_bytes_streaming", "future")
+    assert not target.lacking("read_bytes", "future")
+    assert target.transports == ("plain", "ssl")
+
+
+def test_asyncio_streams_run_every_applicable_case_without_an_error(capsys):
+    code, report, err = _run(capsys, "--target", "asyncio-streams", "--faults", "eintr,econnreset,ewouldblock,dribble",
+                             "--examples", "0", "--jobs", "2")
+    assert _errors(report) == []
+    # Callback cells and the operations asyncio streams lack are not run, and the last line says so.
+    assert not any(c["style"] == "callback" for c in report["cases"])
+    assert not any(c["operation"] in ("read_until_regex", "read_until_max_bytes", "read_bytes_streaming")
+                   for c in report["cases"])
+    assert "not applicable to asyncio-streams, not run:" in err and "no callback API" in err
+    assert all(c["profile"] == "cpython" for c in report["cases"])
+    # Checked against CPython's streams.py: after a reset the buffered bytes are never delivered.
+    assert ("reads-after-close", "read_bytes/future/econnreset/plain") in _findings(report, "contract")
+    assert code == 1
+    # Both transports ran: TLS through asyncio's own SSL protocol.
+    assert {c["transport"] for c in report["cases"]} == {"plain", "ssl"}
+    # The invariants asyncio does not promise are listed as not applicable, with the reason.
+    case = next(c for c in report["cases"] if c["id"] == "read_bytes/future/dribble/plain")
+    assert case["outcome"] == "pass"
+    reasons = {n["slug"]: n["reason"] for n in report["not_applicable"]}
+    assert "no close callback" in reasons["close-cb-after-futures"]
+    assert "pauses the transport" in reasons["overflow-error"]
+
+
+def test_asyncio_streams_readexactly_is_not_bounded_by_the_limit(capsys):
+    code, report, _ = _run(capsys, "--target", "asyncio-streams", "--faults", "flood", "--transport", "plain",
+                           "--operations", "echo", "--examples", "0", "--jobs", "1")
+    assert _errors(report) == []
+    assert ("buffer-bound", "echo/scenario/flood/plain") in _findings(report, "contract")
+
+
+def test_tornado_6_runs_its_plain_matrix_with_no_contract_finding(capsys):
+    tornado = pytest.importorskip("tornado")
+    if tornado.version_info < (6,):
+        pytest.skip(f"Tornado {tornado.version} is installed; these findings are Tornado 6's")
+    code, report, err = _run(capsys, "--target", "tornado", "--faults", "all", "--examples", "0", "--jobs", "2")
+    assert _errors(report) == []
+    assert _findings(report, "contract") == set()
+    assert {slug for slug, _ in _findings(report)} <= {"no-read-when-buffered", "bounded-read"}
+    assert code == 0
+    assert "the ssl transport: Tornado's SSLIOStream wraps a kernel ssl.SSLSocket" in err
+    assert {c["transport"] for c in report["cases"]} == {"plain"}
+
+
+@pytest.mark.parametrize("target", ["asyncio-streams", "tornado"])
+def test_the_same_seed_gives_the_same_cases_with_one_or_two_jobs(capsys, target):
+    if target == "tornado":
+        pytest.importorskip("tornado")
+    argv = ["--target", target, "--faults", "eintr,econnreset,dribble", "--examples", "1", "--seed", "5"]
+    runs = []
+    for jobs in ("1", "2", "2"):
+        _, report, _ = _run(capsys, *argv, "--jobs", jobs)
+        runs.append([{k: c.get(k) for k in ("id", "outcome", "slugs", "story", "steps", "plan", "error")}
+                     for c in report["cases"]])
+    assert runs[0] == runs[1] == runs[2]
+    assert runs[0]
