@@ -13,8 +13,9 @@ Rules for this module:
   due, by deadline). When nothing is ready the clock jumps to the next timer (observers see the idle
   world first); when nothing is scheduled at all the loop is quiescent. Every handle run is one step of
   the kernel's budget.
-- Exceptions: a ``BusyLoopError`` or ``LoopBudgetExceeded`` raised anywhere, even inside a transport
-  that hands it to the exception handler, stops the run; an exception in a callback is recorded in the
+- Exceptions: a ``BusyLoopError``, a ``LoopBudgetExceeded`` or any other ``BaseException`` that is not an
+  ``Exception`` raised anywhere, even inside a transport that hands it to the exception handler, stops
+  the run; an exception in a callback is recorded in the
   kernel's ``uncaught``; asyncio's other complaints (a future whose exception nobody read, ...) go to the
   ``asyncio`` logger as usual.
 - The loop is single-threaded: there is no self-pipe, and ``call_soon_threadsafe`` from another thread
@@ -244,7 +245,10 @@ class SimEventLoop(asyncio.SelectorEventLoop):
 
     def _handle_exception(self, loop: Any, context: dict[str, Any]) -> None:
         exc = context.get("exception")
-        if isinstance(exc, _ABORTS):
+        # asyncio's handles and transports catch BaseException: an abort (a busy loop, the budget, or a
+        # BaseException that is not asyncio's business, such as a harness's wall-clock guard) must still
+        # end the run.
+        if isinstance(exc, _ABORTS) or (exc is not None and not isinstance(exc, Exception)):
             if self._abort is None:
                 self._abort = exc
             return

@@ -52,6 +52,10 @@ class _Pipe:
         self.delivered = 0  # bytes ever read out of it
         self.fin = False  # the writer shut down: EOF once drained
         self.dead = False  # connection reset: nothing more flows
+        #: The reading end closed its socket (not a reset): the first segment sent to it is still accepted by
+        #: the sender's kernel, and the RST it provokes makes every later send fail (``FakeSocket.send``).
+        self.reader_closed = False
+        self.rst_provoked = False
 
     def append(self, data: bytes) -> None:
         if self.fin or self.dead:
@@ -228,6 +232,7 @@ class FakeSocket(PlanShapedSocket):
         self._closed = True
         self._out.fin = True  # the peer reads EOF after what we sent
         self._in.dead = True  # the peer's later sends go nowhere
+        self._in.reader_closed = True
         self.loop._unregister_fd(self)
 
     def closed(self) -> bool:
@@ -326,6 +331,15 @@ class FakeSocket(PlanShapedSocket):
             code, self._so_error = self._so_error, 0
             self._trace("send", result=errno.errorcode[code], injected=True)
             raise oserror(ConnectionResetError, code)
+        if (len(view) and self._out.reader_closed and not self._out.rst_provoked and not self._out.fin
+                and not self._reset):
+            # A kernel accepts the first send after the peer closed its socket (it only learns of the close
+            # from the RST that segment provokes): the bytes are lost, and from then on sends fail with EPIPE.
+            self._out.rst_provoked = True
+            self.bytes_sent += len(view)
+            self._trace("send", asked=len(view), result="data", nbytes=len(view), lost="the peer had closed; "
+                        "its kernel answers with RST")
+            return len(view)
         if self._out.dead or self._out.fin:
             self._trace("send", asked=len(view), result="EPIPE", injected=self._reset)
             raise oserror(BrokenPipeError, errno.EPIPE)

@@ -50,7 +50,7 @@ from faultio._trace import TraceEvent
 
 from ._case import Case, CaseResult
 from .engine import Monitor, harness_frame
-from ._scenarios import Driver, OPERATIONS
+from ._scenarios import EXTRA_BYTES, OPERATIONS, Driver
 from ._targets import DEFAULT_TARGET, Target
 
 #: Harness runs use a small buffer limit so floods overflow quickly and cheaply.
@@ -291,6 +291,7 @@ def _judge(run: Run, target: Target, *, hung: int, timeout_s: float, keep_trace:
     try:
         with _wall_clock_guard(timeout_s), _interrupt_guard():
             driver = Driver(run, case.style)
+            loop.add_observer(_flood_cap(run, driver))
             loop.run_sync(lambda: scenario(run, driver))
             loop.run_until_quiescent()
     except (LoopBudgetExceeded, BusyLoopError, CaseHung) as exc:
@@ -351,6 +352,31 @@ def _judge(run: Run, target: Target, *, hung: int, timeout_s: float, keep_trace:
     return CaseResult(case=case, violations=violations, error=error, steps=loop.step, trace=trace, sent=sent,
                       received=got, not_applicable=tuple(sorted(monitor.not_applicable.items())), logs=logs,
                       story=monitor.story())
+
+
+#: How many times its own buffer bound a stream may take in past what the peer sent before the harness, as
+#: the stream's user, closes it: a stream that reads without bound (asyncio's ``read()`` to EOF) would
+#: otherwise read a whole 1 GiB flood. A stream that bounds its buffer closes long before.
+FLOOD_CAP_BOUNDS = 4
+
+
+def _flood_cap(run: Run, driver: Any) -> Any:
+    """An observer that closes the stream once it has taken in ``FLOOD_CAP_BOUNDS`` times its buffer bound
+    (plus the scenario's margin) past the peer's own bytes; said in the trace."""
+    bound = getattr(run.stream, "max_buffer_size", None)
+    cap = EXTRA_BYTES + FLOOD_CAP_BOUNDS * (bound if isinstance(bound, int) and bound > 0 else MAX_BUFFER_SIZE)
+    done = [False]
+
+    def observe(loop: Any, what: str) -> None:
+        if done[0] or what != "step":
+            return
+        extra = run.fd.bytes_received - len(getattr(run.peer, "sent", b""))
+        if extra > cap:
+            done[0] = True
+            loop.trace.record("harness", "flood_cap", received=run.fd.bytes_received, cap=cap)
+            loop.add_callback(driver.close)
+
+    return observe
 
 
 def _shut_down(loop: Any) -> None:

@@ -245,10 +245,14 @@ class Monitor:
         except Exception:
             return False
 
-    def held(self) -> bytes:
-        """Bytes the stream has received and not delivered (as far as the monitor can reconstruct)."""
+    def held(self, limit: int | None = None) -> bytes:
+        """Bytes the stream has received and not delivered (as far as the monitor can reconstruct), at most
+        ``limit`` of them (a stream holding a 1 GiB flood must not make the monitor build a copy)."""
         start = len(self.delivered)
-        return bytes(self.truth()[start : start + max(0, self.held_len())])
+        size = max(0, self.held_len())
+        if limit is not None:
+            size = min(size, limit)
+        return bytes(self.truth()[start : start + size])
 
     def inside(self, function: str) -> bool:
         """Whether the stream's method ``function`` is on the call stack (for the pretend-pending rule)."""
