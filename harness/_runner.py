@@ -288,6 +288,7 @@ def _judge(run: Run, target: Target, *, hung: int, timeout_s: float, keep_trace:
     case, loop, peer, monitor = run.case, run.loop, run.peer, run.monitor
     scenario = OPERATIONS[case.operation][0]
     contained: list[str] = []
+    driver: Driver | None = None
     try:
         with _wall_clock_guard(timeout_s), _interrupt_guard():
             driver = Driver(run, case.style)
@@ -304,8 +305,14 @@ def _judge(run: Run, target: Target, *, hung: int, timeout_s: float, keep_trace:
         if _user_interrupted():
             raise KeyboardInterrupt from exc
         if not monitor.violations:
-            monitor.violate("liveness", "the run stalled: the loop went quiet with the scenario still waiting "
-                            f"({str(exc).splitlines()[0][:160]})")
+            closing = getattr(driver, "close_requested", None)
+            if closing is not None and not driver.closed.done():
+                monitor.violate("liveness", f"the stream was closed (close() at step {closing[0]}, t={closing[1]:g}s) "
+                                "and its close never completed: the loop went quiet with the close callback not "
+                                f"run and nothing left to wait for ({str(exc).splitlines()[0][:120]})")
+            else:
+                monitor.violate("liveness", "the run stalled: the loop went quiet with the scenario still waiting "
+                                f"({str(exc).splitlines()[0][:160]})")
     except Exception as exc:
         if _user_interrupted():
             raise KeyboardInterrupt from exc

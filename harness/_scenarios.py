@@ -57,6 +57,8 @@ class Driver:
         self.monitor = run.monitor
         self._outstanding: tuple[Future, ReadOp | None] | None = None
         self._after_close = False
+        #: ``(step, virtual time)`` of the harness's first ``close()`` call, or None.
+        self.close_requested: tuple[int, float] | None = None
         self.closed = Future(label="close-callback")
         self.stream.set_close_callback(self._on_close)
         self.monitor.close_cb_set = True
@@ -168,7 +170,10 @@ class Driver:
                 return
 
     def close(self) -> None:
-        """Close the stream."""
+        """Close the stream (the step and virtual time are kept: a close that never completes is reported
+        with them)."""
+        if self.close_requested is None:
+            self.close_requested = (self.run.loop.step, self.run.loop.time())
         self.stream.close()
 
 
