@@ -30,6 +30,8 @@ import functools
 import heapq
 import selectors
 import threading
+import itertools
+from collections.abc import Mapping
 from typing import Any, Callable, Iterator
 
 from ._errors import BusyLoopError, LoopBudgetExceeded
@@ -130,14 +132,49 @@ class SimSelector(selectors.BaseSelector):
     def close(self) -> None:
         self._keys.clear()
 
-    def get_map(self) -> dict[int, selectors.SelectorKey]:
-        return dict(self._keys)
+    def get_map(self) -> Mapping[Any, selectors.SelectorKey]:
+        return _KeyMap(self)
+
+
+class _KeyMap(Mapping):
+    """The registered keys by file object or fd number, as ``BaseSelector.get_key`` looks them up."""
+
+    def __init__(self, selector: SimSelector) -> None:
+        self._selector = selector
+
+    def __getitem__(self, fileobj: Any) -> selectors.SelectorKey:
+        try:
+            return self._selector._keys[self._selector._fd(fileobj)]
+        except ValueError:
+            raise KeyError(fileobj) from None
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(list(self._selector._keys))
+
+    def __len__(self) -> int:
+        return len(self._selector._keys)
 
 
 def _mask(events: int) -> int:
     """A selector's events as faultio's loop writes them (READ, WRITE, with ERROR always)."""
     return ((READ if events & selectors.EVENT_READ else 0) | (WRITE if events & selectors.EVENT_WRITE else 0)
             | ERROR)
+
+
+class _Timer(asyncio.TimerHandle):
+    """A ``TimerHandle`` ordered by deadline, then creation: on the virtual clock deadlines are often exactly
+    equal, and asyncio's own handle compares the deadline only."""
+
+    __slots__ = ("_seq",)
+
+    def __init__(self, when: float, callback: Any, args: Any, loop: Any, context: Any, seq: int) -> None:
+        super().__init__(when, callback, args, loop, context)
+        self._seq = seq
+
+    def __lt__(self, other: Any) -> bool:
+        if isinstance(other, _Timer):
+            return (self._when, self._seq) < (other._when, other._seq)
+        return super().__lt__(other)
 
 
 class SimEventLoop(asyncio.SelectorEventLoop):
@@ -150,6 +187,7 @@ class SimEventLoop(asyncio.SelectorEventLoop):
     def __init__(self, kernel: AsyncioIOLoop) -> None:
         self.kernel = kernel
         self._abort: BaseException | None = None
+        self._timer_seq = itertools.count()
         super().__init__(selector=SimSelector(kernel))
         self.set_exception_handler(self._handle_exception)
 
@@ -166,6 +204,16 @@ class SimEventLoop(asyncio.SelectorEventLoop):
     def time(self) -> float:
         """The kernel's virtual clock."""
         return self.kernel._time
+
+    def call_at(self, when: float, callback: Any, *args: Any, context: Any = None) -> asyncio.TimerHandle:
+        """``BaseEventLoop.call_at`` with timers of one deadline run in the order they were made."""
+        if when is None:
+            raise TypeError("when cannot be None")
+        self._check_closed()
+        timer = _Timer(when, callback, args, self, context, next(self._timer_seq))
+        heapq.heappush(self._scheduled, timer)
+        timer._scheduled = True
+        return timer
 
     def selector_mask(self, fd: int) -> int | None:
         """What is registered for ``fd`` in this loop's selector, as a Tornado-style mask, or ``None``."""
@@ -203,7 +251,8 @@ class SimEventLoop(asyncio.SelectorEventLoop):
             self._timer_cancelled_count -= 1
             heapq.heappop(self._scheduled)._scheduled = False
         events = self._selector.select(0)  # type: ignore[union-attr]
-        if not events and not self._ready and not self._stopping:
+        errors = kernel.errors_ready()
+        if not events and not errors and not self._ready and not self._stopping:
             if not self._scheduled:
                 return False
             when = self._scheduled[0]._when
@@ -215,6 +264,8 @@ class SimEventLoop(asyncio.SelectorEventLoop):
                 kernel.trace.record("loop", "clock", time=when)
         before = len(self._ready)
         self._process_events(events)
+        for dispatch in errors:
+            self._ready.append(asyncio.Handle(dispatch, (), self, None))
         io = len(self._ready) - before
         now = kernel._time
         while self._scheduled and self._scheduled[0]._when <= now:
@@ -234,12 +285,19 @@ class SimEventLoop(asyncio.SelectorEventLoop):
         kernel.step += 1
         kernel.trace.step = kernel.step
         name = _name(handle._callback)
-        kernel._check_budget(f"{kind} {name}")
+        try:
+            kernel._check_budget(f"{kind} {name}")
+        except LoopBudgetExceeded:
+            self._ready.appendleft(handle)  # refused, not lost: shutdown() can still end what it belongs to
+            raise
         if kind != "callback" or kernel._trace_callbacks:
             kernel.trace.record("loop", kind, name=name)
         handle._run()
+        if self._abort is None and kernel.pending_abort is not None:
+            self._abort = kernel.pending_abort  # raised where a task or transport kept it
         if self._abort is not None:
             abort, self._abort = self._abort, None
+            kernel.pending_abort = None
             raise abort
         kernel._notify("step")
 
@@ -261,7 +319,7 @@ class SimEventLoop(asyncio.SelectorEventLoop):
         """Nothing ready, no live timer, no registered fd ready."""
         if self._ready or any(not h._cancelled for h in self._scheduled):
             return False
-        return not self._selector.select(0)  # type: ignore[union-attr]
+        return not self._selector.select(0) and not self.kernel.errors_ready()  # type: ignore[union-attr]
 
 
 class AsyncioIOLoop(IOLoop):
@@ -280,6 +338,8 @@ class AsyncioIOLoop(IOLoop):
         #: handler table over asyncio's (Tornado's ``IOLoop`` registers an ERROR-only interest that asyncio
         #: cannot express) says there what it has registered.
         self.mask_sources: list[Callable[[int], int | None]] = []
+        #: ERROR-only handlers, by fd: dispatched when their fd shows an error.
+        self._error_watch: dict[int, Callable[[], None]] = {}
 
     def stalled(self, what: str) -> Exception:
         from ._errors import StalledError
@@ -343,6 +403,7 @@ class AsyncioIOLoop(IOLoop):
         num = fd.fd if hasattr(fd, "fd") and not isinstance(fd, int) else self._fd_of(fd)
         registered = self._handlers.pop(num, None) is not None
         self.trace.record("loop", "remove_handler", fd=num, registered=registered)
+        self._error_watch.pop(num, None)
         if registered:
             self.asyncio_loop.remove_reader(num)
             self.asyncio_loop.remove_writer(num)
@@ -361,7 +422,13 @@ class AsyncioIOLoop(IOLoop):
                 entry[0](num, got)
 
         aloop = self.asyncio_loop
-        if mask & (self.READ | self.ERROR) and not (mask & self.WRITE and not mask & self.READ):
+        # An ERROR-only interest has no asyncio form (a reader would be woken by readable bytes, level-
+        # triggered, for ever): the loop asks the fd for errors itself (``errors_ready``).
+        if mask & ~self.ERROR:
+            self._error_watch.pop(num, None)
+        else:
+            self._error_watch[num] = dispatch
+        if mask & self.READ:
             aloop.add_reader(num, dispatch)
         else:
             aloop.remove_reader(num)
@@ -369,6 +436,15 @@ class AsyncioIOLoop(IOLoop):
             aloop.add_writer(num, dispatch)
         else:
             aloop.remove_writer(num)
+
+    def errors_ready(self) -> list[Callable[[], None]]:
+        """The dispatchers of the ERROR-only handlers whose fd shows an error now, by ascending fd."""
+        ready = []
+        for num in sorted(self._error_watch):
+            sock = self._fds.get(num)
+            if sock is not None and sock.poll_events() & self.ERROR:
+                ready.append(self._error_watch[num])
+        return ready
 
     def handler_mask(self, fd: int) -> int | None:
         """What is registered for ``fd``: a faultio handler's mask, or what asyncio code registered."""
@@ -406,6 +482,9 @@ class AsyncioIOLoop(IOLoop):
         aloop = self.asyncio_loop
         if aloop.is_closed():
             return
+        # Ending what is left is not the run's work: it gets a budget of its own, even when the run spent its.
+        self.max_steps = max(self.max_steps, self.step + self.clock_jumps + 4 * max_iterations * (len(aloop._ready) + 8))
+        self.pending_abort = None
         with aloop.running():
             for task in sorted(asyncio.all_tasks(aloop), key=lambda t: t.get_name()):
                 task.cancel()

@@ -270,10 +270,13 @@ class FakeSocket(PlanShapedSocket):
         self._eagain_count += 1
         if self._eagain_count > SPIN_LIMIT:
             self._trace("spin", call=call, eagain=self._eagain_count)
-            raise BusyLoopError(
+            error = BusyLoopError(
                 f"fd {self._fileno}: {call} answered EWOULDBLOCK {self._eagain_count} times in loop step {step}; "
                 "the caller retries instead of waiting for readiness (a busy loop)"
             )
+            if self.loop.pending_abort is None:
+                self.loop.pending_abort = error
+            raise error
 
     def _settle(self) -> None:
         """Apply the steps that happen *to* the connection rather than to one call: a flood arriving,

@@ -134,6 +134,11 @@ class IOLoop:
         self._running = False
         self._closed = False
         self._observers: list[Callable[[IOLoop, str], Any]] = []
+        #: The coroutines ``spawn`` drives, by their futures, until they end.
+        self._live: dict[Future, Any] = {}
+        #: A run-ending error raised where the code under test may catch it (a ``BusyLoopError`` inside an
+        #: asyncio task, which keeps it as the task's result): an asyncio loop over this kernel re-raises it.
+        self.pending_abort: BaseException | None = None
         if make_current:
             self.make_current()
 
@@ -296,6 +301,10 @@ class IOLoop:
         else:
             raise TypeError(f"spawn() takes a coroutine or a callable, got {func!r}")
         future = Future(label=getattr(coro, "__qualname__", "coroutine"))
+        # Held until it ends: otherwise only the callbacks of what it awaits hold the coroutine, and a
+        # collection could end it half-way (asyncio's protocols hold their readers weakly, say).
+        self._live[future] = coro
+        future.add_done_callback(lambda f: self._live.pop(f, None))
 
         def step(value: Any = None, error: BaseException | None = None) -> None:
             try:
@@ -319,6 +328,10 @@ class IOLoop:
                 error = _future_error(done)
                 value = None if error is not None else done.result()
             except Exception as exc:  # reading the outcome failed (a cancelled foreign future, say)
+                error = exc
+            except BaseException as exc:  # asyncio's CancelledError: the coroutine hears of the cancellation
+                if type(exc).__name__ != "CancelledError":
+                    raise
                 error = exc
             if error is not None:
                 step(None, error)
