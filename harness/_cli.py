@@ -23,11 +23,10 @@ import shlex
 import signal
 import sys
 import tempfile
-import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Iterator, Sequence, TextIO
+from typing import Any, Sequence, TextIO
 
 from faultio import FAULT_KINDS, PROFILES, PlanError, parse_kinds
 
@@ -37,7 +36,7 @@ from ._diff import main_diff
 from .engine import INVARIANTS
 from ._matrix import build_cases, default_jobs, parse_operations, parse_transports, run_cases
 from ._report import build_report, replay_command
-from ._runner import RunInterrupted
+from ._runner import RunInterrupted, stop_signals
 from ._report_json import FORMAT as REPORT_FORMAT
 from ._scenarios import OPERATION_HELP, OPERATIONS
 from ._targets import DEFAULT_TARGET_NAMES, DEFAULT_TARGET_SPEC, TargetError, load_target
@@ -391,7 +390,7 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                   "--case-timeout sets it)", file=err)
     else:
         timeout_s = args.case_timeout
-    with _stop_signals():
+    with stop_signals():
         try:
             # Even with --jobs 1 the cases run in a worker process: a target that ends its process (os._exit)
             # costs its cases, not the run.
@@ -461,23 +460,6 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
               file=err)
         return EXIT_INTERRUPTED
     return EXIT_VIOLATIONS if failing else EXIT_OK
-
-
-@contextlib.contextmanager
-def _stop_signals() -> Iterator[None]:
-    """SIGTERM ends a run the way Ctrl-C does (the workers stopped, the report of what ran written)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def terminated(signum: int, frame: Any) -> None:
-        raise RunInterrupted("SIGTERM")
-
-    previous = signal.signal(signal.SIGTERM, terminated)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _in_run_order(results: Sequence[CaseResult], cases: Sequence[Case], cells: Sequence[Any]) -> list[CaseResult]:

@@ -20,20 +20,17 @@ Rules for this module:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import datetime
 import json
 import os
 import shlex
-import signal
 import sys
 import tempfile
-import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence, TextIO
+from typing import Any, Mapping, Sequence, TextIO
 
 from ._case import Case, CaseResult
 
@@ -503,24 +500,6 @@ def command_line(args: argparse.Namespace) -> str:
     return " ".join(shlex.quote(p) for p in parts)
 
 
-@contextlib.contextmanager
-def _stop_signals() -> Iterator[None]:
-    """SIGTERM stops the runs the way Ctrl-C does (the workers are stopped), in the main thread."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    from ._runner import RunInterrupted
-
-    def terminated(signum: int, frame: Any) -> None:
-        raise RunInterrupted("SIGTERM")
-
-    previous = signal.signal(signal.SIGTERM, terminated)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def main_diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Run ``python -m harness diff`` as parsed into ``args`` (``add_parser``'s options); return the exit
     code: 0 the targets agree, 1 they diverge or a case could not be judged, 2 usage error, 3 internal
@@ -559,7 +538,9 @@ def _diff(request: _Request, args: argparse.Namespace, out: TextIO, err: TextIO)
     if chatty:
         print(f"case timeout {timeout_s:g} s (a reference case took {reference * 1000:.0f} ms here); "
               f"{len(cases)} cases x {len(request.targets)} targets", file=err)
-    with _stop_signals():
+    from ._runner import stop_signals
+
+    with stop_signals():
         results = run_targets(cases, request.targets, jobs=jobs, timeout_s=timeout_s,
                               progress=err if chatty else None)
     specs = [spec for spec, _ in request.targets]

@@ -175,6 +175,24 @@ def _contained(exc: BaseException) -> str:
     return clip(f"{_describe(exc)} at {where}", 800)
 
 
+@contextlib.contextmanager
+def stop_signals() -> Iterator[None]:
+    """SIGTERM ends a run the way Ctrl-C does (``RunInterrupted``: the workers are stopped, the caller writes
+    what ran); main thread only (elsewhere no handler can be installed)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminated(signum: int, frame: Any) -> None:
+        raise RunInterrupted("SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 class CaseHung(BaseException):
     """Raised into a case that ran past ``CASE_TIMEOUT_S`` of wall-clock time (a BaseException, so a
     stream's ``except Exception`` cannot swallow it)."""

@@ -15,7 +15,7 @@ import random
 import re
 from typing import Any, Awaitable, Callable
 
-from faultio import Future, StreamClosedError, UnsatisfiableReadError
+from faultio import Future, StreamClosedError
 from faultio._seed import REPLY, frame, handle_connection, seed_messages
 
 from ._compat import adopt, future_exception
