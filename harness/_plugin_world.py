@@ -7,7 +7,11 @@ Rules for this module:
 - Nothing is judged here that a monitor can judge. This module adds only what needs the whole test: a loop
   that stalled or never settled, an exception nobody retrieved, what the test's own code read.
 - A test's state lives in ``item.stash[STATE_KEY]``; it is created by the first fixture that needs it and
-  closed by ``fault_loop``'s teardown (or the item's end), whatever happened.
+  closed by ``fault_loop``'s (or ``fault_event_loop``'s) teardown, whatever happened.
+- One test, one kernel: faultio's Tornado-4 loop (``fault_loop``, ``fault_streams``) or the simulated asyncio
+  loop (``fault_event_loop``, built in ``harness._plugin_asyncio``). The verdict is the same code for both:
+  each exchange (a ``StreamPair`` or a ``FaultEventLoop``) says how to end itself, each loop which coroutines
+  died unseen.
 """
 
 from __future__ import annotations
@@ -142,6 +146,19 @@ class PluginLoop(IOLoop):
         self.spawned.append(future)
         return future
 
+    def unawaited_failures(self) -> list[str]:
+        """What a coroutine the test spawned died of, when nothing awaited it (a closed stream aside)."""
+        found = []
+        for future in self.spawned:
+            exc = future._exception if future.done() else None
+            if exc is not None and not future._retrieved and not is_closed_error(exc):
+                found.append(f"the coroutine {future.label} ended with {exc!r}, and nothing awaited it")
+        return found
+
+    def end(self) -> None:
+        """Close the loop (the test is over)."""
+        self.close()
+
 
 class FaultSocketPair(NamedTuple):
     """``fault_socketpair``'s value: ``(target, peer)`` real sockets; ``target`` obeys the plan."""
@@ -150,7 +167,58 @@ class FaultSocketPair(NamedTuple):
     peer: Any
 
 
-class StreamPair:
+class Exchange:
+    """What every monitored exchange of a faulted test shares: judging what the test's code read against what
+    the peer sent. A subclass sets ``fd`` (the faulty end, whose loop holds the trace), ``peer`` and
+    ``monitor``, and says how the exchange ends (``end``) and what the report shows of it (``report_bytes``)."""
+
+    fd: Any
+    peer: Any
+    monitor: Any
+    #: What the test last handed to ``check_received`` (bytes, or a list of messages).
+    checked: Any = None
+    finished = False
+
+    @property
+    def flooded(self) -> bool:
+        """Whether bytes the peer never wrote (a flood) joined the stream: what was read is not judged."""
+        return bool(getattr(self.peer, "flooded", 0)) or any(
+            e.get("fault") == "flood" and e.get("fd") == self.fd.fd for e in self.fd.loop.trace.events("fd", "inject"))
+
+    @property
+    def disrupted(self) -> bool:
+        """Whether the plan cut the exchange short (a reset, an early EOF, a flood, a failed TLS handshake):
+        then only a prefix of what was sent can be expected to arrive."""
+        if self.flooded or getattr(self.peer, "eof", None) in ("error", "reset"):
+            return True
+        return any(e.get("fault") in CUTTING_FAULTS and e.get("fd") == self.fd.fd
+                   for e in self.fd.loop.trace.events("fd", "inject"))
+
+    def check_received(self, received: Any, sent: Any) -> None:
+        """Judge what your code read (``received``: bytes, or a list of messages) against what the test
+        sent (``sent``, the same kind): it must be a prefix of ``sent``, and all of it unless the plan cut
+        the exchange short. A flood makes the check moot (its bytes were never sent). A mismatch is a
+        ``data-integrity`` violation, reported when the test ends."""
+        as_bytes = isinstance(sent, (bytes, bytearray, memoryview))
+        got = bytes(received) if as_bytes else list(received)
+        self.checked = got
+        if self.flooded:
+            return
+        want = bytes(sent) if as_bytes else list(sent)
+        unit = "byte" if as_bytes else "item"
+        if got != want[: len(got)]:
+            at = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
+            read = got[at: at + 16] if as_bytes else (got[at] if at < len(got) else "nothing")
+            expected = want[at: at + 16] if as_bytes else (want[at] if at < len(want) else "nothing")
+            self.monitor.violate("data-integrity", f"your code read {len(got)} {unit}(s) that are not a prefix "
+                                 f"of the {len(want)} sent: at {unit} {at} it read {read!r}, the peer sent "
+                                 f"{expected!r}")
+        elif len(got) != len(want) and not self.disrupted:
+            self.monitor.violate("data-integrity", f"your code read {len(got)} of the {len(want)} {unit}(s) "
+                                 "sent, and the plan did not cut the connection")
+
+
+class StreamPair(Exchange):
     """``fault_streams``'s value: the monitored ``stream`` under test and the ``peer`` the test drives."""
 
     def __init__(self, state: TestState, factory: Any) -> None:
@@ -180,46 +248,22 @@ class StreamPair:
         self.stream = MonitoredStream(self.raw_stream, self.monitor)
         self.finished = False
 
-    @property
-    def flooded(self) -> bool:
-        """Whether bytes the peer never wrote (a flood) joined the stream: what was read is not judged."""
-        return bool(getattr(self.peer, "flooded", 0)) or any(
-            e.get("fault") == "flood" and e.get("fd") == self.fd.fd for e in self.loop.trace.events("fd", "inject"))
-
-    @property
-    def disrupted(self) -> bool:
-        """Whether the plan cut the exchange short (a reset, an early EOF, a flood, a failed TLS handshake):
-        then only a prefix of what was sent can be expected to arrive."""
-        if self.flooded or getattr(self.peer, "eof", None) in ("error", "reset"):
-            return True
-        return any(e.get("fault") in CUTTING_FAULTS and e.get("fd") == self.fd.fd
-                   for e in self.loop.trace.events("fd", "inject"))
-
-    def check_received(self, received: Any, sent: Any) -> None:
-        """Judge what your code read (``received``: bytes, or a list of messages) against what the test
-        sent (``sent``, the same kind): it must be a prefix of ``sent``, and all of it unless the plan cut
-        the exchange short. A flood makes the check moot (its bytes were never sent). A mismatch is a
-        ``data-integrity`` violation, reported when the test ends."""
-        if self.flooded:
-            return
-        as_bytes = isinstance(sent, (bytes, bytearray, memoryview))
-        got = bytes(received) if as_bytes else list(received)
-        want = bytes(sent) if as_bytes else list(sent)
-        unit = "byte" if as_bytes else "item"
-        if got != want[: len(got)]:
-            at = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
-            read = got[at: at + 16] if as_bytes else (got[at] if at < len(got) else "nothing")
-            expected = want[at: at + 16] if as_bytes else (want[at] if at < len(want) else "nothing")
-            self.monitor.violate("data-integrity", f"your code read {len(got)} {unit}(s) that are not a prefix "
-                                 f"of the {len(want)} sent: at {unit} {at} it read {read!r}, the peer sent "
-                                 f"{expected!r}")
-        elif len(got) != len(want) and not self.disrupted:
-            self.monitor.violate("data-integrity", f"your code read {len(got)} of the {len(want)} {unit}(s) "
-                                 "sent, and the plan did not cut the connection")
-
     def new_pair(self) -> StreamPair:
         """Another monitored pair on the same loop, under the same plan (its own fd and cursor)."""
         return self._state.open_pair(self._state.factory)
+
+    def end(self, state: TestState) -> None:
+        """The test is over: close the stream if the test left it open (the harness does so at the end of a
+        scenario), so that the close rules are judged on it."""
+        try:
+            if not self.raw_stream.closed():
+                self.raw_stream.close()
+        except Exception as exc:
+            state._violate("target-crashed", f"closing the stream raised {exc!r}"[:300])
+
+    def report_bytes(self) -> tuple[bytes, bytes]:
+        """What the peer sent and what the stream delivered to the test (the report's dumps)."""
+        return bytes(self.peer.sent[:4096]), bytes(self.monitor.delivered.head)
 
 
 class TestState:
@@ -233,8 +277,10 @@ class TestState:
         self.cell = Cell("clean")
         self.plan = FaultPlan(name="clean")
         self.seed = derive_seed(settings.seed, item.nodeid)
-        self.loop: PluginLoop | None = None
-        self.pairs: list[StreamPair] = []
+        #: The test's kernel: a ``PluginLoop`` (``fault_loop``) or a ``PluginEventLoop`` (``fault_event_loop``).
+        self.loop: Any = None
+        #: The monitored exchanges: ``StreamPair``s, or the one ``FaultEventLoop``.
+        self.pairs: list[Exchange] = []
         self.real_pairs: list[FaultSocketPair] = []
         self.factory: Any = None
         self.target = DEFAULT_TARGET_SPEC
@@ -262,13 +308,35 @@ class TestState:
 
     def make_loop(self) -> PluginLoop:
         """Create the test's loop and return it."""
+        self._one_kernel("fault_loop")
         self.loop = PluginLoop()
         return self.loop
+
+    def open_event_loop(self) -> Any:
+        """The test's ``FaultEventLoop``: the simulated asyncio loop and the faulty connection on it."""
+        from ._plugin_asyncio import FaultEventLoop, PluginEventLoop
+
+        self._one_kernel("fault_event_loop")
+        self.loop = PluginEventLoop(max_steps=STEP_BUDGET)
+        self.target = "fault_event_loop"
+        exchange = FaultEventLoop(self)
+        self.pairs.append(exchange)
+        return exchange
+
+    def _one_kernel(self, fixture: str) -> None:
+        # Collection refuses the mix (``pytest_generate_tests``); this catches a fixture requested by name
+        # at run time (``request.getfixturevalue``).
+        if self.loop is not None:
+            raise pytest.UsageError(f"{self.item.nodeid}: {fixture} cannot join the loop this test already has; "
+                                    "fault_event_loop (asyncio) and fault_loop/fault_streams (faultio's loop) do "
+                                    "not mix in one test")
 
     def open_pair(self, factory: Any) -> StreamPair:
         """A new monitored ``StreamPair`` made by ``factory`` (the loop is created on first use)."""
         if self.loop is None:
             self.make_loop()
+        elif not isinstance(self.loop, PluginLoop):
+            self._one_kernel("fault_streams")
         self.factory = factory
         self.target = factory_name(factory, self.settings)
         pair = StreamPair(self, factory)
@@ -314,24 +382,17 @@ class TestState:
                               f"machine ({str(raised).splitlines()[0]})")
             elif isinstance(raised, (LoopBudgetExceeded, BusyLoopError)):
                 self._violate("no-busy-loop", str(raised).splitlines()[0])
-            # Run what is still queued, then close every stream the test left open (as the harness does at
-            # the end of a scenario) and let the close play out: the close rules are judged on it.
+            # Run what is still queued, then end every exchange (a stream the test left open is closed, as
+            # the harness does at the end of a scenario; the asyncio connection's peer hangs up) and let
+            # that play out: the close rules are judged on it.
             if self._run_quiet():
                 for pair in self.pairs:
-                    try:
-                        if not pair.raw_stream.closed():
-                            pair.raw_stream.close()
-                    except Exception as exc:
-                        self._violate("target-crashed", f"closing the stream raised {exc!r}"[:300])
+                    pair.end(self)
                 self._run_quiet()
             for exc in loop.uncaught[:1]:
                 self._violate("target-crashed", f"an exception escaped into the loop: {exc!r}"[:300])
-            for future in loop.spawned:
-                exc = future._exception if future.done() else None
-                if exc is not None and not future._retrieved and not is_closed_error(exc):
-                    self._violate("target-crashed", f"the coroutine {future.label} ended with {exc!r}, and "
-                                  "nothing awaited it"[:300])
-                    break
+            for message in loop.unawaited_failures()[:1]:
+                self._violate("target-crashed", message[:300])
             for pair in self.pairs:
                 self._finish(pair)
         violations = self.violations()
@@ -367,11 +428,11 @@ class TestState:
         return sorted(found, key=lambda v: (v.event, v.slug))
 
     def close(self) -> None:
-        """Detach every monitor and close the loop (the fixtures' teardown)."""
+        """Detach every monitor and end the loop (the fixtures' teardown)."""
         for pair in self.pairs:
             pair.monitor.detach()
         if self.loop is not None:
-            self.loop.close()
+            self.loop.end()
 
     # -- what the failure says -----------------------------------------------------------------------
     def _plan_line(self) -> str:
@@ -424,7 +485,8 @@ class TestState:
         if len(plan_json) > PLAN_CHARS * 2:
             plan_json = (f"{len(self.plan.read)} read and {len(self.plan.write)} write steps (in full in "
                          "--junitxml properties and the --fault-report report)")
-        lines = [self._plan_line(), f"plan JSON: {plan_json}", f"stream under test: {self.target}"]
+        what = "code under test" if self.target == "fault_event_loop" else "stream under test"
+        lines = [self._plan_line(), f"plan JSON: {plan_json}", f"{what}: {self.target}"]
         for v in violations:
             lines += [f"[{v.slug}] at loop step {v.step} (trace event #{v.event}): {v.message}",
                       f"    {v.explanation}"]
@@ -474,7 +536,7 @@ class TestState:
             trace = trace_window(events, at)
         sent = received = b""
         if self.pairs:
-            sent, received = bytes(self.pairs[0].peer.sent[:4096]), bytes(self.pairs[0].monitor.delivered.head)
+            sent, received = self.pairs[0].report_bytes()
         elif self.real_pairs:
             received = bytes(self.real_pairs[0].target.received[:4096])
         result = CaseResult(case=case, violations=tuple(violations), error=error,
