@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import hashlib
 import signal
 import threading
@@ -257,6 +258,23 @@ def run_case(case: Case, target: Target = DEFAULT_TARGET, *, max_buffer_size: in
 
     A failing case keeps a window of its trace around the first violation (``keep_trace``); ``full_trace``
     keeps every event whatever the outcome (for replay)."""
+    # The collector runs at the end of each case (``Monitor.finish``), never in the middle of one: a collection
+    # at an arbitrary step would run __del__ methods (asyncio's "Task was destroyed", a StreamWriter closing
+    # its transport) at a point no seed decides.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _run_case(case, target, max_buffer_size=max_buffer_size, budget=budget, keep_trace=keep_trace,
+                         full_trace=full_trace, timeout_s=timeout_s)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _run_case(case: Case, target: Target = DEFAULT_TARGET, *, max_buffer_size: int = MAX_BUFFER_SIZE,
+             budget: int = STEP_BUDGET, keep_trace: bool = True, full_trace: bool = False,
+             timeout_s: float = CASE_TIMEOUT_S) -> CaseResult:
+    """``run_case`` with the collector off."""
     hung = _HUNG.get((target.name, case.operation), 0)
     if hung >= HANG_LIMIT:
         return CaseResult(case=case, error=f"not run: the target already hung {hung} times in {case.operation} "
