@@ -23,8 +23,40 @@ from ._errors import PlanError
 
 PLAN_FORMAT = "faultio-plan/1"
 
-#: The five named fault kinds, in their canonical order.
+#: The five named fault kinds, in their canonical order: the kernel faults, valid on every transport.
 FAULT_KINDS: tuple[str, ...] = ("eintr", "econnreset", "ewouldblock", "dribble", "flood")
+
+#: The TLS-layer fault kinds, valid on the ``ssl`` transport only. Each is a plan (kernel faults, as for
+#: the others) plus a peer behaviour the harness derives from the kind (and, for ``handshake-fail``, from
+#: the variant in the plan's name): how the peer shapes its records and how it ends the connection.
+#:
+#: - ``ragged-eof``: the peer closes its socket without ``close_notify`` once its data is sent (seeded
+#:   ``Chunk`` steps cut the ciphertext reads).
+#: - ``eof-mid-record``: ``Pass(k), Eof()``: the peer cuts the connection in the middle of the record that
+#:   carries plaintext byte ``k`` (on the ssl transport the offset is plaintext, as a flood's is).
+#: - ``record-split``: every record carries 1..16 plaintext bytes, each its own fd write; seeded ``Chunk``
+#:   steps cut the ciphertext reads across record boundaries.
+#: - ``records-coalesced``: records of 1..48 plaintext bytes, all of one send in a single fd write, so
+#:   plaintext waits inside the target's TLS object while the fd shows nothing (the drain rule).
+#: - ``handshake-fail``: the handshake fails; the variant is seeded per case and named in the plan
+#:   (``handshake-fail:peer-rejects``, ``handshake-fail:untrusted-cert``, ``handshake-fail:wrong-hostname``;
+#:   the last two make the stream under test the TLS client, which verifies).
+#: - ``tls-flood``: ``Pass(k), Flood(n)`` like ``flood``, the flood sent as small records coalesced into
+#:   large writes, so the TLS object holds far more plaintext than one read takes.
+TLS_KINDS: tuple[str, ...] = ("ragged-eof", "eof-mid-record", "record-split", "records-coalesced",
+                              "handshake-fail", "tls-flood")
+
+#: Every fault kind, core first.
+ALL_KINDS: tuple[str, ...] = FAULT_KINDS + TLS_KINDS
+
+#: The variants of ``handshake-fail``, in the order a case's seed picks from.
+HANDSHAKE_VARIANTS: tuple[str, ...] = ("peer-rejects", "untrusted-cert", "wrong-hostname")
+
+#: The transports each kind is valid on.
+KIND_TRANSPORTS: dict[str, tuple[str, ...]] = {
+    **{kind: ("plain", "ssl") for kind in FAULT_KINDS},
+    **{kind: ("ssl",) for kind in TLS_KINDS},
+}
 
 #: The default flood: far beyond the default ``max_buffer_size`` (100 MiB), and never materialised.
 DEFAULT_FLOOD_BYTES = 1 << 30
@@ -414,21 +446,44 @@ def runs(steps: tuple[Step, ...], *, max_period: int = DESCRIBE_MAX_PERIOD) -> t
 # --- fault kinds -----------------------------------------------------------------------------------
 
 
-def parse_kinds(spec: str | Iterable[str]) -> tuple[str, ...]:
-    """Turn ``"all"``, ``"eintr,dribble"`` or an iterable of names into canonical, de-duplicated kinds."""
+def kinds_for(transports: Iterable[str]) -> tuple[str, ...]:
+    """The fault kinds valid on at least one of ``transports``, in canonical order (``all`` means these)."""
+    chosen = set(transports)
+    return tuple(k for k in ALL_KINDS if chosen & set(KIND_TRANSPORTS[k]))
+
+
+def parse_kinds(spec: str | Iterable[str], *, transports: Iterable[str] | None = None) -> tuple[str, ...]:
+    """Turn ``"all"``, ``"eintr,dribble"`` or an iterable of names into canonical, de-duplicated kinds.
+
+    Without ``transports`` only the core kinds (``FAULT_KINDS``) are known, as before the TLS kinds existed.
+    With ``transports`` (e.g. ``("plain", "ssl")``) the TLS kinds are known too, ``all`` names every kind valid
+    on at least one of them, and a kind valid on none of them (``ragged-eof`` with only ``plain``) raises
+    ``PlanError`` naming the kinds that are valid there.
+    """
+    valid = FAULT_KINDS if transports is None else kinds_for(transports)
+    where = "" if transports is None else f" for transport {','.join(transports)}"
     names = [p.strip() for p in spec.split(",")] if isinstance(spec, str) else [str(p) for p in spec]
     names = [n for n in names if n]
     if not names:
-        raise PlanError(f"no fault kind given; valid kinds: {', '.join(FAULT_KINDS)}, all")
+        raise PlanError(f"no fault kind given; valid kinds{where}: {', '.join(valid)}, all")
     chosen: set[str] = set()
     for name in names:
         if name == "all":
-            chosen.update(FAULT_KINDS)
-        elif name in FAULT_KINDS:
+            chosen.update(valid)
+        elif name in valid:
             chosen.add(name)
+        elif transports is not None and name in ALL_KINDS:
+            raise PlanError(f"fault kind {name!r} applies to the {'/'.join(KIND_TRANSPORTS[name])} transport only; "
+                            f"valid kinds{where}: {', '.join(valid)}, all")
         else:
-            raise PlanError(f"unknown fault kind {name!r}; valid kinds: {', '.join(FAULT_KINDS)}, all")
-    return tuple(k for k in FAULT_KINDS if k in chosen)
+            raise PlanError(f"unknown fault kind {name!r}; valid kinds{where}: {', '.join(valid)}, all")
+    return tuple(k for k in valid if k in chosen)
+
+
+def tls_variant(plan: FaultPlan) -> str:
+    """The ``handshake-fail`` variant a plan names (``handshake-fail:<variant>``), or ``""``."""
+    head, _, variant = plan.name.partition(":")
+    return variant if head == "handshake-fail" and variant in HANDSHAKE_VARIANTS else ""
 
 
 def _rng(kind: str, seed: int) -> random.Random:
@@ -450,9 +505,9 @@ def plan_for_kind(
     faults land inside the exchange. ``at`` places a reset or a flood at that inbound byte offset
     (default: a seeded offset inside the exchange).
     """
-    (kind,) = parse_kinds([kind]) if kind != "all" else (None,)  # type: ignore[misc]
-    if kind is None:
+    if kind == "all":
         raise PlanError("plan_for_kind takes one fault kind; 'all' names several (use parse_kinds)")
+    (kind,) = parse_kinds([kind], transports=("plain", "ssl"))
     _check_int("plan", "inbound_size", inbound_size, minimum=0)
     _check_int("plan", "outbound_size", outbound_size, minimum=0)
     rng = _rng(kind, seed)
@@ -493,8 +548,40 @@ def plan_for_kind(
         if outbound_size:
             # A reset can also meet a send first: after some bytes have gone out, the next send fails.
             write += [SendPartial(max_bytes=rng.randint(1, outbound_size)), SendReset()]
-    elif kind == "flood":
+    elif kind in ("flood", "tls-flood"):
         offset = at if at is not None else rng.randint(0, inbound_size)
         _check_int("plan", "at", offset, minimum=0)
         read += [Pass(nbytes=offset), Flood(nbytes=flood_bytes, pattern_seed=rng.randrange(1 << 16))]
+    elif kind in TLS_KINDS:
+        return _tls_plan(kind, rng, inbound_size=inbound_size, at=at)
     return FaultPlan(read=tuple(read), write=tuple(write), name=kind)
+
+
+def _chunks(rng: random.Random, total: int, largest: int, *, limit: int = 64) -> list[Step]:
+    """Seeded ``Chunk`` steps of 1..``largest`` bytes covering about ``total`` bytes (at most ``limit``)."""
+    steps: list[Step] = []
+    covered = 0
+    while covered < total and len(steps) < limit:
+        size = rng.randint(1, largest)
+        steps.append(Chunk(max_bytes=size))
+        covered += size
+    return steps
+
+
+def _tls_plan(kind: str, rng: random.Random, *, inbound_size: int, at: int | None) -> FaultPlan:
+    """The fd plan of a TLS kind (see ``TLS_KINDS``); the peer behaviour is the harness's, from the name."""
+    # Ciphertext is larger than the plaintext it carries (the handshake, a header and a tag per record):
+    # the chunk steps cover about twice the plaintext so they cut records everywhere, not only at the start.
+    if kind == "ragged-eof":
+        return FaultPlan(read=tuple(_chunks(rng, 2 * inbound_size, 512, limit=12)), name=kind)
+    if kind == "eof-mid-record":
+        offset = at if at is not None else rng.randint(1, max(1, inbound_size - 1))
+        _check_int("plan", "at", offset, minimum=0)
+        return FaultPlan(read=(Pass(nbytes=offset), Eof()), name=kind)
+    if kind == "record-split":
+        return FaultPlan(read=tuple(_chunks(rng, 2 * inbound_size, 64, limit=48)), name=kind)
+    if kind == "records-coalesced":
+        return FaultPlan(name=kind)
+    # handshake-fail: the alert and the handshake flights arrive cut into a few seeded reads.
+    variant = HANDSHAKE_VARIANTS[rng.randrange(len(HANDSHAKE_VARIANTS))]
+    return FaultPlan(read=tuple(_chunks(rng, 512, 200, limit=4)), name=f"{kind}:{variant}")

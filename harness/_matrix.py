@@ -24,7 +24,8 @@ import os
 import signal
 from typing import Any, Callable, Iterable, Sequence
 
-from faultio import FAULT_KINDS, plan_for_kind
+from faultio import plan_for_kind
+from faultio._plan import ALL_KINDS, KIND_TRANSPORTS
 from faultio._shaped import check_profile
 
 from ._case import TRANSPORTS, Case, CaseResult
@@ -75,13 +76,20 @@ def parse_transports(spec: str) -> tuple[str, ...]:
 def build_cases(*, faults: Sequence[str], transports: Sequence[str], operations: Sequence[str] | None = None,
                 seed: int = 0, profile: str = "raw") -> list[Case]:
     """The fixed cases of the matrix, in a stable order: transport, fault, operation, style; each runs its
-    fds under ``profile`` (``faultio.PROFILES``), which changes no case's id, seed or plan."""
+    fds under ``profile`` (``faultio.PROFILES``), which changes no case's id, seed or plan.
+
+    A TLS kind (``faultio._plan.TLS_KINDS``) makes cases on the ``ssl`` transport only: on ``plain`` there is
+    no TLS layer to fault, so that pair is no cell of the matrix (``parse_kinds(..., transports=...)`` refuses
+    a TLS kind when only ``plain`` is asked for)."""
     check_profile(profile)
     cases = []
+    for fault in faults:
+        if fault not in ALL_KINDS:
+            raise ValueError(f"unknown fault kind {fault!r}; valid: {', '.join(ALL_KINDS)}")
     for transport in transports:
         for fault in faults:
-            if fault not in FAULT_KINDS:
-                raise ValueError(f"unknown fault kind {fault!r}; valid: {', '.join(FAULT_KINDS)}")
+            if transport not in KIND_TRANSPORTS[fault]:
+                continue
             for operation in operations or tuple(OPERATIONS):
                 inbound, outbound = plan_sizes(operation)
                 for style in OPERATIONS[operation][1]:

@@ -52,6 +52,7 @@ from faultio._trace import TraceEvent
 from ._case import Case, CaseResult
 from .engine import Monitor, harness_frame
 from ._scenarios import EXTRA_BYTES, OPERATIONS, Driver
+from ._tls_peer import tls_setup
 from ._targets import DEFAULT_TARGET, Target
 
 #: Harness runs use a small buffer limit so floods overflow quickly and cheaply.
@@ -281,7 +282,9 @@ def _run_case(case: Case, target: Target = DEFAULT_TARGET, *, max_buffer_size: i
                           f"(each hang costs the {timeout_s:g} s case timeout); its other {case.operation} cases "
                           "in this worker are skipped")
     loop = target.make_loop(max_steps=budget)
-    plan, flood_at = split_tls_flood(case.plan) if case.transport == "ssl" else (case.plan, None)
+    # The ssl transport: the peer's TLS behaviour and who is the TLS client come from the case (_tls_peer).
+    tls = tls_setup(case) if case.transport == "ssl" else None
+    plan = tls.plan if tls is not None else case.plan
     fd, peer_sock = socketpair(loop, plan, record_payload=case.transport == "plain", profile=case.profile)
     server_ctx = None
     if case.transport == "ssl":
@@ -290,8 +293,12 @@ def _run_case(case: Case, target: Target = DEFAULT_TARGET, *, max_buffer_size: i
         server_ctx = server_context()
     try:
         with _wall_clock_guard(timeout_s), _interrupt_guard():
-            stream = target.make(fd, io_loop=loop, transport=case.transport, max_buffer_size=max_buffer_size,
-                                 ssl_context=server_ctx)
+            if tls is not None:
+                stream = tls.make_stream(target, fd, io_loop=loop, max_buffer_size=max_buffer_size,
+                                         server_context=server_ctx)
+            else:
+                stream = target.make(fd, io_loop=loop, transport=case.transport, max_buffer_size=max_buffer_size,
+                                     ssl_context=server_ctx)
     except CaseHung as exc:
         _HUNG[target.name, case.operation] = hung + 1
         return CaseResult(case=case, error=clip(f"the target factory {target.name} hung: {exc}"))
@@ -304,14 +311,11 @@ def _run_case(case: Case, target: Target = DEFAULT_TARGET, *, max_buffer_size: i
             raise
         return CaseResult(case=case, error=clip(f"the target factory {target.name} raised {_contained(exc)}; "
                                                 "the case could not be judged"))
-    if case.transport == "ssl":
-        from ._plugin_stream import tls_peer
-
-        peer: Any = tls_peer(loop, peer_sock, flood_at=flood_at, flood_bytes=TLS_FLOOD_BYTES)
-    else:
-        peer = Peer(loop, peer_sock)
+    peer: Any = tls.make_peer(loop, peer_sock, flood_bytes=TLS_FLOOD_BYTES) if tls is not None else Peer(loop, peer_sock)
     run = Run(case, loop, fd, peer_sock, stream, peer)
     monitor = run.monitor = attach_monitor(loop, stream, fd, peer, case.transport)
+    if tls is not None:
+        tls.announce(loop)
     try:
         return _judge(run, target, hung=hung, timeout_s=timeout_s, keep_trace=keep_trace, full_trace=full_trace)
     finally:
