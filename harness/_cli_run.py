@@ -128,13 +128,13 @@ def _probe_write(directory: Path) -> None:
 
 def run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
-        faults = parse_kinds(args.faults)
-    except PlanError as exc:
-        raise UsageError(f"--faults: {exc}") from None
-    try:
         transports = parse_transports(args.transport)
     except ValueError as exc:
         raise UsageError(f"--transport: {exc}") from None
+    try:  # the TLS kinds exist on the ssl transport only: --transport plain --faults ragged-eof is refused here
+        faults = parse_kinds(args.faults, transports=transports)
+    except PlanError as exc:
+        raise UsageError(f"--faults: {exc}") from None
     try:
         operations = parse_operations(args.operations)
     except ValueError as exc:
