@@ -16,7 +16,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable
 
-from faultio import IOLoop, IOStream, NonDrainingSSLIOStream, StreamBufferFullError, StreamClosedError
+from faultio import IOLoop, IOStream, NonDrainingSSLIOStream, SSLIOStream, StreamBufferFullError, StreamClosedError
+from faultio._ssl import RaggedEOFError
 from faultio._iostream_util import gen_log
 
 from ._case import TRANSPORTS
@@ -220,6 +221,68 @@ class SSLStopsDraining(NonDrainingSSLIOStream):
     until the fd has more ciphertext (``faultio.NonDrainingSSLIOStream``, faultio's own negative control)."""
 
 
+# --- TLS: truncation, cut records, handshakes ----------------------------------------------------------
+
+
+class RaggedEofTakenAsClean(SSLIOStream):
+    """A connection that ends without close_notify (a ragged EOF) closes the stream as if the peer had said
+    close_notify: error stays None, so a truncated response looks complete (the truncation attack)."""
+
+    def read_from_fd(self) -> bytes | None:
+        """``SSLIOStream.read_from_fd``, except that a ragged EOF is a clean close."""
+        try:
+            return super().read_from_fd()
+        except RaggedEOFError:
+            self.close()  # BUG: no exc_info: a truncation taken for close_notify
+            return None
+
+
+class PartialRecordAtEof(SSLIOStream):
+    """At an EOF inside a record, the bytes of the incomplete record are handed to the caller as data (a
+    record layer that flushes what it holds at EOF) before the ragged EOF is reported: bytes no MAC ever
+    checked reach the application."""
+
+    _since_plaintext = b""
+    _flushed = False
+
+    def _recv_ciphertext(self) -> bytes | None:
+        chunk = super()._recv_ciphertext()
+        if chunk:
+            self._since_plaintext += chunk
+        return chunk
+
+    def read_from_fd(self) -> bytes | None:
+        """``SSLIOStream.read_from_fd``; at a ragged EOF, first the ciphertext fed since the last plaintext."""
+        try:
+            data = super().read_from_fd()
+        except RaggedEOFError:
+            if self._since_plaintext and not self._flushed:
+                self._flushed = True
+                partial, self._since_plaintext = self._since_plaintext, b""
+                return partial  # BUG: the cut record's bytes, never authenticated, delivered as data
+            raise
+        if data:
+            self._since_plaintext = b""
+        return data
+
+
+class HandshakeErrorSwallowed(SSLIOStream):
+    """A failed handshake closes the stream without its error: the caller sees a clean close and cannot tell
+    a rejected certificate from a peer that simply hung up."""
+
+    def _handshake_failed(self, exc: Exception) -> None:
+        gen_log.debug("TLS handshake failed on %s: %s", self._fd_label(), exc)
+        self.close()  # BUG: no exc_info: the failure is swallowed
+
+
+class ClientSkipsVerification(SSLIOStream):
+    """As a TLS client, the stream accepts any certificate: an untrusted chain or a certificate for another
+    host name completes the handshake, and the application talks to whoever answered."""
+
+    def _verify_certificate(self, conn: Any, cert: Any, code: int, depth: int, ok: int) -> bool:
+        return True  # BUG: neither the chain nor the host name is checked
+
+
 # --- closing bookkeeping -------------------------------------------------------------------------------
 
 
@@ -348,6 +411,7 @@ def _m(name: str, cls: type, transports: tuple[str, ...], *expects: str) -> Muta
 
 
 PLAIN = ("plain",)
+SSL = ("ssl",)
 
 #: The catalogue, in display order.
 MUTANTS: tuple[Mutant, ...] = (
@@ -364,7 +428,11 @@ MUTANTS: tuple[Mutant, ...] = (
     _m("eager-reader", EagerReader, PLAIN, "bounded-read"),
     _m("keeps-read-interest", KeepsReadInterest, PLAIN, "no-read-when-buffered"),
     _m("busy-loop-on-ewouldblock", BusyLoopOnWouldBlock, PLAIN, "no-busy-loop"),
-    _m("ssl-stops-draining", SSLStopsDraining, ("ssl",), "liveness"),
+    _m("ssl-stops-draining", SSLStopsDraining, SSL, "liveness"),
+    _m("ragged-eof-taken-as-clean", RaggedEofTakenAsClean, SSL, "tls-ragged-eof"),
+    _m("partial-record-at-eof", PartialRecordAtEof, SSL, "tls-no-partial-record"),
+    _m("handshake-error-swallowed", HandshakeErrorSwallowed, SSL, "tls-handshake-fail"),
+    _m("client-skips-verification", ClientSkipsVerification, SSL, "tls-handshake-fail"),
     _m("write-futures-orphaned", WriteFuturesOrphaned, PLAIN, "write-fifo"),
     _m("overflow-leaves-error-none", OverflowLeavesErrorNone, PLAIN, "overflow-error"),
     _m("drops-buffer-on-close", DropsBufferOnClose, PLAIN, "reads-after-close"),

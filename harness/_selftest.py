@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence, TextIO
 
-from faultio import FAULT_KINDS
+from faultio._plan import ALL_KINDS
 
 from ._case import TRANSPORTS, Case, CaseResult
 from ._matrix import build_cases, run_cases
@@ -167,7 +167,7 @@ def _pick(failing: Sequence[CaseResult], mutant: Mutant) -> tuple[CaseResult, st
     return best, slug
 
 
-def check_mutant(mutant: Mutant, *, seed: int = 0, jobs: int = 1, faults: Sequence[str] = FAULT_KINDS,
+def check_mutant(mutant: Mutant, *, seed: int = 0, jobs: int = 1, faults: Sequence[str] = ALL_KINDS,
                  transports: Sequence[str] = TRANSPORTS, operations: Sequence[str] | None = None,
                  shrink_runs: int = MAX_RUNS) -> MutantOutcome:
     """Run the fixed matrix against one mutant (on the transports it applies to) and shrink its smallest
@@ -197,7 +197,7 @@ def check_mutant(mutant: Mutant, *, seed: int = 0, jobs: int = 1, faults: Sequen
                          shrink_runs=shrunk.runs, seconds=time.perf_counter() - started)
 
 
-def selftest(*, seed: int = 0, jobs: int = 1, faults: Sequence[str] = FAULT_KINDS,
+def selftest(*, seed: int = 0, jobs: int = 1, faults: Sequence[str] = ALL_KINDS,
              transports: Sequence[str] = TRANSPORTS, operations: Sequence[str] | None = None,
              mutants: Sequence[Mutant] | None = None, shrink_runs: int = MAX_RUNS,
              report: Callable[[str], None] | None = None,
@@ -242,7 +242,7 @@ def selftest(*, seed: int = 0, jobs: int = 1, faults: Sequence[str] = FAULT_KIND
 
 
 def run_selftest(*, seed: int = 0, jobs: int = 1, out: TextIO | None = None,
-                 faults: Sequence[str] = FAULT_KINDS, transports: Sequence[str] = TRANSPORTS,
+                 faults: Sequence[str] = ALL_KINDS, transports: Sequence[str] = TRANSPORTS,
                  operations: Sequence[str] | None = None, mutants: Sequence[Mutant] | None = None,
                  shrink_runs: int = MAX_RUNS, save_dir: str | Path | None = None) -> int:
     """Run the self-check, print one block per mutant on ``out`` (default ``sys.stderr``), return the exit
