@@ -242,9 +242,10 @@ class Run:
         await self._ready
 
     def reset_injected(self) -> bool:
-        """Whether the plan cut the connection (a reset or an early EOF was injected)."""
+        """Whether the plan cut the connection (a reset or an early EOF was injected, or the TLS peer cut a
+        record: ``eof-mid-record``)."""
         return any(e.get("fault") in ("reset", "send_reset", "peer_reset", "eof")
-                   for e in self.loop.trace.events("fd", "inject"))
+                   for e in self.loop.trace.events("fd", "inject")) or bool(self.loop.trace.events("tlspeer", "cut"))
 
     def flood_injected(self) -> bool:
         """Whether flood bytes actually joined the stream (through TLS, or generated under it)."""
