@@ -245,7 +245,7 @@ class Run:
         """Whether the plan cut the connection (a reset or an early EOF was injected, or the TLS peer cut a
         record: ``eof-mid-record``)."""
         return any(e.get("fault") in ("reset", "send_reset", "peer_reset", "eof")
-                   for e in self.loop.trace.events("fd", "inject")) or bool(self.loop.trace.events("tlspeer", "cut"))
+                   for e in self.loop.trace.events("fd", "inject")) or bool(self.loop.trace.events("harness", "peer_cut"))
 
     def flood_injected(self) -> bool:
         """Whether flood bytes actually joined the stream (through TLS, or generated under it)."""

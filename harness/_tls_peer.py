@@ -9,10 +9,11 @@ Rules for this module:
   cannot be placed inside TLS records without knowing them: a ``Flood`` (the peer floods application data
   once the ``Pass`` bytes before it have been sent) and, for ``eof-mid-record``, an ``Eof`` (the peer cuts
   the record that carries that plaintext byte and closes its socket). Both are taken out of the fd plan.
-- What a checker needs to know of the peer is written to the trace, source ``tlspeer``: how the peer ended
-  (``close`` with ``notify``), the record it cut (``cut`` with ``complete``: the plaintext bytes of the
-  records sent whole before it), a handshake that failed on its side (``handshake_failed``). The case's TLS
-  expectation is one ``harness``/``tls_fault`` event recorded when the monitor is attached.
+- What a checker needs to know of the peer is written to the trace, source ``harness`` (the report's
+  trace sources are fixed): how the peer ended (``peer_close`` with ``notify``), the record it cut
+  (``peer_cut`` with ``complete``: the plaintext bytes of the records sent whole before it), a handshake
+  that failed on its side (``peer_handshake_failed``). The case's TLS expectation is one ``tls_fault``
+  event recorded when the monitor is attached.
 - The peer forgives: a failed handshake or a cut connection is an end of stream for it, never an exception
   into the scenario (what the stream does is what is judged).
 """
@@ -264,7 +265,7 @@ class MatrixTLSPeer(TLSPeer):
             await TLSPeer.handshake(self)
         except (SSL.Error, EOFError, OSError) as exc:
             self.eof = self.eof or "error"
-            self.loop.trace.record("tlspeer", "handshake_failed", error=repr(exc)[:200])
+            self.loop.trace.record("harness", "peer_handshake_failed", error=repr(exc)[:200])
 
     async def handshake(self) -> None:
         await self._ensure()
@@ -337,7 +338,7 @@ class MatrixTLSPeer(TLSPeer):
         record = self._encrypt(piece[:MAX_RECORD_PLAINTEXT])
         keep = self._rng.randint(1, len(record) - 1)
         await self._send_wire(before + record[:keep])
-        self.loop.trace.record("tlspeer", "cut", complete=complete, record=len(record), kept=keep,
+        self.loop.trace.record("harness", "peer_cut", complete=complete, record=len(record), kept=keep,
                                wire=self.ciphertext_sent)
         self.eof = "cut"
         self._close_socket()
@@ -372,7 +373,7 @@ class MatrixTLSPeer(TLSPeer):
         """Close as the case says: with ``close_notify``, or ragged (``ragged-eof``)."""
         notify = notify and self.setup.notify
         if self.eof != "cut":
-            self.loop.trace.record("tlspeer", "close", notify=notify and self.handshake_done,
+            self.loop.trace.record("harness", "peer_close", notify=notify and self.handshake_done,
                                    wire=self.ciphertext_sent)
         try:
             await TLSPeer.close(self, notify)

@@ -2,11 +2,12 @@
 closes with an error and delivers nothing.
 
 Rules for this module:
-- What the peer did is read from the trace, never from the peer: the TLS peer records how it ended (source
-  ``tlspeer``: ``close`` with ``notify``, ``cut`` with ``complete``, the plaintext bytes of the records it
-  sent whole before the cut record, ``handshake_failed``), and the harness records the case's expectation
-  once (``harness``/``tls_fault``: ``handshake_must_fail``, ``variant``). A case with none of these (the
-  plain transport, a peer that ends with ``close_notify``) gives these checkers nothing to judge.
+- What the peer did is read from the trace, never from the peer: the harness's TLS peer records how it
+  ended (source ``harness``: ``peer_close`` with ``notify``, ``peer_cut`` with ``complete``, the plaintext
+  bytes of the records it sent whole before the cut record, ``peer_handshake_failed``), and the harness
+  records the case's expectation once (``tls_fault``: ``handshake_must_fail``, ``variant``). A case with
+  none of these (the plain transport, a peer that ends with ``close_notify``) gives these checkers nothing
+  to judge.
 - "Clean EOF" and "error" are read from the stream as the user sees them: its ``error`` (for asyncio's
   streams the adapter's ``error`` is ``StreamReader.exception()``) and the ``real_error`` of the
   ``StreamClosedError`` a read is refused with. A clean end of stream is an ``error`` of ``None`` and a
@@ -42,23 +43,22 @@ class _TLSWatch(Checker):
         self.complete: int | None = None
         self.peer_handshake_failed = False
         trace = monitor.loop.trace
-        for event in trace.events("harness", "tls_fault") + trace.events("tlspeer"):
-            self._note(event)
+        for event in trace.events("harness"):
+            self._on_trace(event)
         trace.add_listener(self._on_trace)
 
     def _on_trace(self, event: Any) -> None:
-        if event.source == "tlspeer" or (event.source == "harness" and event.kind == "tls_fault"):
-            self._note(event)
-
-    def _note(self, event: Any) -> None:
-        if event.kind == "tls_fault":
+        if event.source != "harness":
+            return
+        kind = event.kind
+        if kind == "tls_fault":
             self.expect = dict(event.detail)
-        elif event.kind == "close" and self.peer_end is None:
+        elif kind == "peer_close" and self.peer_end is None:
             self.peer_end = "notify" if event.get("notify") else "ragged"
-        elif event.kind == "cut":
+        elif kind == "peer_cut":
             self.peer_end = "cut"
             self.complete = int(event.get("complete", 0))
-        elif event.kind == "handshake_failed":
+        elif kind == "peer_handshake_failed":
             self.peer_handshake_failed = True
 
     @property
