@@ -151,10 +151,13 @@ def run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise UsageError(f"--transport {args.transport}: the target {args.target} cannot be built for it; "
                          f"valid for this target: {', '.join(target.transports)}")
     not_applicable: list[str] = []
+    not_run: list[dict[str, str]] = []
     if unsupported:
         transports = tuple(t for t in transports if t in target.transports)
         why = f": {target.why_transports}" if getattr(target, "why_transports", "") else ""
         not_applicable.append(f"the {'/'.join(unsupported)} transport{why}")
+        not_run.append({"what": f"transport {'/'.join(unsupported)}",
+                        "reason": getattr(target, "why_transports", "") or "the target has no such variant"})
         if not args.json:
             print(f"note: {args.target} has no {'/'.join(unsupported)} variant; running "
                   f"{', '.join(transports)} only", file=err)
@@ -182,6 +185,7 @@ def run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         cases = [c for c in cases if not target.lacking(c.operation, c.style)]
         cells = [cell for cell in cells if not target.lacking(cell[0], cell[1])]
         not_applicable += [f"{', '.join(names)} ({why})" for why, names in lacks.items()]
+        not_run += [{"what": ", ".join(names), "reason": why} for why, names in lacks.items()]
     total = len(cases) + len(cells) * args.examples
     progress = _Progress(total, err, args.quiet or args.json)
     seen: list[CaseResult] = []
@@ -228,7 +232,8 @@ def run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     report = build_report(results, seed=args.seed, target=args.target, command=_command_line(args),
                           faults=faults, operations=operations, transports=transports,
                           report_path=report_path, run_id=run_id, started=started, duration_s=duration,
-                          jobs=jobs, fail_on=fail_on, incomplete=incomplete, profile=profile)
+                          jobs=jobs, fail_on=fail_on, incomplete=incomplete, profile=profile,
+                          not_run=not_run)
     saved: dict[str, Path] = {}
     if report_path is not None:
         from ._generate import save_case

@@ -96,15 +96,19 @@ def build_report(results: Sequence[CaseResult], *, seed: int, target: str, comma
                  faults: Sequence[str], operations: Sequence[str], transports: Sequence[str],
                  report_path: str | Path | None, run_id: str, started: datetime.datetime,
                  duration_s: float, jobs: int, fail_on: Sequence[str] = CLASSES,
-                 incomplete: dict[str, Any] | None = None, profile: str | None = None) -> dict[str, Any]:
+                 incomplete: dict[str, Any] | None = None, profile: str | None = None,
+                 not_run: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
     """The report dict of one run (``docs/report-format.md``): its settings, the classes of finding that fail
     it, summary counts, the invariants that could not be checked on the target, and every case; what may
     change between runs (id, times, jobs, Python version) is kept under ``run``. ``incomplete`` (``reason``,
     ``planned``, ``ran``) marks a run that was stopped before every case ran. ``profile`` is the realism
     profile the run's fds had (``run.profile``; left out when the cases chose their own, as in a pytest
-    session)."""
+    session). ``not_run`` lists what the target cannot express and was not run: ``{"what", "reason"}``
+    each."""
     fail_on = sorted(set(fail_on))
     extra = {} if incomplete is None else {"incomplete": dict(incomplete)}
+    if not_run:
+        extra["not_run"] = [{"what": str(n["what"]), "reason": str(n["reason"])} for n in not_run]
     cases = [case_to_json(r, report_path=report_path, target=target, fail_on=fail_on) for r in results]
     not_applicable: dict[str, str] = {}
     for r in results:

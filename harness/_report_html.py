@@ -219,8 +219,17 @@ def _summary(report: dict) -> str:
     return (f'<section id="summary" aria-labelledby="h-summary"><h2 id="h-summary">Summary</h2>'
             f'<p class="status {kind}">{_e(status)} <span class="failon">fails on: '
             f'{_e(_classes_text(fail_on))}</span></p>{_incomplete(report)}'
-            f'<dl class="stats">{cells}</dl><table class="facts"><tbody>{rows}</tbody></table>'
+            f'<dl class="stats">{cells}</dl><table class="facts"><tbody>{rows}</tbody></table>{_not_run(report)}'
             f'<p class="label">Reproduce this run</p>{_command(report["command"], "cmd-run")}</section>')
+
+
+def _not_run(report: dict) -> str:
+    """What the target cannot express and was not run (``report["not_run"]``), with the reasons."""
+    items = report.get("not_run") or []
+    if not items:
+        return ""
+    rows = "".join(f'<li><code>{_e(n["what"])}</code>: {_e(n["reason"])}</li>' for n in items)
+    return f'<p class="label">Not run (the target cannot express it)</p><ul class="not-run">{rows}</ul>'
 
 
 def _incomplete(report: dict) -> str:

@@ -34,7 +34,7 @@ DETAIL_CLASSES = (*CLASSES, "error")
 
 # Keys in the order a human wants to read them; keys not listed follow, sorted.
 _TOP_ORDER = ("format", "seed", "target", "command", "faults", "operations", "transports", "fail_on",
-              "summary", "incomplete", "not_applicable", "cases", "run")
+              "summary", "incomplete", "not_applicable", "not_run", "cases", "run")
 _CASE_ORDER = ("id", "operation", "style", "fault", "transport", "profile", "origin", "seed", "outcome", "fails",
                "violations", "classes", "details", "plan", "replay", "payload", "logs", "trace")
 _SUMMARY_ORDER = ("cases", "passed", "violations", "errors", "failing", "contract", "design")
@@ -218,6 +218,11 @@ def validate_report(d: Any) -> None:
             _fail(f".not_applicable[{i}]", f"expected dict, got {_type_name(item)}")
         for key in ("slug", "reason"):
             _check(item, key, f".not_applicable[{i}]", "str")
+    for i, item in enumerate(_check(d, "not_run", "", "list") if "not_run" in d else ()):
+        if not isinstance(item, dict):
+            _fail(f".not_run[{i}]", f"expected dict, got {_type_name(item)}")
+        for key in ("what", "reason"):
+            _check(item, key, f".not_run[{i}]", "str")
     if "incomplete" in d:
         incomplete = _check(d, "incomplete", "", "dict")
         _check(incomplete, "reason", ".incomplete", "str")

@@ -96,3 +96,17 @@ def test_the_same_seed_gives_the_same_cases_with_one_or_two_jobs(capsys, target)
                      for c in report["cases"]])
     assert runs[0] == runs[1] == runs[2]
     assert runs[0]
+
+
+def test_the_report_lists_what_the_target_cannot_express(tmp_path, capsys):
+    code = _cli.main(["run", "--target", "asyncio-streams", "--faults", "eintr", "--operations",
+                      "read_bytes,read_until_regex", "--examples", "0", "--report", str(tmp_path), "-q"])
+    capsys.readouterr()
+    (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    report = json.loads((run_dir / "report.json").read_text())
+    reasons = {n["what"]: n["reason"] for n in report["not_run"]}
+    assert reasons["read_bytes/callback"] == "asyncio streams have no callback API; coroutines only"
+    assert "no regex delimiter" in reasons["read_until_regex/callback, read_until_regex/future"]
+    page = (run_dir / "index.html").read_text()
+    assert "Not run (the target cannot express it)" in page and "no regex delimiter" in page
+    assert code == 0
