@@ -39,9 +39,11 @@ from ._plan import (
     Step,
     WouldBlock,
     parse_kinds,
+    plan_for_kind,
 )
+from ._plan import TLS_KINDS
 
-__all__ = ["fault_plans", "read_steps", "write_steps"]
+__all__ = ["fault_plans", "read_steps", "tls_fault_plans", "write_steps"]
 
 #: Defaults: small plans find bugs as well as large ones here, and shrink much faster.
 DEFAULT_MAX_READ_STEPS = 6
@@ -221,3 +223,32 @@ def fault_plans(
     read = read_steps(kinds=kinds, max_steps=max_read_steps, inbound_size=inbound_size, flood_bytes=flood_bytes)
     write = write_steps(kinds=kinds, max_steps=max_write_steps, outbound_size=outbound_size)
     return st.builds(FaultPlan, read=read, write=write, name=st.just(name))
+
+
+def tls_fault_plans(
+    *,
+    kinds: str | Iterable[str] = TLS_KINDS,
+    inbound_size: int = 600,
+    flood_bytes: int = DEFAULT_FLOOD_BYTES,
+) -> st.SearchStrategy[FaultPlan]:
+    """A strategy for plans of the TLS fault kinds (``faultio._plan.TLS_KINDS``; ``"all"`` or a comma list).
+
+    Each plan is ``plan_for_kind(kind, seed=...)``: named after its kind (``handshake-fail:<variant>`` for a
+    failed handshake), so the harness derives the TLS peer's behaviour from it. It shrinks towards the first
+    kind and seed 0. These plans are for the ssl transport only: on a plain socket there is no TLS layer.
+    """
+    if isinstance(kinds, str):
+        try:
+            chosen = tuple(k for k in parse_kinds(kinds, transports=("ssl",)) if k in TLS_KINDS)
+        except PlanError as exc:
+            raise InvalidArgument(str(exc)) from None
+    else:
+        chosen = tuple(kinds)
+    unknown = [k for k in chosen if k not in TLS_KINDS]
+    if unknown or not chosen:
+        raise InvalidArgument(f"kinds={kinds!r} is not valid; valid TLS kinds: {', '.join(TLS_KINDS)}")
+    _check_int("inbound_size", inbound_size, 0)
+    _check_int("flood_bytes", flood_bytes, 1)
+    return st.builds(lambda kind, seed: plan_for_kind(kind, seed=seed, inbound_size=inbound_size,
+                                                      flood_bytes=flood_bytes),
+                     st.sampled_from(chosen), st.integers(min_value=0, max_value=2**32 - 1))
