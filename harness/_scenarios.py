@@ -174,6 +174,9 @@ class Driver:
         with them)."""
         if self.close_requested is None:
             self.close_requested = (self.run.loop.step, self.run.loop.time())
+            # Said in the trace: what the connection does after its user closed it is not the user's concern
+            # (a peer that then hangs up without close_notify truncates nothing the user still reads).
+            self.run.loop.trace.record("harness", "close_requested")
         self.stream.close()
 
 
@@ -506,7 +509,7 @@ class _TrackedStream:
         return adopt(future)
 
     def close(self) -> None:
-        self.driver.stream.close()
+        self.driver.close()
 
 
 #: Virtual seconds the echo client waits for a reply before it hangs up, as a real client would: a server

@@ -10,7 +10,8 @@ Rules for this module:
   once the ``Pass`` bytes before it have been sent) and, for ``eof-mid-record``, an ``Eof`` (the peer cuts
   the record that carries that plaintext byte and closes its socket). Both are taken out of the fd plan.
 - What a checker needs to know of the peer is written to the trace, source ``harness`` (the report's
-  trace sources are fixed): how the peer ended (``peer_close`` with ``notify``), the record it cut
+  trace sources are fixed): how the peer ended (``peer_close`` with ``notify`` and ``sent``, the plaintext
+  bytes it sent in all), the record it cut
   (``peer_cut`` with ``complete``: the plaintext bytes of the records sent whole before it), a handshake
   that failed on its side (``peer_handshake_failed``). The case's TLS expectation is one ``tls_fault``
   event recorded when the monitor is attached.
@@ -374,7 +375,7 @@ class MatrixTLSPeer(TLSPeer):
         notify = notify and self.setup.notify
         if self.eof != "cut":
             self.loop.trace.record("harness", "peer_close", notify=notify and self.handshake_done,
-                                   wire=self.ciphertext_sent)
+                                   sent=len(self.sent), wire=self.ciphertext_sent)
         try:
             await TLSPeer.close(self, notify)
         except OSError:

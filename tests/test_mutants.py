@@ -5,6 +5,7 @@ import pytest
 from faultio import (
     Dribble,
     Eintr,
+    Eof,
     FaultPlan,
     Flood,
     IOStream,
@@ -49,6 +50,13 @@ TARGETED = {
     "eintr-logs-retry": ("read_bytes", "future", "eintr", "plain", FaultPlan(read=(Eintr(),))),
     "truncates-read-until-close": ("read_until_close", "future", "dribble", "plain", CLEAN),
     "refuses-reads-after-close": ("read_bytes", "callback", "dribble", "plain", CLEAN),
+    "ragged-eof-taken-as-clean": ("write", "future", "ragged-eof", "ssl", FaultPlan(name="ragged-eof")),
+    "partial-record-at-eof": ("echo", "scenario", "eof-mid-record", "ssl",
+                              FaultPlan(read=(Eof(),), name="eof-mid-record")),
+    "handshake-error-swallowed": ("read_until_max_bytes", "callback", "handshake-fail", "ssl",
+                                  FaultPlan(name="handshake-fail:peer-rejects")),
+    "client-skips-verification": ("write", "future", "handshake-fail", "ssl",
+                                  FaultPlan(name="handshake-fail:wrong-hostname")),
 }
 
 
@@ -158,3 +166,11 @@ def test_every_seeded_reset_and_flood_lands_inside_a_read_scenarios_exchange(fau
             continue
         trace = run_case(case, DEFAULT_TARGET, full_trace=True).trace
         assert any(event["kind"] == "inject" for event in trace), case.id
+
+
+@pytest.mark.parametrize("name", ["ragged-eof-taken-as-clean", "partial-record-at-eof", "handshake-error-swallowed",
+                                  "client-skips-verification"])
+def test_every_tls_mutant_is_expected_to_be_caught_by_a_tls_checker(name):
+    mutant = get_mutant(name)
+    assert mutant.transports == ("ssl",)
+    assert all(slug.startswith("tls-") for slug in mutant.expects)

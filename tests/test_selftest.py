@@ -148,3 +148,24 @@ def test_replay_names_the_valid_cases_when_given_an_unknown_one():
 def test_an_unknown_transport_is_refused():
     with pytest.raises(ValueError, match="transports"):
         selftest(transports=["pigeon"])
+
+
+#: The TLS mutants: each must be caught by a TLS checker on the TLS kinds of the ssl matrix.
+TLS_MUTANTS = ["ragged-eof-taken-as-clean", "partial-record-at-eof", "handshake-error-swallowed",
+               "client-skips-verification"]
+
+
+def test_a_reduced_tls_selftest_catches_every_tls_mutant_with_a_tls_checker():
+    mutants = [get_mutant(name) for name in TLS_MUTANTS]
+    result = selftest(faults=["ragged-eof", "eof-mid-record", "handshake-fail"], transports=["ssl"],
+                      operations=["read_bytes", "write", "echo"], mutants=mutants, shrink_runs=10)
+    assert result.ok, result.to_json()
+    for outcome in result.mutants:
+        assert any(slug.startswith("tls-") for slug, _ in outcome.slugs), (outcome.name, outcome.slugs)
+        assert outcome.shrunk_slug.startswith("tls-"), (outcome.name, outcome.shrunk_slug)
+
+
+def test_the_selftest_runs_the_tls_kinds_by_default():
+    from faultio._plan import TLS_KINDS
+
+    assert set(TLS_KINDS) <= set(selftest.__kwdefaults__["faults"])

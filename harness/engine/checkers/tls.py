@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..registry import Checker, invariant
+from .liveness import _needed
 from ..verdict import ReadOp, is_buffer_full, is_closed_error, is_unsatisfiable
 
 GROUP = "TLS"
@@ -41,7 +42,13 @@ class _TLSWatch(Checker):
         self.peer_end: str | None = None
         #: Plaintext bytes in records that arrived whole before a cut record (None: no record was cut).
         self.complete: int | None = None
+        #: Plaintext bytes the peer had sent when it closed (None: it has not closed).
+        self.sent_at_close: int | None = None
+        #: Trace index of the fd read that returned the ragged EOF while the stream was open.
+        self.eof_at: int | None = None
         self.peer_handshake_failed = False
+        #: The stream's user asked it to close (an EOF read after that ends nothing the user still reads).
+        self.user_closed = False
         trace = monitor.loop.trace
         for event in trace.events("harness"):
             self._on_trace(event)
@@ -55,16 +62,31 @@ class _TLSWatch(Checker):
             self.expect = dict(event.detail)
         elif kind == "peer_close" and self.peer_end is None:
             self.peer_end = "notify" if event.get("notify") else "ragged"
+            self.sent_at_close = event.get("sent")
         elif kind == "peer_cut":
             self.peer_end = "cut"
             self.complete = int(event.get("complete", 0))
         elif kind == "peer_handshake_failed":
             self.peer_handshake_failed = True
+        elif kind == "close_requested":
+            self.user_closed = True
 
     @property
     def ragged(self) -> bool:
         """The peer ended without ``close_notify``: closed its socket, or cut a record."""
         return self.peer_end in ("ragged", "cut")
+
+    def on_fd(self, event: Any) -> None:
+        if (self.eof_at is None and event.kind in _RECV and event.get("result") == "EOF" and self.ragged
+                and not self.user_closed and not self.monitor.closed()):
+            self.eof_at = event.index
+
+    def whole(self) -> int | None:
+        """Plaintext bytes the stream received in whole records before a ragged EOF it read (None: it read
+        none). The fd delivers in order, so reading the EOF means every byte before it arrived."""
+        if self.eof_at is None:
+            return None
+        return self.complete if self.complete is not None else self.sent_at_close
 
     def error(self) -> Any:
         return self.monitor.attr("error", None)
@@ -75,16 +97,6 @@ class _TLSWatch(Checker):
            explanation="A connection that ends without close_notify (a ragged EOF, or an EOF inside a record) ends "
            "the stream with an error, never as a clean end of stream (the truncation TLS exists to expose).")
 class TLSRaggedEof(_TLSWatch):
-    def __init__(self, monitor: Any) -> None:
-        super().__init__(monitor)
-        #: Trace index of the fd read that returned the ragged EOF while the stream was open.
-        self.eof_at: int | None = None
-
-    def on_fd(self, event: Any) -> None:
-        if (self.eof_at is None and event.kind in _RECV and event.get("result") == "EOF" and self.ragged
-                and not self.monitor.closed()):
-            self.eof_at = event.index
-
     def _what(self) -> str:
         if self.peer_end == "cut":
             return "the peer cut the connection in the middle of a record, without close_notify"
@@ -131,15 +143,20 @@ class TLSNoPartialRecord(_TLSWatch):
            explanation="After a ragged EOF, the plaintext of the records that arrived whole still serves the reads "
            "it satisfies (the error ends the stream after them, it does not take back data already received).")
 class TLSDataBeforeCut(_TLSWatch):
+    """What was received is judged from the peer's side (the plaintext of the records before the EOF the
+    stream read), not from the stream's own buffer: a stream that drops decrypted plaintext at the ragged EOF
+    also drops it from what it says it holds."""
+
     def on_read_failed(self, op: ReadOp, exc: BaseException | None, how: str, after_close: bool) -> None:
-        if not self.ragged:
+        whole = self.whole()
+        if whole is None:
             return
         error = self.error()
         if is_buffer_full(error) or is_unsatisfiable(error) or is_buffer_full(exc) or is_unsatisfiable(exc):
             return
-        held = self.monitor.held()
-        if self.complete is not None:
-            held = held[: max(0, self.complete - len(self.monitor.delivered))]
+        m = self.monitor
+        start = len(m.delivered)
+        held = bytes(m.truth()[start : max(start, whole)][: _needed(op)])
         if op.satisfiable(held):
             when = "on the closed stream " if after_close else ""
             self.violate(f"{op.name} {when}failed ({how}) after the peer's ragged end although the {len(held)} "
