@@ -56,7 +56,7 @@ def test_same_seed_gives_identical_cases(tmp_path):
 @pytest.mark.parametrize(
     "argv, needle",
     [
-        (["run", "--faults", "bogus"], "valid kinds: eintr, econnreset, ewouldblock, dribble, flood, all"),
+        (["run", "--faults", "bogus"], "valid kinds for transport plain,ssl: eintr, econnreset, ewouldblock, dribble, flood, ragged-eof"),
         (["run", "--transport", "carrier-pigeon"], "valid: plain, ssl, all"),
         (["run", "--operations", "read_everything"], "valid: read_bytes"),
         (["run", "--target", "nocolon"], "use module:factory"),
