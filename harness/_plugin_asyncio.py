@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import selectors
 from typing import Any, Awaitable
 
@@ -37,6 +38,8 @@ MONITORED = ("no-io-after-close", "no-busy-loop")
 ENDED = (asyncio.IncompleteReadError, ConnectionError)
 #: How many of the other waiting tasks a stall names.
 WAITING_SHOWN = 3
+#: asyncio's default task names number every task of the process: not the same from one run to the next.
+_DEFAULT_NAME = re.compile(r"Task-\d+")
 
 
 class PluginEventLoop(AsyncioIOLoop):
@@ -65,9 +68,17 @@ class PluginEventLoop(AsyncioIOLoop):
             exc = task.exception()
             if isinstance(exc, ENDED) or is_closed_error(exc):
                 continue
-            found.append(f"the task {task.get_name()} ({_coro_name(task)}) ended with {exc!r}, and nothing "
-                         "awaited it")
+            found.append(f"the {self.label(task)} ({_coro_name(task)}) ended with {exc!r}, and nothing awaited it")
         return found
+
+    def label(self, task: asyncio.Task) -> str:
+        """``task NAME`` for a task its code named, else ``task #N`` (the Nth made on this loop): the same in
+        every run, unlike asyncio's default names."""
+        name = task.get_name()
+        if not _DEFAULT_NAME.fullmatch(name):
+            return f"task {name}"
+        number = next((i for i, t in enumerate(self.tasks, 1) if t is task), 0)
+        return f"task #{number}"
 
     def end(self) -> None:
         """Cancel what is left, abort every transport and close the loop, unobserved (the test is over);
@@ -90,7 +101,8 @@ class PluginEventLoop(AsyncioIOLoop):
 class EventLoopPeer(ForgivingPeer):
     """The fault-free client end, awaited from asyncio code: its waits are asyncio futures on the simulated
     loop (``faultio.Peer``'s are faultio futures, which an asyncio task cannot await). A wait whose waiter
-    was cancelled (an ``asyncio.wait_for`` that timed out) gives its fd back."""
+    was cancelled (an ``asyncio.wait_for`` that timed out) leaves its handler until it fires or the next
+    wait replaces it."""
 
     def __init__(self, loop: Any, sock: Any) -> None:
         super().__init__(loop, sock)
@@ -109,13 +121,7 @@ class EventLoopPeer(ForgivingPeer):
             if not future.done():
                 future.set_result(got)
 
-        def cancelled(done: asyncio.Future) -> None:
-            if done.cancelled() and self._pending is done:
-                loop.remove_handler(fd)
-                self._pending = None
-
         loop.add_handler(fd, ready, events)
-        future.add_done_callback(cancelled)
         return future
 
 
@@ -177,6 +183,11 @@ class FaultEventLoop(Exchange):
         not ``async def``). A loop that goes quiet while it still waits raises ``faultio.StalledError``,
         reported as ``liveness``."""
         kernel = self.kernel
+        if asyncio.events._get_running_loop() is self.loop:
+            if asyncio.iscoroutine(awaitable):
+                awaitable.close()  # refused: not left to warn that it was never awaited
+            raise RuntimeError("fault_event_loop.run() is for a test that is not async def; inside the loop, "
+                               "await the coroutine instead")
         task = asyncio.ensure_future(awaitable, loop=self.loop)
         if not kernel.run_until(task.done):
             raise kernel.stalled(waiting(kernel, task))
@@ -206,11 +217,12 @@ class FaultEventLoop(Exchange):
         return bytes(self.peer.sent[:4096]), received[:4096]
 
 
-def run_test(item: pytest.Function, exchange: FaultEventLoop) -> None:
-    """Run the ``async def`` test ``item`` as a task on its simulated loop (``pytest_pyfunc_call``)."""
+def run_test(item: pytest.Function, func: Any, exchange: FaultEventLoop) -> None:
+    """Run ``func``, the ``async def`` test function of ``item``, as a task on its simulated loop
+    (``pytest_pyfunc_call``)."""
     kwargs = {name: item.funcargs[name] for name in item._fixtureinfo.argnames}
     kernel = exchange.kernel
-    kernel.test_task = exchange.loop.create_task(item.obj(**kwargs), name=item.name)
+    kernel.test_task = exchange.loop.create_task(func(**kwargs), name=item.name)
     exchange.run(kernel.test_task)
 
 
@@ -219,7 +231,7 @@ def waiting(kernel: PluginEventLoop, task: asyncio.Future) -> str:
     what = f"the test still waits ({_where(task)})" if task is kernel.test_task else f"{_where(task)} still waits"
     others = [t for t in kernel.tasks if t is not task and not t.done()]
     if others:
-        shown = "; ".join(f"{t.get_name()} ({_where(t)})" for t in others[:WAITING_SHOWN])
+        shown = "; ".join(f"{kernel.label(t)} ({_where(t)})" for t in others[:WAITING_SHOWN])
         more = f" and {len(others) - WAITING_SHOWN} more" if len(others) > WAITING_SHOWN else ""
         what += f"; tasks waiting too: {shown}{more}"
     return what

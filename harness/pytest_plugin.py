@@ -14,6 +14,7 @@ Rules for this module:
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import shlex
 import sys
 from typing import Any, Iterator
@@ -26,11 +27,15 @@ GENERATED = "mixed"
 MARKER_HELP = (
     'faults(*kinds, transports=("plain",), inbound_size=256, outbound_size=256, profile="raw"): run the test '
     'once per fault kind (eintr, econnreset, ewouldblock, dribble, flood, or "all") and transport (plain, ssl), '
-    "with the fault_plan / fault_streams / fault_socketpair fixtures set up for that kind. The sizes say how "
-    "many bytes the test's stream reads and writes, so the faults land inside the exchange. profile is the "
-    "fds' realism profile: raw (an injected EINTR raises InterruptedError) or cpython (retried inside the "
-    "call, as CPython's socket methods do since PEP 475)."
+    "with the fault_plan / fault_streams / fault_event_loop / fault_socketpair fixtures set up for that kind. "
+    "The sizes say how many bytes the test's stream reads and writes, so the faults land inside the exchange. "
+    "profile is the fds' realism profile: raw (an injected EINTR raises InterruptedError) or cpython (retried "
+    "inside the call, as CPython's socket methods do since PEP 475); the default is cpython for a test using "
+    "fault_event_loop, raw otherwise."
 )
+#: The fixtures a faults marker acts through, and those that run on faultio's own (Tornado-4) loop.
+FAULT_FIXTURES = ("fault_plan", "fault_streams", "fault_event_loop", "fault_socketpair")
+FAULTIO_LOOP_FIXTURES = ("fault_loop", "fault_streams")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -209,6 +214,12 @@ def pytest_report_header(config: pytest.Config) -> str:
 # --- the marker ---------------------------------------------------------------------------------------
 
 
+def _default_profile(fixturenames: Any) -> str:
+    """The realism profile a test gets unless its marker says: asyncio code runs where CPython's sockets retry
+    EINTR themselves (``cpython``); faultio's own stream is the seed's world (``raw``)."""
+    return "cpython" if "fault_event_loop" in fixturenames else "raw"
+
+
 def _marker_cells(metafunc: pytest.Metafunc, marker: pytest.Mark, settings: Settings) -> list[Any]:
     """The parameter sets of a marked test; every problem is a collection error naming the valid values."""
     from faultio._errors import PlanError
@@ -220,7 +231,7 @@ def _marker_cells(metafunc: pytest.Metafunc, marker: pytest.Mark, settings: Sett
     if unknown_kw:
         pytest.fail(f"{where}: unknown keyword(s) {sorted(unknown_kw)}; valid: transports, inbound_size, "
                     "outbound_size, profile", pytrace=False)
-    profile = marker.kwargs.get("profile", "raw")
+    profile = marker.kwargs.get("profile", _default_profile(metafunc.fixturenames))
     if not isinstance(profile, str) or profile not in PROFILES:
         pytest.fail(f"{where}: profile={profile!r} is not valid; valid: {', '.join(PROFILES)}", pytrace=False)
     try:
@@ -244,6 +255,10 @@ def _marker_cells(metafunc: pytest.Metafunc, marker: pytest.Mark, settings: Sett
         if transport not in TRANSPORTS:
             pytest.fail(f"{where}: unknown transport {transport!r}; valid transports: plain, ssl, all",
                         pytrace=False)
+    if "fault_event_loop" in metafunc.fixturenames and transports != ("plain",):
+        pytest.fail(f"{where}: fault_event_loop runs over the plain transport only (transports={given!r}); "
+                    "for TLS under faults use fault_streams or the harness's asyncio-streams target",
+                    pytrace=False)
     sizes = {}
     for key in ("inbound_size", "outbound_size"):
         value = marker.kwargs.get(key, 256)
@@ -268,13 +283,19 @@ def _marker_cells(metafunc: pytest.Metafunc, marker: pytest.Mark, settings: Sett
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Parametrize a ``faults``-marked test: one cell per fault kind and transport (and generated plan)."""
+    if "fault_event_loop" in metafunc.fixturenames:
+        mixed = [name for name in FAULTIO_LOOP_FIXTURES if name in metafunc.fixturenames]
+        if mixed:
+            pytest.fail(f"{metafunc.definition.nodeid}: fault_event_loop (the simulated asyncio loop) and "
+                        f"{' and '.join(mixed)} (faultio's Tornado-4 loop) do not mix in one test; use one or "
+                        "the other", pytrace=False)
     marker = metafunc.definition.get_closest_marker("faults")
     if marker is None:
         return
     if "_faultio_cell" not in metafunc.fixturenames:
         pytest.fail(f"@pytest.mark.faults on {metafunc.definition.nodeid}: the test uses none of the fixtures "
-                    "the faults act through; request fault_plan, fault_streams or fault_socketpair",
-                    pytrace=False)
+                    "the faults act through; request fault_plan, fault_streams, fault_event_loop or "
+                    "fault_socketpair", pytrace=False)
     settings = metafunc.config.stash[SETTINGS_KEY]
     metafunc.parametrize("_faultio_cell", _marker_cells(metafunc, marker, settings), indirect=True)
 
@@ -286,7 +307,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def _faultio_cell(request: pytest.FixtureRequest) -> Cell:
     """The fault kind and transport of this parametrisation (a clean plan when the test is not marked)."""
     cell = getattr(request, "param", None)
-    return cell if isinstance(cell, Cell) else Cell("clean")
+    return cell if isinstance(cell, Cell) else Cell("clean", profile=_default_profile(request.fixturenames))
 
 
 def _world(request: pytest.FixtureRequest) -> Any:
@@ -351,6 +372,27 @@ def fault_streams(request: pytest.FixtureRequest, fault_plan: Any, fault_loop: A
 
 
 @pytest.fixture
+def fault_event_loop(request: pytest.FixtureRequest, fault_plan: Any) -> Iterator[Any]:
+    """The simulated asyncio loop and a faulty connection on it, for your own asyncio code.
+
+    An ``async def`` test using it runs as a task on ``.loop``, a ``faultio.SimEventLoop`` (the stdlib's
+    ``SelectorEventLoop`` over fake fds, on a virtual clock: ``asyncio.sleep`` and ``wait_for`` cost
+    nothing), which is the running loop. ``.sock`` is the server end of the connection, a fake socket that
+    obeys ``fault_plan``: hand it to asyncio (``asyncio.open_connection(sock=...)``,
+    ``loop.connect_accepted_socket``) or to Tornado 6 (``IOStream(sock)``). ``.peer`` is the fault-free
+    client end (``faultio.Peer``: ``send_all``, ``recv_exactly``, ``recv_until_eof``, ``close``), awaited
+    from the test; it reads a connection the plan cut as EOF. ``.check_received(received, sent)`` judges
+    what your code read. When the test ends the peer hangs up and the loop runs until quiet: a loop that
+    stalled while the test waited fails with ``liveness``, one that spun with ``no-busy-loop``, an fd still
+    open (a leaked connection) or used after close with ``no-io-after-close``, a task that died unseen
+    with ``target-crashed``. The fds' profile is ``cpython`` unless the marker says ``profile=``.
+    """
+    state = _world(request)
+    yield state.open_event_loop()
+    state.close()
+
+
+@pytest.fixture
 def fault_socketpair(request: pytest.FixtureRequest, fault_plan: Any) -> Iterator[Any]:
     """A real, connected, non-blocking OS socket pair ``(target, peer)`` (``socket.socketpair()``).
 
@@ -368,6 +410,23 @@ def fault_socketpair(request: pytest.FixtureRequest, fault_plan: Any) -> Iterato
 
 
 # --- judging and reporting ----------------------------------------------------------------------------
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Run an ``async def`` test that uses ``fault_event_loop`` as a task on its simulated loop."""
+    if "fault_event_loop" not in pyfuncitem.fixturenames:
+        return None
+    # A plugin that runs coroutine tests on its own loop may have swapped the test for a synchronous wrapper
+    # made with functools.wraps (pytest-asyncio in auto mode does): the test's own coroutine function is
+    # under it, and a test on fault_event_loop runs on the simulated loop, not that plugin's.
+    func = inspect.unwrap(pyfuncitem.obj)
+    if not inspect.iscoroutinefunction(func):
+        return None
+    from . import _plugin_asyncio
+
+    _plugin_asyncio.run_test(pyfuncitem, func, pyfuncitem.funcargs["fault_event_loop"])
+    return True
 
 
 def _state(item: pytest.Item) -> Any:
