@@ -57,9 +57,9 @@ def kinds_in(plan: FaultPlan) -> set[str]:
     return found
 
 
-def test_public_surface_is_three_strategy_functions():
+def test_public_surface_is_four_strategy_functions():
     assert faultio.strategies.__all__ == sorted(faultio.strategies.__all__)
-    assert faultio.strategies.__all__ == ["fault_plans", "read_steps", "write_steps"]
+    assert faultio.strategies.__all__ == ["fault_plans", "read_steps", "tls_fault_plans", "write_steps"]
 
 
 @QUICK

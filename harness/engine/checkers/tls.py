@@ -49,6 +49,8 @@ class _TLSWatch(Checker):
         self.peer_handshake_failed = False
         #: The stream's user asked it to close (an EOF read after that ends nothing the user still reads).
         self.user_closed = False
+        if monitor.ssl_pending is None:
+            return  # not a TLS stream (the monitor of the ssl transport knows the TLS object): nothing to see
         trace = monitor.loop.trace
         for event in trace.events("harness"):
             self._on_trace(event)
