@@ -8,9 +8,11 @@ here, once, keeps them (and is most of what an in-process run costs).
 import hypothesis  # noqa: F401
 import pytest
 
+import faultio._aioloop  # noqa: F401 - faultio caches AsyncioIOLoop and SimEventLoop once imported
 import faultio._ssl  # noqa: F401
 import faultio._tlspeer  # noqa: F401
 import faultio.strategies  # noqa: F401
+import harness._plugin_asyncio  # noqa: F401
 import harness._plugin_report  # noqa: F401
 import harness._plugin_world  # noqa: F401
 
