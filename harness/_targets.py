@@ -186,8 +186,9 @@ BUILTIN_TARGETS: types.MappingProxyType[str, str] = types.MappingProxyType({
                f"(also: {', '.join(n for n in DEFAULT_TARGET_NAMES if n != 'faultio')})",
     TORNADO4_TARGET: "Tornado 4.x's tornado.iostream.IOStream on faultio's loop; plain only; needs "
                      f"{TORNADO4_INSTALL}",
-    "tornado": "Tornado >= 5's tornado.iostream.IOStream on the simulated asyncio loop; plain only; futures "
-               "only on Tornado 6; needs pip install 'tornado>=5'",
+    "tornado": "Tornado >= 5's tornado.iostream.IOStream (plain) and SSLIOStream (ssl, over a simulated "
+               "ssl.SSLSocket) on the simulated asyncio loop; futures only on Tornado 6; needs pip install "
+               "'tornado>=5'",
     "asyncio-streams": "asyncio.StreamReader/StreamWriter over the stdlib's own socket and SSL transports on the "
                        "simulated asyncio loop; plain and ssl",
 })
@@ -218,7 +219,9 @@ def load_target(spec: str) -> Target:
         except AttributeError:
             raise TargetError(f"--target {spec!r}: module {module_name!r} has no attribute {attr!r}") from None
     if isinstance(obj, type):
-        return Target(name=spec, factory=stream_class_factory(obj), transports=_class_transports(obj))
+        transports = _class_transports(obj)
+        why = "" if "ssl" in transports else f"{obj.__qualname__}'s constructor takes no ssl_options"
+        return Target(name=spec, factory=stream_class_factory(obj), transports=transports, why_transports=why)
     if not callable(obj):
         raise TargetError(f"--target {spec!r} names {type(obj).__name__}, which is neither a factory nor a class")
     return Target(name=spec, factory=obj)
