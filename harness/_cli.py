@@ -228,8 +228,9 @@ def _list(out: TextIO) -> int:
     from ._targets import BUILTIN_TARGETS
 
     print("\nbuilt-in targets (--target; or module:factory for your own):", file=out)
+    width = max(map(len, BUILTIN_TARGETS)) + 1
     for name, description in BUILTIN_TARGETS.items():
-        print(f"  {name:<12} {description}", file=out)
+        print(f"  {name:<{width}} {description}", file=out)
     print("\noperations (--operations):", file=out)
     for name, (_, styles) in OPERATIONS.items():
         print(f"  {name:<22} [{', '.join(styles)}] {OPERATION_HELP[name]}", file=out)
