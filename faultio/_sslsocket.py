@@ -228,19 +228,16 @@ class SimSSLSocket:
         return 0 if self._sslobj is None else self._sslobj.pending()
 
     # -- handshake ------------------------------------------------------------------------------------
-    def do_handshake(self, block: bool = False) -> None:
-        """One step of the handshake: returns when it is complete and its last flight is in the fd; raises
-        ``SSLWantReadError``/``SSLWantWriteError`` to be called again when the fd is readable/writable, an
-        ``SSLError`` when TLS fails (its alert flushed first), or the fd's ``OSError`` (``ConnectionResetError``)."""
-        sslobj = self._sslobj
-        if sslobj is None:
-            # CPython calls ``self._sslobj.do_handshake()``; Tornado catches the AttributeError this gives.
-            raise AttributeError("'NoneType' object has no attribute 'do_handshake'")
+    def _drive(self, name: str, step: Any) -> None:
+        """Run ``step`` (the SSL object's handshake or shutdown) as far as the fd allows: flush what it wrote,
+        pull ciphertext while it wants more and the fd has some, and raise want-read/want-write, an
+        ``SSLError`` (its alert flushed first) or the fd's ``OSError`` where CPython's ``SSLSocket`` would.
+        A failure is traced as ``name``'s outcome."""
         try:
             self._flush_or_want_write()
             while True:
                 try:
-                    sslobj.do_handshake()
+                    step()
                 except ssl.SSLWantReadError:
                     self._flush_or_want_write()
                     if self._pull():
@@ -250,10 +247,20 @@ class SimSSLSocket:
                     self._flush_quietly()
                     raise
                 self._flush_or_want_write()
-                break
+                return
         except BaseException as exc:
-            self._trace("do_handshake", result=_outcome(exc))
+            self._trace(name, result=_outcome(exc))
             raise
+
+    def do_handshake(self, block: bool = False) -> None:
+        """One step of the handshake: returns when it is complete and its last flight is in the fd; raises
+        ``SSLWantReadError``/``SSLWantWriteError`` to be called again when the fd is readable/writable, an
+        ``SSLError`` when TLS fails (its alert flushed first), or the fd's ``OSError`` (``ConnectionResetError``)."""
+        sslobj = self._sslobj
+        if sslobj is None:
+            # CPython calls ``self._sslobj.do_handshake()``; Tornado catches the AttributeError this gives.
+            raise AttributeError("'NoneType' object has no attribute 'do_handshake'")
+        self._drive("do_handshake", sslobj.do_handshake)
         self._trace("do_handshake", result="done", version=sslobj.version())
 
     # -- reading --------------------------------------------------------------------------------------
@@ -446,24 +453,7 @@ class SimSSLSocket:
         sslobj = self._sslobj
         if sslobj is None:
             raise ValueError(f"No SSL wrapper around {self}")
-        try:
-            self._flush_or_want_write()
-            while True:
-                try:
-                    sslobj.unwrap()
-                except ssl.SSLWantReadError:
-                    self._flush_or_want_write()
-                    if self._pull():
-                        continue
-                    raise
-                except ssl.SSLError:
-                    self._flush_quietly()
-                    raise
-                self._flush_or_want_write()
-                break
-        except BaseException as exc:
-            self._trace("unwrap", result=_outcome(exc))
-            raise
+        self._drive("unwrap", sslobj.unwrap)
         self._trace("unwrap", result="done")
         self._sslobj = None
         return self

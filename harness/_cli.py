@@ -28,7 +28,8 @@ from faultio import FAULT_KINDS, PROFILES, PlanError
 from faultio._plan import TLS_KINDS
 
 from ._case import Case
-from ._cli_common import (DEFAULT_EXAMPLES, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS,
+from ._cli_common import (byte_size, profile_name, seconds, whole_number, worker_count,
+                          DEFAULT_EXAMPLES, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS,
                           UsageError, load_user_invariants)
 from ._cli_run import new_run_id, run_command
 from ._diff import add_parser as add_diff_parser
@@ -63,55 +64,6 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is negative; give 0 or more")
-    return value
-
-
-def _size(text: str) -> int:
-    units = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-    body, unit = (text[:-1], text[-1].upper()) if text[-1:].upper() in "KMG" and text[-1:].isalpha() else (text, "")
-    try:
-        value = int(body) * units[unit]
-    except (ValueError, KeyError):
-        value = -1
-    if value < 0 or (0 < value < 64 << 20):
-        raise argparse.ArgumentTypeError(f"{text!r} is not valid; give a size such as 2G or 512M (at least 64M), "
-                                         "or 0 for no limit")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 < value < 86400:
-        raise argparse.ArgumentTypeError(f"{text!r} is not valid; give seconds, more than 0 (e.g. 10 or 2.5)")
-    return value
-
-
-def _jobs(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not valid; give a whole number >= 1 (worker processes)")
-    return value
-
-
-def _profile(text: str) -> str:
-    if text not in PROFILES:
-        raise argparse.ArgumentTypeError(f"{text!r} is not valid; valid: {', '.join(PROFILES)}")
-    return text
-
-
 PROFILE_HELP = ("the fds' realism profile: raw (an injected EINTR raises InterruptedError) or cpython (CPython's "
                 "socket methods retry EINTR themselves, PEP 475: the fault shows only in the trace)")
 
@@ -126,21 +78,21 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--transport", default="all", help="plain, ssl or all (default: all)")
     run.add_argument("--operations", default="all", help="operations: all, or a comma list (see `list`)")
     run.add_argument("--target", default=DEFAULT_TARGET_SPEC, help="module:factory of the stream under test")
-    run.add_argument("--seed", type=_positive_int, default=0, help="the seed everything derives from")
-    run.add_argument("--profile", type=_profile, default=None, metavar="{" + ",".join(PROFILES) + "}",
+    run.add_argument("--seed", type=whole_number, default=0, help="the seed everything derives from")
+    run.add_argument("--profile", type=profile_name, default=None, metavar="{" + ",".join(PROFILES) + "}",
                      help=PROFILE_HELP + " (default: the target's own, raw for faultio's stream)")
-    run.add_argument("--examples", type=_positive_int, default=DEFAULT_EXAMPLES,
+    run.add_argument("--examples", type=whole_number, default=DEFAULT_EXAMPLES,
                      help=f"generated fault plans per cell (default {DEFAULT_EXAMPLES}; 0 for fixed cases only)")
     run.add_argument("--report", default="reports", metavar="DIR", help="where run directories go (default reports/)")
     run.add_argument("--no-report", action="store_true", help="write no report files")
     run.add_argument("--json", action="store_true", help="print the report as JSON on stdout, nothing else")
     run.add_argument("--junit-xml", metavar="PATH", help="also write JUnit XML here")
     run.add_argument("-q", "--quiet", action="store_true", help="only the summary line")
-    run.add_argument("--jobs", type=_jobs, default=None, help="worker processes, 1 or more (default: one per core)")
-    run.add_argument("--case-timeout", type=_seconds, default=None, metavar="SECONDS",
+    run.add_argument("--jobs", type=worker_count, default=None, help="worker processes, 1 or more (default: one per core)")
+    run.add_argument("--case-timeout", type=seconds, default=None, metavar="SECONDS",
                      help="wall-clock seconds one case may take before it counts as hung (default: calibrated "
                      "on this machine from a reference case, between 3 and 60)")
-    run.add_argument("--memory-limit", type=_size, default=None, metavar="SIZE",
+    run.add_argument("--memory-limit", type=byte_size, default=None, metavar="SIZE",
                      help="address space each worker process may use, e.g. 2G or 512M; 0 for none "
                      "(default 4G)")
     run.add_argument("--class", dest="fail_class", choices=("contract", "all"), default=None,
@@ -156,12 +108,12 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--case", help="the case id inside a report")
     replay.add_argument("--target", help="module:factory to run the case against (default: faultio's own "
                         "stream; a target the file names is never imported unless given here)")
-    replay.add_argument("--limit", type=_positive_int, default=400, help="trace events to print (0: all)")
-    replay.add_argument("--profile", type=_profile, default=None, metavar="{" + ",".join(PROFILES) + "}",
+    replay.add_argument("--limit", type=whole_number, default=400, help="trace events to print (0: all)")
+    replay.add_argument("--profile", type=profile_name, default=None, metavar="{" + ",".join(PROFILES) + "}",
                         help=PROFILE_HELP + " (default: the profile the case ran under)")
     selftest = sub.add_parser("selftest", help="prove the harness catches deliberately broken streams")
-    selftest.add_argument("--seed", type=_positive_int, default=0)
-    selftest.add_argument("--jobs", type=_jobs, default=None,
+    selftest.add_argument("--seed", type=whole_number, default=0)
+    selftest.add_argument("--jobs", type=worker_count, default=None,
                           help="worker processes, 1 or more (default: one per core)")
     selftest.add_argument("--report", default="reports", metavar="DIR",
                           help="where the shrunk case of each mutant is saved for replay (default reports/)")

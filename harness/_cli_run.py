@@ -15,7 +15,6 @@ import datetime
 import os
 import shlex
 import signal
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Sequence, TextIO
@@ -23,7 +22,8 @@ from typing import Any, Sequence, TextIO
 from faultio import PlanError, parse_kinds
 
 from ._case import Case, CaseResult
-from ._cli_common import EXIT_INTERRUPTED, EXIT_OK, EXIT_VIOLATIONS, UsageError, load_user_invariants
+from ._cli_common import (EXIT_INTERRUPTED, EXIT_OK, EXIT_VIOLATIONS, UsageError, check_report_dir,
+                          load_user_invariants, probe_write)
 from ._matrix import build_cases, default_jobs, parse_operations, parse_transports, run_cases
 from ._report import build_report, replay_command
 from ._runner import RunInterrupted, stop_signals
@@ -80,26 +80,6 @@ def _command_line(args: argparse.Namespace) -> str:
     return " ".join(shlex.quote(p) for p in parts)
 
 
-def _check_report_dir(text: str) -> None:
-    """``--report DIR`` must be a directory, or creatable as one, and writable: checked before the run."""
-    path = Path(text)
-    if path.exists() and not path.is_dir():
-        raise UsageError(f"--report {text}: not a directory; give a directory to put run directories in "
-                         "(created if missing), or --no-report")
-    existing = next((p for p in (path, *path.parents) if p.exists()), Path("."))
-    if not existing.is_dir():
-        raise UsageError(f"--report {text}: {existing} is not a directory, so {text} cannot be created; "
-                         "give a directory path, or --no-report")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise UsageError(f"--report {text}: {existing} is not writable; give a writable directory, or --no-report")
-    # Permissions do not tell everything (/proc, a read-only mount, a full disk): try it before the run.
-    try:
-        _probe_write(existing)  # nothing is created where the run will not go
-    except OSError as exc:
-        raise UsageError(f"--report {text}: cannot write there ({exc.strerror or exc}); give a writable "
-                         "directory, or --no-report") from None
-
-
 def _check_output_file(text: str, option: str) -> None:
     """A file the run will write (``--junit-xml PATH``) must be writable in an existing directory."""
     path = Path(text)
@@ -113,17 +93,10 @@ def _check_output_file(text: str, option: str) -> None:
         raise UsageError(f"{option} {text}: the directory {parent} is not writable; give a file path in an "
                          "existing, writable directory")
     try:
-        _probe_write(parent)
+        probe_write(parent)
     except OSError as exc:
         raise UsageError(f"{option} {text}: cannot write in {parent} ({exc.strerror or exc}); give a file path "
                          "in an existing, writable directory") from None
-
-
-def _probe_write(directory: Path) -> None:
-    """Create and remove a temporary file in ``directory`` (raises ``OSError`` when that is not possible)."""
-    fd, name = tempfile.mkstemp(dir=directory, prefix=".faultio-probe-")
-    os.close(fd)
-    os.unlink(name)
 
 
 def run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -162,7 +135,7 @@ def run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             print(f"note: {args.target} has no {'/'.join(unsupported)} variant; running "
                   f"{', '.join(transports)} only", file=err)
     if not args.no_report:
-        _check_report_dir(args.report)
+        check_report_dir(args.report)
     if args.junit_xml:
         _check_output_file(args.junit_xml, "--junit-xml")
     jobs = args.jobs or default_jobs()

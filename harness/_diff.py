@@ -23,16 +23,15 @@ import argparse
 import dataclasses
 import datetime
 import json
-import os
 import shlex
 import sys
-import tempfile
 import time
 import traceback
 from pathlib import Path
 from typing import Any, Mapping, Sequence, TextIO
 
 from ._case import Case, CaseResult
+from ._cli_common import UsageError, check_report_dir, whole_number, worker_count
 
 #: Version of the diff document (``diff.json``, ``--json``).
 FORMAT = "faultio-diff/1"
@@ -56,7 +55,7 @@ CELL_WIDTH = 52
 CASE_WIDTH = 48
 
 
-class DiffUsageError(ValueError):
+class DiffUsageError(UsageError):
     """A bad ``diff`` command line: one line naming the bad value and the valid ones."""
 
 
@@ -376,26 +375,6 @@ def run_targets(cases: Sequence[Case], targets: Sequence[tuple[str, Any]], *, jo
 # --- the command line ----------------------------------------------------------------------------------
 
 
-def _whole(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is negative; give 0 or more")
-    return value
-
-
-def _workers(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not valid; give a whole number >= 1 (worker processes)")
-    return value
-
-
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Add the ``diff`` command to ``sub`` (an ``add_subparsers()`` result) and return its parser."""
     diff = sub.add_parser("diff", help="run the same cases against several targets and show where they disagree",
@@ -407,8 +386,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     diff.add_argument("--faults", default="all", help="fault kinds: all, or a comma list (default: all)")
     diff.add_argument("--transport", default="all", help="plain, ssl or all (default: all)")
     diff.add_argument("--operations", default="all", help="operations: all, or a comma list (see `list`)")
-    diff.add_argument("--seed", type=_whole, default=0, help="the seed everything derives from")
-    diff.add_argument("--jobs", type=_workers, default=None, help="worker processes, 1 or more (default: one per core)")
+    diff.add_argument("--seed", type=whole_number, default=0, help="the seed everything derives from")
+    diff.add_argument("--jobs", type=worker_count, default=None, help="worker processes, 1 or more (default: one per core)")
     diff.add_argument("--report", default="reports", metavar="DIR",
                       help="where run directories go (default reports/): diff.html and diff.json")
     diff.add_argument("--no-report", action="store_true", help="write no report files")
@@ -461,24 +440,9 @@ def _request(args: argparse.Namespace) -> _Request:
         except TargetError as exc:
             raise DiffUsageError(str(exc)) from None
     if not args.no_report:
-        _check_report_dir(args.report)
+        check_report_dir(args.report)
     return _Request(tuple(targets), faults, transports, operations)
 
-
-def _check_report_dir(text: str) -> None:
-    """``--report DIR`` must be a directory, or creatable as one, and writable: checked before the run."""
-    path = Path(text)
-    if path.exists() and not path.is_dir():
-        raise DiffUsageError(f"--report {text}: not a directory; give a directory to put run directories in "
-                             "(created if missing), or --no-report")
-    existing = next((p for p in (path, *path.parents) if p.exists()), Path("."))
-    try:
-        fd, name = tempfile.mkstemp(dir=existing, prefix=".faultio-probe-")
-        os.close(fd)
-        os.unlink(name)
-    except OSError as exc:
-        raise DiffUsageError(f"--report {text}: cannot write in {existing} ({exc.strerror or exc}); give a "
-                             "writable directory, or --no-report") from None
 
 
 def _run_dir(base: Path, seed: int) -> Path:
@@ -506,7 +470,7 @@ def main_diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     error. A Ctrl-C or SIGTERM ends it with ``KeyboardInterrupt`` (``run``'s exit 4)."""
     try:
         request = _request(args)
-    except DiffUsageError as exc:
+    except UsageError as exc:
         print(f"python -m harness diff: {str(exc).splitlines()[0]}", file=err)
         return EXIT_USAGE
     try:
