@@ -1,4 +1,10 @@
-"""Hypothesis strategies for fault plans that mix the fault kinds, for anyone testing a stream reader.
+"""Hypothesis strategies for fault plans and workloads, for anyone testing a stream reader.
+
+Fault plans (``fault_plans``, ``read_steps``, ``write_steps``, ``tls_fault_plans``) say what the kernel does;
+workloads (``workloads`` and its parts: ``sizes_around``, ``stream_limits``, ``chunkings``, ``delimiters``,
+``split_delimiters``, ``delimiter_regexes``, ``write_sizes``, ``partial_read_sizes``) say what the peer sends
+and what the application asks of the stream. Sizes are drawn around every limit a stream has: exactly at it,
+one below, one above, and far from it (docs/workloads.md).
 
 Rules for this module:
 - Every public function returns a Hypothesis strategy (like ``hypothesis.strategies``); nothing here
@@ -16,6 +22,7 @@ Rules for this module:
 
 from __future__ import annotations
 
+import re
 from typing import Iterable
 
 from hypothesis import strategies as st
@@ -42,8 +49,33 @@ from ._plan import (
     plan_for_kind,
 )
 from ._plan import TLS_KINDS
+from ._workload import (
+    Limits,
+    Op,
+    ReadBytesOp,
+    ReadUntilCloseOp,
+    ReadUntilOp,
+    ReadUntilRegexOp,
+    SplitDelimiter,
+    Workload,
+    WriteOp,
+)
 
-__all__ = ["fault_plans", "read_steps", "tls_fault_plans", "write_steps"]
+__all__ = [
+    "chunkings",
+    "delimiter_regexes",
+    "delimiters",
+    "fault_plans",
+    "partial_read_sizes",
+    "read_steps",
+    "sizes_around",
+    "split_delimiters",
+    "stream_limits",
+    "tls_fault_plans",
+    "workloads",
+    "write_sizes",
+    "write_steps",
+]
 
 #: Defaults: small plans find bugs as well as large ones here, and shrink much faster.
 DEFAULT_MAX_READ_STEPS = 6
@@ -252,3 +284,223 @@ def tls_fault_plans(
     return st.builds(lambda kind, seed: plan_for_kind(kind, seed=seed, inbound_size=inbound_size,
                                                       flood_bytes=flood_bytes),
                      st.sampled_from(chosen), st.integers(min_value=0, max_value=2**32 - 1))
+
+
+# --- workloads ---------------------------------------------------------------------------------------
+
+#: Bytes the filler of drawn data is made of: a few letters and the bytes of the usual delimiters, so a
+#: delimiter's prefix (a lone ``\r``) turns up in front of it now and then.
+FILLER_ALPHABET = b"ab\r\n|"
+#: Delimiters tried first (they shrink to ``b"\n"``), before arbitrary ones of up to ``MAX_DELIMITER`` bytes.
+COMMON_DELIMITERS = (b"\n", b"\r\n", b"\r\n\r\n", b"||")
+MAX_DELIMITER = 4
+
+
+def sizes_around(limit: int, *, minimum: int = 0, far: int | None = None) -> st.SearchStrategy[int]:
+    """Sizes at ``limit``, one below, one above, and far from it (``minimum`` up to ``far``, default 3×limit+2).
+
+    Shrinks to ``limit`` itself; sizes below ``minimum`` are never drawn.
+    """
+    _check_int("limit", limit, 0)
+    _check_int("minimum", minimum, 0)
+    top = 3 * limit + 2 if far is None else _check_int("far", far, minimum)
+    near = [n for n in (limit, limit - 1, limit + 1) if n >= minimum]
+    wide = st.integers(minimum, max(minimum, top))
+    return st.one_of(st.sampled_from(near), wide) if near else wide
+
+
+def stream_limits(
+    *,
+    max_buffer_size: st.SearchStrategy[int] | None = None,
+    read_chunk_size: st.SearchStrategy[int] | None = None,
+    max_write_buffer_size: st.SearchStrategy[int | None] | None = None,
+) -> st.SearchStrategy[Limits]:
+    """``Limits`` small enough for a workload to reach: a buffer of 8..256 bytes, a read chunk around a
+    few sizes relative to it (1, half of it, all of it, one above), a write buffer limit or none.
+
+    Pass strategies to fix or widen any of them.
+    """
+    buffers = max_buffer_size if max_buffer_size is not None else st.integers(8, 256)
+    writes = (max_write_buffer_size if max_write_buffer_size is not None
+              else st.one_of(st.none(), st.integers(1, 128)))
+
+    @st.composite
+    def limits(draw: st.DrawFn) -> Limits:
+        size = draw(buffers)
+        if read_chunk_size is not None:
+            chunk = draw(read_chunk_size)
+        else:
+            chunk = draw(st.one_of(st.sampled_from([max(1, size // 2), 1, size, size + 1]),
+                                   st.integers(1, 2 * size)))
+        return Limits(max_buffer_size=size, read_chunk_size=chunk, max_write_buffer_size=draw(writes))
+
+    return limits()
+
+
+def chunkings(nbytes: int, *, max_chunks: int = 8, cuts: Iterable[int] = ()) -> st.SearchStrategy[tuple[int, ...]]:
+    """The sizes of the sends that cut ``nbytes`` bytes: positive, adding up to ``nbytes``.
+
+    Every offset in ``cuts`` is a boundary; up to ``max_chunks`` more are drawn. Shrinks to the fewest
+    sends (one, or none for 0 bytes).
+    """
+    _check_int("nbytes", nbytes, 0)
+    _check_int("max_chunks", max_chunks, 1)
+    fixed = {c for c in cuts if 0 < c < nbytes}
+    if nbytes < 2:
+        return st.just((nbytes,) if nbytes else ())
+    return st.sets(st.integers(1, nbytes - 1), max_size=max_chunks - 1).map(
+        lambda drawn: _sizes(nbytes, sorted(fixed | drawn)))
+
+
+def _sizes(nbytes: int, cuts: list[int]) -> tuple[int, ...]:
+    edges = [0, *cuts, nbytes]
+    return tuple(b - a for a, b in zip(edges, edges[1:]) if b > a)
+
+
+def delimiters(*, max_size: int = MAX_DELIMITER) -> st.SearchStrategy[bytes]:
+    """Delimiters of 1..``max_size`` bytes: the common ones first (shrinking to ``b"\\n"``), then any."""
+    _check_int("max_size", max_size, 1)
+    common = [d for d in COMMON_DELIMITERS if len(d) <= max_size]
+    return st.one_of(st.sampled_from(common), st.binary(min_size=1, max_size=max_size))
+
+
+def split_delimiters(
+    *, delimiter: st.SearchStrategy[bytes] | None = None, max_prefix: int = 32, max_chunks: int = 6,
+) -> st.SearchStrategy[SplitDelimiter]:
+    """Bytes holding a delimiter, and a chunking with a boundary at every possible offset inside it.
+
+    ``split`` ranges over ``0 .. len(delimiter) - 1`` (0: the boundary falls just before the delimiter);
+    filler bytes before and after it come from ``FILLER_ALPHABET``, so they may hold part of the
+    delimiter (a ``\\r`` before ``\\r\\n``), but the first occurrence is the one split.
+    """
+    delims = delimiter if delimiter is not None else delimiters()
+    _check_int("max_prefix", max_prefix, 0)
+    _check_int("max_chunks", max_chunks, 1)
+
+    @st.composite
+    def split(draw: st.DrawFn) -> SplitDelimiter:
+        delim = draw(delims)
+        before = draw(st.binary(max_size=max_prefix).map(lambda b: bytes(FILLER_ALPHABET[x % 5] for x in b)))
+        after = draw(st.binary(max_size=8).map(lambda b: bytes(FILLER_ALPHABET[x % 5] for x in b)))
+        data = before + delim + after
+        at = data.find(delim)  # the filler may complete the delimiter earlier
+        offset = draw(st.integers(0, len(delim) - 1))
+        chunks = draw(chunkings(len(data), max_chunks=max_chunks, cuts=[at + offset]))
+        return SplitDelimiter(data=data, chunks=chunks, delimiter=delim, split=offset)
+
+    return split()
+
+
+def delimiter_regexes(delimiter: bytes) -> st.SearchStrategy[bytes]:
+    """Bytes regex patterns that match ``delimiter``: the escaped delimiter, or one byte of it widened
+    to a class that also takes a letter.
+
+    Every pattern is fixed-length and unanchored, so its first match in a prefix of some bytes is its
+    first match in all of them: what ``read_until_regex`` returns cannot depend on how the bytes arrived.
+    """
+    if not isinstance(delimiter, bytes) or not delimiter:
+        raise InvalidArgument(f"delimiter={delimiter!r} is not valid; it must be non-empty bytes")
+
+    def widen(i: int) -> bytes:
+        parts = [re.escape(delimiter[j : j + 1]) for j in range(len(delimiter))]
+        parts[i] = b"[" + re.escape(delimiter[i : i + 1]) + b"z]"
+        return b"".join(parts)
+
+    return st.one_of(st.just(re.escape(delimiter)), st.integers(0, len(delimiter) - 1).map(widen))
+
+
+def write_sizes(max_write_buffer_size: int | None) -> st.SearchStrategy[int]:
+    """Write sizes: empty, and around ``max_write_buffer_size`` (at, one below, one above, far above)."""
+    if max_write_buffer_size is None:
+        return st.one_of(st.just(0), st.integers(1, 256))
+    _check_int("max_write_buffer_size", max_write_buffer_size, 1)
+    return st.one_of(st.just(0), sizes_around(max_write_buffer_size, minimum=1, far=2 * max_write_buffer_size + 2))
+
+
+def partial_read_sizes(available: int) -> st.SearchStrategy[int]:
+    """``read_bytes(n, partial=True)`` sizes from 1 to one above ``available`` (shrinking to 1)."""
+    _check_int("available", available, 0)
+    return st.integers(1, available + 1)
+
+
+def _filler(draw: st.DrawFn, nbytes: int, avoid: bytes | None = None) -> bytes:
+    raw = draw(st.binary(min_size=nbytes, max_size=nbytes))
+    out = bytes(FILLER_ALPHABET[x % 5] for x in raw)
+    if avoid and avoid in out:
+        # A line's body must not hold its own delimiter, or the line would end early: replace its bytes
+        # with one it does not contain (the alphabet has more bytes than a delimiter).
+        spare = next(b for b in FILLER_ALPHABET if b not in avoid)
+        out = bytes(spare if b in avoid else b for b in out)
+    return out
+
+
+def workloads(
+    *,
+    limits: st.SearchStrategy[Limits] | None = None,
+    max_ops: int = 6,
+    max_chunks: int = 12,
+    endings: Iterable[str] = ("eof", "reset"),
+) -> st.SearchStrategy[Workload]:
+    """Workloads for one stream: limits, the peer's bytes cut into sends, how it ends, and 1..``max_ops`` ops.
+
+    Each read op draws the bytes it will meet: a line for ``read_until``/``read_until_regex`` of a length
+    around its ``max_bytes`` (or around ``max_buffer_size`` without one), ending in a delimiter from
+    ``delimiters``; a message for ``read_bytes`` around ``read_chunk_size`` or ``max_buffer_size``;
+    partial reads of every size. Writes are empty, around ``max_write_buffer_size`` or beyond it. The
+    peer's sends are cut with a boundary inside every delimiter at a drawn offset, and the data may stop
+    short (the connection ends mid-read). ``read_until_close`` comes only last. Shrinks towards one op,
+    one send, a clean EOF.
+    """
+    _check_int("max_ops", max_ops, 1)
+    _check_int("max_chunks", max_chunks, 1)
+    ends = tuple(endings)
+    if not ends or any(e not in ("eof", "reset") for e in ends):
+        raise InvalidArgument(f"endings={endings!r} is not valid; choose from 'eof', 'reset'")
+    lims = limits if limits is not None else stream_limits()
+
+    @st.composite
+    def workload(draw: st.DrawFn) -> Workload:
+        lim = draw(lims)
+        nops = draw(st.integers(1, max_ops))
+        ops: list[Op] = []
+        data = bytearray()
+        cuts: list[int] = []
+        for index in range(nops):
+            kind = draw(st.sampled_from(
+                ["read_until", "read_bytes", "regex", "partial", "write", "streaming", "until_close"]))
+            if kind == "until_close" and index != nops - 1:
+                kind = "read_bytes"
+            if kind in ("read_until", "regex"):
+                delim = draw(delimiters())
+                max_bytes = draw(st.one_of(st.none(), st.integers(1, lim.max_buffer_size + 2)))
+                limit = max_bytes if max_bytes is not None else lim.max_buffer_size
+                length = max(len(delim), draw(sizes_around(limit, minimum=len(delim))))
+                line = _filler(draw, length - len(delim), avoid=delim) + delim
+                cuts.append(len(data) + length - len(delim) + draw(st.integers(0, len(delim) - 1)))
+                data += line
+                if kind == "read_until":
+                    ops.append(ReadUntilOp(delimiter=delim, max_bytes=max_bytes))
+                else:
+                    ops.append(ReadUntilRegexOp(pattern=draw(delimiter_regexes(delim)), max_bytes=max_bytes))
+            elif kind in ("read_bytes", "streaming"):
+                around = draw(st.sampled_from([lim.read_chunk_size, lim.max_buffer_size]))
+                nbytes = draw(sizes_around(around))
+                data += _filler(draw, nbytes)
+                ops.append(ReadBytesOp(nbytes=nbytes, streaming=kind == "streaming"))
+            elif kind == "partial":
+                nbytes = draw(partial_read_sizes(lim.read_chunk_size))
+                data += _filler(draw, draw(st.integers(0, nbytes + 1)))
+                ops.append(ReadBytesOp(nbytes=nbytes, partial=True))
+            elif kind == "write":
+                ops.append(WriteOp(nbytes=draw(write_sizes(lim.max_write_buffer_size))))
+            else:
+                data += _filler(draw, draw(st.integers(0, 2 * lim.max_buffer_size)))
+                ops.append(ReadUntilCloseOp(streaming=draw(st.booleans())))
+        # The connection may end before the ops' bytes are all sent (an EOF or a reset mid-read).
+        keep = draw(st.one_of(st.just(len(data)), st.integers(0, len(data))))
+        data = data[:keep]
+        chunks = draw(chunkings(len(data), max_chunks=max_chunks, cuts=cuts))
+        return Workload(limits=lim, data=bytes(data), chunks=chunks, ops=tuple(ops),
+                        ending=draw(st.sampled_from(ends)))
+
+    return workload()

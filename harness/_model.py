@@ -1,0 +1,278 @@
+"""The reference model of a stream's reads: what each call of a workload must return, or that it must fail.
+
+Rules for this module:
+- Sans-IO and small: the model never runs a stream, a loop or a fake fd. It is given the bytes the stream's
+  fd delivered before the connection ended (``received``), how it ended (``"eof"`` or ``"reset"``) and the
+  stream's ``Limits``; it answers, op by op, with an ``Expect`` and learns what the stream really did
+  (``advance``) only where the contract leaves a choice (how many bytes a partial read returns).
+- Obviously correct before fast: a read's fate is decided by growing the stream's buffer one byte at a
+  time, in the order a correct stream meets the facts: more than ``max_buffer_size`` held → overflow;
+  a match (or enough bytes) → done; ``max_bytes`` settled without a match → unsatisfiable; the bytes run
+  out → the connection's end.
+- The contract is ../shared/INVARIANTS.md section D and faultio's own stream (``faultio._iostream_read``,
+  ``close``): every failure of a read is a ``StreamClosedError`` whose ``real_error`` says why (``None``
+  for a clean EOF, the ``ConnectionResetError``, an ``UnsatisfiableReadError`` or a
+  ``StreamBufferFullError``); the first error is the stream's for good, and later reads on the closed
+  stream are served from what it still holds, or fail with that same error. ``read_until_close``
+  completes with everything received on any end but an overflow.
+- Where a correct stream has a choice, the model says so (a range of lengths, or "either"): how much a
+  partial read returns, and what is still buffered after the stream gave up on an unsatisfiable read
+  (it may have read ahead anywhere up to ``max_buffer_size``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from faultio._errors import StreamBufferFullError, StreamClosedError, UnsatisfiableReadError
+from faultio._workload import (
+    Limits,
+    Op,
+    ReadBytesOp,
+    ReadUntilCloseOp,
+    ReadUntilOp,
+    ReadUntilRegexOp,
+    WriteOp,
+    write_payload,
+)
+
+#: The ``real_error`` of a read refused at each end of the connection.
+ENDING_ERRORS: dict[str, type[BaseException] | None] = {"eof": None, "reset": ConnectionResetError}
+
+OK, FAIL, EITHER = "ok", "fail", "either"
+
+
+@dataclasses.dataclass(frozen=True)
+class Expect:
+    """What one op must do.
+
+    ``outcome`` is ``"ok"`` (completes), ``"fail"`` (fails with ``StreamClosedError`` whose ``real_error``
+    is an instance of ``error``, or ``None`` when ``error`` is ``None``), or ``"either"``. ``lengths`` is
+    the inclusive range of how many bytes the op delivers (its result, or what its streaming callback
+    got): always the next bytes of ``received``. ``raises`` is the exception type a write must raise
+    synchronously (``StreamBufferFullError`` past the write buffer limit, ``StreamClosedError`` on a
+    closed stream).
+    """
+
+    outcome: str
+    lengths: tuple[int, int] = (0, 0)
+    error: type[BaseException] | None = None
+    raises: type[BaseException] | None = None
+    why: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Observed:
+    """What the stream did with one op: the bytes it delivered, and how it ended."""
+
+    delivered: bytes
+    failed: bool = False
+    real_error: BaseException | None = None
+    raised: BaseException | None = None
+    pending: bool = False
+
+
+def _first_end(op: Op, data: bytes) -> int | None:
+    """Where the first match of a ``read_until``/``read_until_regex`` ends in ``data``, or ``None``."""
+    if isinstance(op, ReadUntilOp):
+        at = data.find(op.delimiter)
+        return None if at < 0 else at + len(op.delimiter)
+    match = re.compile(op.pattern).search(data)
+    return None if match is None else match.end()
+
+
+class Model:
+    """Walk a workload's ops over ``received``; ``expect(op)`` then ``advance(op, observed)`` for each."""
+
+    def __init__(self, limits: Limits, received: bytes, ending: str) -> None:
+        self.limits = limits
+        self.received = received
+        self.ending_error = ENDING_ERRORS[ending]
+        #: Bytes delivered so far (the next op's bytes start here).
+        self.pos = 0
+        #: Once closed: the stream's error type, and the range of offsets its buffer may end at.
+        self.closed = False
+        self.error: type[BaseException] | None = None
+        self.held: tuple[int, int] = (0, 0)
+        #: Bytes the peer must have received from the stream's writes.
+        self.written = bytearray()
+        self._index = 0
+
+    # -- the open stream ---------------------------------------------------------------------------
+    def _grow(self, op: Op) -> tuple[Expect, tuple[int, int] | None, type[BaseException] | None]:
+        """Decide a read on the open stream by growing its buffer byte by byte.
+
+        Returns the expectation, and for a failure the offsets the buffer may end at and the stream's
+        error from then on.
+        """
+        rest = self.received[self.pos :]
+        mbs = self.limits.max_buffer_size
+        if isinstance(op, ReadBytesOp) and op.streaming:
+            # Every byte goes to the callback as it comes: no buffer to overflow.
+            got = min(op.nbytes, len(rest))
+            if got == op.nbytes:
+                return Expect(OK, (got, got), why="streamed all it asked for"), None, None
+            end = len(self.received)
+            return (Expect(FAIL, (got, got), self.ending_error, why="streamed what came, then the end"),
+                    (end, end), self.ending_error)
+        if isinstance(op, ReadBytesOp) and op.partial:
+            if op.nbytes == 0:
+                return Expect(OK, why="a partial read of 0 bytes"), None, None
+            if rest:
+                return Expect(OK, (1, min(op.nbytes, len(rest), mbs)), why="some of what arrived"), None, None
+            end = len(self.received)
+            return Expect(FAIL, error=self.ending_error, why="nothing came before the end"), (end, end), \
+                self.ending_error
+        if isinstance(op, ReadUntilCloseOp):
+            if op.streaming:
+                return Expect(OK, (len(rest), len(rest)), why="streamed everything"), \
+                    (len(self.received),) * 2, self.ending_error
+            if len(rest) > mbs:
+                at = self.pos + mbs + 1
+                return Expect(FAIL, error=StreamBufferFullError, why=f"more than max_buffer_size={mbs}"), \
+                    (at, at), StreamBufferFullError
+            return Expect(OK, (len(rest), len(rest)), why="everything until the end"), \
+                (len(self.received),) * 2, self.ending_error
+        match_end = None if isinstance(op, ReadBytesOp) else _first_end(op, rest)
+        max_bytes = getattr(op, "max_bytes", None)
+        for size in range(len(rest) + 1):
+            if size > mbs:
+                at = self.pos + size
+                return Expect(FAIL, error=StreamBufferFullError, why=f"needs more than max_buffer_size={mbs}"), \
+                    (at, at), StreamBufferFullError
+            if isinstance(op, ReadBytesOp):
+                if size >= op.nbytes:
+                    return Expect(OK, (op.nbytes, op.nbytes), why="all it asked for"), None, None
+                continue
+            unsatisfiable = (f"no match ends within max_bytes={max_bytes}", (self.pos + size,
+                             self.pos + max(size, min(len(rest), mbs))), UnsatisfiableReadError)
+            if match_end is not None and match_end <= size:
+                if max_bytes is not None and match_end > max_bytes:
+                    break
+                return Expect(OK, (match_end, match_end), why="up to the first match"), None, None
+            # A delimiter ending within max_bytes lies inside the first max_bytes bytes: holding them
+            # settles it. A regex match may depend on the byte after it, so a regex needs one more.
+            settled = max_bytes + (0 if isinstance(op, ReadUntilOp) else 1) if max_bytes is not None else None
+            if settled is not None and size >= settled:
+                break
+        else:
+            end = len(self.received)
+            return Expect(FAIL, error=self.ending_error, why="the connection ended first"), (end, end), \
+                self.ending_error
+        why, held, error = unsatisfiable
+        return Expect(FAIL, error=UnsatisfiableReadError, why=why), held, error
+
+    # -- the closed stream -------------------------------------------------------------------------
+    def _served(self, op: Op) -> Expect:
+        """A read on a closed stream: served from the buffer (which ends somewhere in ``held``), or fails."""
+        low, high = self.held[0] - self.pos, self.held[1] - self.pos
+        err = self.error
+
+        def by_need(need: int | None) -> Expect:
+            if need is not None and need <= low:
+                return Expect(OK, (need, need), why="served from the buffer after close")
+            if need is not None and need <= high:
+                return Expect(EITHER, (need, need), err, why="served if the stream read that far ahead")
+            return Expect(FAIL, error=err, why="the closed stream does not hold it")
+
+        if isinstance(op, ReadUntilCloseOp):
+            if err is StreamBufferFullError:
+                return Expect(FAIL, error=err, why="the stream died of overflow")
+            return Expect(OK, (low, high), why="what the closed stream holds")
+        if isinstance(op, ReadBytesOp):
+            if op.partial:
+                if op.nbytes == 0:
+                    return Expect(OK, why="a partial read of 0 bytes")
+                lengths = (min(op.nbytes, low), min(op.nbytes, high))
+                outcome = OK if low > 0 else (FAIL if high == 0 else EITHER)
+                return Expect(outcome, lengths if outcome != FAIL else (0, 0), err, why="partial, after close")
+            if op.streaming:
+                lengths = (min(op.nbytes, low), min(op.nbytes, high))
+                outcome = OK if op.nbytes <= low else (FAIL if op.nbytes > high else EITHER)
+                return Expect(outcome, lengths, err, why="streamed from the buffer after close")
+            return by_need(op.nbytes)
+        end = _first_end(op, self.received[self.pos : self.held[1]])
+        if end is not None and op.max_bytes is not None and end > op.max_bytes:
+            end = None
+        return by_need(end)
+
+    # -- the public walk ---------------------------------------------------------------------------
+    def expect(self, op: Op) -> Expect:
+        """What ``op`` must do now (call ``advance`` with what it did before asking about the next)."""
+        if isinstance(op, WriteOp):
+            if self.closed:
+                return Expect(FAIL, raises=StreamClosedError, why="write on a closed stream")
+            limit = self.limits.max_write_buffer_size
+            if limit is not None and op.nbytes > limit:
+                return Expect(FAIL, raises=StreamBufferFullError, why=f"more than max_write_buffer_size={limit}")
+            return Expect(OK, why="written")
+        if self.closed:
+            return self._served(op)
+        return self._grow(op)[0]
+
+    def advance(self, op: Op, observed: Observed) -> None:
+        """Move past ``op``, given what the stream did (already judged by ``check``)."""
+        index, self._index = self._index, self._index + 1
+        if isinstance(op, WriteOp):
+            if observed.raised is None:
+                self.written += write_payload(index, op.nbytes)
+            return
+        if self.closed:
+            self.pos += len(observed.delivered)
+            return
+        _, held, error = self._grow(op)
+        self.pos += len(observed.delivered)
+        if held is not None:
+            # The op ended the stream (its failure, or read_until_close's completion).
+            self.closed, self.error = True, error
+            self.held = (max(held[0], self.pos), max(held[1], self.pos))
+
+    def check(self, op: Op, observed: Observed) -> str | None:
+        """Why ``observed`` breaks ``expect(op)``, or ``None`` when it is what the model allows."""
+        want = self.expect(op)
+        if isinstance(op, WriteOp):
+            raised = type(observed.raised) if observed.raised is not None else None
+            if raised is not want.raises:
+                return (f"{_name(op)} raised {observed.raised!r}, the model says it must "
+                        f"{'raise ' + want.raises.__name__ if want.raises else 'complete'} ({want.why})")
+            if want.raises is None and (observed.failed or observed.pending):
+                return f"{_name(op)} did not complete ({want.why})"
+            return None
+        if observed.raised is not None:
+            return f"{_name(op)} raised {observed.raised!r}; a read never raises what the peer did"
+        if observed.pending:
+            return f"{_name(op)} never completed; the model says {want.outcome} ({want.why})"
+        expected = self.received[self.pos : self.pos + len(observed.delivered)]
+        if observed.delivered != expected:
+            return (f"{_name(op)} delivered {_short(observed.delivered)}, but the next bytes received were "
+                    f"{_short(expected)}")
+        low, high = want.lengths
+        if observed.failed:
+            if want.outcome == OK:
+                return (f"{_name(op)} failed with real_error={observed.real_error!r}; the model says it "
+                        f"completes with {low}..{high} bytes ({want.why})")
+            got = type(observed.real_error) if observed.real_error is not None else None
+            if not (got is want.error or (want.error is not None and got is not None
+                                          and issubclass(got, want.error))):
+                return (f"{_name(op)} failed with real_error={observed.real_error!r}; the model says "
+                        f"real_error={want.error.__name__ if want.error else None} ({want.why})")
+            # A failed streaming read delivers what it streamed; any other delivers nothing.
+            if not (isinstance(op, (ReadBytesOp, ReadUntilCloseOp)) and getattr(op, "streaming", False)):
+                low = high = 0
+        elif want.outcome == FAIL:
+            return (f"{_name(op)} completed with {len(observed.delivered)} bytes; the model says it fails "
+                    f"with real_error={want.error.__name__ if want.error else None} ({want.why})")
+        if not low <= len(observed.delivered) <= high:
+            return (f"{_name(op)} delivered {len(observed.delivered)} bytes; the model says {low}..{high} "
+                    f"({want.why})")
+        return None
+
+
+def _name(op: Op) -> str:
+    fields = ", ".join(f"{f.name}={getattr(op, f.name)!r}" for f in dataclasses.fields(op))
+    return f"{op.name}({fields})"
+
+
+def _short(data: bytes) -> str:
+    return f"{len(data)} bytes {data[:24]!r}{'...' if len(data) > 24 else ''}"
