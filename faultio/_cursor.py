@@ -32,9 +32,15 @@ from ._plan import (
 )
 
 
+_STRERROR: dict[int, str] = {}
+
+
 def oserror(cls: type[OSError], code: int) -> OSError:
     """The exception the OS would raise: ``cls`` with ``code`` and its standard message."""
-    return cls(code, os.strerror(code))
+    message = _STRERROR.get(code)
+    if message is None:
+        message = _STRERROR[code] = os.strerror(code)
+    return cls(code, message)
 
 
 #: What each per-call fault step makes the call raise (exception class, errno).
@@ -75,6 +81,10 @@ class GeneratedBytes:
         return out
 
 
+#: The read steps ``ReadCursor.arrivals`` acts on (an exhausted ``Pass`` is skipped there).
+_CONNECTION_STEPS = (Pass, Flood, Eof, Reset)
+
+
 class ReadCursor:
     """The read side of a plan: per-call faults, delivery shaping and connection-level arrivals."""
 
@@ -82,11 +92,9 @@ class ReadCursor:
         self.steps = steps
         self.index = 0
         self._left: int | None = None  # progress inside the current counted step
-
-    @property
-    def step(self) -> Step | None:
-        """The current read step, or ``None`` once the plan's read side is used up."""
-        return self.steps[self.index] if self.index < len(self.steps) else None
+        #: The current read step, or ``None`` once the plan's read side is used up (kept by ``_advance``, the
+        #: only place ``index`` moves: the fds ask for it several times per call).
+        self.step: Step | None = steps[0] if steps else None
 
     @property
     def shaped(self) -> str:
@@ -97,6 +105,11 @@ class ReadCursor:
     def _advance(self) -> None:
         self.index += 1
         self._left = None
+        self.step = self.steps[self.index] if self.index < len(self.steps) else None
+
+    def arrivals_pending(self) -> bool:
+        """Whether ``arrivals()`` may have anything to do (cheap: the current step is one it looks at)."""
+        return isinstance(self.step, _CONNECTION_STEPS)
 
     def _remaining(self, total: int) -> int:
         return self._left if self._left is not None else total

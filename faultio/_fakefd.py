@@ -71,6 +71,25 @@ class _Pipe:
 
     def take(self, n: int, log: ByteLog | None = None) -> bytes:
         """Remove and return up to ``n`` bytes; ``log`` (if given) records them, generated runs cheaply."""
+        segments = self.segments
+        if n > 0 and segments and type(segments[0]) is bytes:
+            # One piece of real bytes answers the whole call (a dribble's byte, a read the first segment
+            # covers): no copy into a bytearray. Same bytes, same log, same counts as the loop below.
+            seg = segments[0]
+            size = len(seg)
+            if size > n:
+                piece = seg[:n]
+                segments[0] = seg[n:]
+            elif size == n or len(segments) == 1:
+                piece = segments.popleft()
+            else:
+                piece = None
+            if piece is not None:
+                if log is not None:
+                    log.append(piece)
+                self.available -= len(piece)
+                self.delivered += len(piece)
+                return piece
         out = bytearray()
         while n > 0 and self.segments:
             seg = self.segments[0]
@@ -241,26 +260,37 @@ class FakeSocket(PlanShapedSocket):
 
     # -- receiving (recv and recv_into come from PlanShapedSocket) ----------------------------------------
     def _deliver(self, bufsize: int, flags: int, call: str) -> bytes:
-        if not self._in.available:
-            if self._in.fin or self._reset:
+        inbound = self._in
+        trace = self.loop.trace
+        if not inbound.available:
+            if inbound.fin or self._reset:
                 self._trace(call, asked=bufsize, result="EOF", nbytes=0)
                 return b""
-            self._trace(call, asked=bufsize, result="EAGAIN", injected=False)
+            # The detail is built only for a trace that keeps or hears it (the hot path of a dribble).
+            if trace.active:
+                self._trace(call, asked=bufsize, result="EAGAIN", injected=False)
+            else:
+                trace.skip()
             self._count_eagain(call)
             raise oserror(BlockingIOError, errno.EAGAIN)
-        shaped = self._reads.shaped
-        data = self._in.take(self._reads.limit(min(bufsize, self._in.available)), self.received)
-        self._reads.delivered(len(data))
+        reads = self._reads
+        shaped = reads.shaped
+        data = inbound.take(reads.limit(min(bufsize, inbound.available)), self.received)
+        reads.delivered(len(data))
         self.bytes_received += len(data)
-        self._trace(
-            call,
-            asked=bufsize,
-            result="data",
-            nbytes=len(data),
-            shaped=shaped,
-            **({"data_hex": hexdump_bytes(data)} if self.record_payload else {}),
-        )
-        self._settle()
+        if trace.active:
+            self._trace(
+                call,
+                asked=bufsize,
+                result="data",
+                nbytes=len(data),
+                shaped=shaped,
+                **({"data_hex": hexdump_bytes(data)} if self.record_payload else {}),
+            )
+        else:
+            trace.skip()
+        if reads.arrivals_pending():
+            self._settle()
         return data
 
     def _count_eagain(self, call: str) -> None:
@@ -281,6 +311,8 @@ class FakeSocket(PlanShapedSocket):
     def _settle(self) -> None:
         """Apply the steps that happen *to* the connection rather than to one call: a flood arriving,
         the peer's FIN, the peer's RST. They take effect as soon as the cursor reaches them."""
+        if not self._reads.arrivals_pending():
+            return
         for step in self._reads.arrivals():
             if isinstance(step, Flood):
                 self._in.insert_generated(step.nbytes, step.pattern_seed)
@@ -363,14 +395,18 @@ class FakeSocket(PlanShapedSocket):
         chunk = bytes(view[:limit])
         self._out.append(chunk)
         self.bytes_sent += limit
-        self._trace(
-            "send",
-            asked=len(view),
-            **outcome,
-            nbytes=limit,
-            shaped=shaped,
-            **({"data_hex": hexdump_bytes(chunk)} if self.record_payload else {}),
-        )
+        trace = self.loop.trace
+        if trace.active:
+            self._trace(
+                "send",
+                asked=len(view),
+                **outcome,
+                nbytes=limit,
+                shaped=shaped,
+                **({"data_hex": hexdump_bytes(chunk)} if self.record_payload else {}),
+            )
+        else:
+            trace.skip()
         return limit
 
     # -- what the loop asks -------------------------------------------------------------------------

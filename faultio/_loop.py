@@ -220,7 +220,11 @@ class IOLoop:
             callback = functools.partial(callback, *args, **kwargs)
         self._callbacks.append(callback)
         if self._trace_callbacks:
-            self.trace.record("loop", "add_callback", name=_name(callback))
+            trace = self.trace
+            if trace.active:
+                trace.record("loop", "add_callback", name=_name(callback))
+            else:
+                trace.skip()
 
     add_callback_from_signal = add_callback
 
@@ -371,19 +375,27 @@ class IOLoop:
             steps=self.max_steps,
         )
 
-    def _run(self, kind: str, fn: Callable[[], Any], **detail: Any) -> None:
-        self.step += 1
-        self.trace.step = self.step
-        self._check_budget(f"{kind} {_name(fn)}")
+    def _run(self, kind: str, fn: Callable[..., Any], args: tuple[Any, ...] = (), **detail: Any) -> None:
+        """Run ``fn(*args)`` as one step: counted, budgeted, traced (its name), observed."""
+        step = self.step = self.step + 1
+        trace = self.trace
+        trace.step = step
+        if step + self.clock_jumps > self.max_steps:
+            self._check_budget(f"{kind} {_name(fn)}")
         if kind != "callback" or self._trace_callbacks:
-            self.trace.record("loop", kind, name=_name(fn), **detail)
+            # The name is worked out only for a trace that keeps or hears events (the hot path of a benchmark).
+            if trace.active:
+                trace.record("loop", kind, name=_name(fn), **detail)
+            else:
+                trace.skip()
         try:
-            fn()
+            fn(*args)
         except Exception as exc:
             self.uncaught.append(exc)
             self.trace.record("loop", "uncaught", where=kind, name=_name(fn), error=repr(exc))
             log.error("Exception in %s %s", kind, _name(fn), exc_info=True)
-        self._notify("step")
+        if self._observers:
+            self._notify("step")
 
     def run_once(self) -> bool:
         """Run one iteration. Returns False when the loop is quiescent (nothing ran, nothing scheduled)."""
@@ -397,11 +409,12 @@ class IOLoop:
                 self._run("timeout", timeout.callback)
                 ran = True
         ready = []
-        for fd in sorted(self._handlers):
-            sock = self._fds.get(fd)
+        handlers, fds = self._handlers, self._fds
+        for fd in sorted(handlers) if len(handlers) > 1 else handlers:
+            sock = fds.get(fd)
             if sock is None:
                 continue
-            events = sock.poll_events() & self._handlers[fd][1]
+            events = sock.poll_events() & handlers[fd][1]
             if events:
                 ready.append((fd, events))
         for fd, events in ready:
@@ -410,7 +423,8 @@ class IOLoop:
                 continue  # removed by an earlier handler in this iteration
             events &= entry[1]
             if events:
-                self._run("handler", functools.partial(entry[0], fd, events), fd=fd, events=events)
+                # ``entry[0](fd, events)``: traced by the handler's own name, as a partial of it would be.
+                self._run("handler", entry[0], (fd, events), fd=fd, events=events)
                 ran = True
         if ran or self._callbacks:
             return True

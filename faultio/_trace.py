@@ -4,7 +4,9 @@ Rules for this module:
 - Events are frozen values; the trace only appends. Nothing here interprets events (monitors do that).
 - Byte payloads are never stored raw in an event: ``hexdump_bytes`` keeps a bounded hex prefix so a flood
   cannot blow up memory and a report can always show exactly what was seen.
-- A trace can be switched off (``enabled=False``) for benchmarks; counting still works.
+- A trace can be switched off (``enabled=False``) for benchmarks; counting still works. Recording must cost
+  little when nobody reads it: ``active`` says whether an event would be kept or heard, and the hot paths
+  (the loop, the fake fds) build an event's detail only then (``skip()`` counts one that is not built).
 """
 
 from __future__ import annotations
@@ -35,13 +37,20 @@ class TraceEvent:
     source: str
     kind: str
     detail: tuple[tuple[str, Any], ...] = ()
+    #: ``detail`` as a dict, made at the first ``get`` (or given by ``Trace.record``): the monitors ask an
+    #: event for a few keys many times. Not part of the value (no init, repr, comparison or hash).
+    _map: dict[str, Any] | None = dataclasses.field(default=None, init=False, repr=False, compare=False,
+                                                    hash=False)
 
     def get(self, key: str, default: Any = None) -> Any:
-        """The value of ``key`` in ``detail``, or ``default``."""
-        for k, v in self.detail:
-            if k == key:
-                return v
-        return default
+        """The value of ``key`` in ``detail`` (its first occurrence), or ``default``."""
+        found = self._map
+        if found is None:
+            found = {}
+            for k, v in self.detail:
+                found.setdefault(k, v)
+            object.__setattr__(self, "_map", found)
+        return found.get(key, default)
 
     def to_json(self) -> dict[str, Any]:
         """The event as a JSON object (``detail`` as a dict)."""
@@ -60,67 +69,139 @@ class TraceEvent:
         return f"#{self.index} step {self.step} t={self.time:.3f} {self.source} {self.kind} {parts}".rstrip()
 
 
+# The slots' setters: ``_event`` fills a TraceEvent through them, in half the time of the frozen dataclass's
+# ``__init__`` (which goes through ``object.__setattr__`` by name for every field). Same fields, same values.
+_SET_INDEX, _SET_STEP, _SET_TIME, _SET_SOURCE, _SET_KIND, _SET_DETAIL, _SET_MAP = (
+    TraceEvent.__dict__[name].__set__ for name in ("index", "step", "time", "source", "kind", "detail", "_map"))
+_new_event = object.__new__
+
+
+def _event(record: tuple[Any, ...]) -> TraceEvent:
+    """The ``TraceEvent`` of a compact record ``(index, step, time, source, kind, detail)``."""
+    index, step, time, source, kind, detail = record
+    event = _new_event(TraceEvent)
+    _SET_INDEX(event, index)
+    _SET_STEP(event, step)
+    _SET_TIME(event, time)
+    _SET_SOURCE(event, source)
+    _SET_KIND(event, kind)
+    _SET_DETAIL(event, tuple(detail.items()))
+    # The record's detail dict is its own (the kwargs of one ``record`` call): it serves ``get`` as it is.
+    _SET_MAP(event, detail)
+    return event
+
+
 class Trace:
-    """An append-only list of ``TraceEvent`` whose clock and step counter are supplied by the loop."""
+    """An append-only list of ``TraceEvent`` whose clock and step counter are supplied by the loop.
+
+    Recording keeps a compact tuple per event; the ``TraceEvent`` is made when someone reads the trace (or a
+    listener asks for it), once."""
 
     def __init__(self, *, enabled: bool = True) -> None:
-        self.enabled = enabled
-        self._events: list[TraceEvent] = []
+        # Compact records ``(index, step, time, source, kind, detail)``, each replaced by its TraceEvent once
+        # made; the first ``_built`` are all TraceEvents.
+        self._records: list[Any] = []
+        self._built = 0
         self._count = 0
-        self._listeners: list[Any] = []
+        self._listeners: list[tuple[Any, bool]] = []
+        self._last: Any = None
+        self._enabled = bool(enabled)
+        #: Whether a recorded event is kept or heard by a listener (else ``record`` only counts it).
+        self.active = self._enabled
         # The loop sets these two so every event carries the step and time it happened at.
         self.step = 0
         self.time = 0.0
 
-    def record(self, source: str, kind: str, **detail: Any) -> TraceEvent | None:
-        """Append an event (if enabled) and return it; listeners see every event even when disabled."""
+    @property
+    def enabled(self) -> bool:
+        """Whether events are kept (``False``: only counted, and heard by listeners)."""
+        return self._enabled
+
+    @enabled.setter
+    def enabled(self, value: bool) -> None:
+        self._enabled = bool(value)
+        self.active = self._enabled or bool(self._listeners)
+
+    def record(self, source: str, kind: str, **detail: Any) -> None:
+        """Append an event (if enabled); listeners hear every event even when disabled."""
+        index = self._count
+        self._count = index + 1
+        if not self.active:
+            return
+        record = self._last = (index, self.step, self.time, source, kind, detail)
+        if self._enabled:
+            self._records.append(record)
+        event = None
+        for listener, raw in self._listeners:
+            if raw:
+                listener(source, kind, detail)
+            else:
+                if event is None:
+                    # A listener before this one may have recorded an event of its own: then this one's
+                    # TraceEvent is made apart (an equal one is made from the stored record when read).
+                    event = self.last_event() if self._last is record else _event(record)
+                listener(event)
+
+    def skip(self) -> None:
+        """Count an event that is not recorded because the trace is not ``active`` (what ``record`` does
+        then, without building the event's detail)."""
         self._count += 1
-        if not self.enabled and not self._listeners:
-            return None
-        event = TraceEvent(
-            index=self._count - 1,
-            step=self.step,
-            time=self.time,
-            source=source,
-            kind=kind,
-            detail=tuple(detail.items()),
-        )
-        if self.enabled:
-            self._events.append(event)
-        for listener in self._listeners:
-            listener(event)
+
+    def last_event(self) -> TraceEvent:
+        """The ``TraceEvent`` of the latest ``record`` call (made once). A raw listener asks for it before it
+        records anything itself."""
+        last = self._last
+        if type(last) is TraceEvent:
+            return last
+        if last is None:
+            raise LookupError("nothing was recorded yet")
+        event = self._last = _event(last)
+        records = self._records
+        if records and records[-1] is last:
+            records[-1] = event
         return event
 
-    def add_listener(self, fn: Any) -> None:
-        """Call ``fn(event)`` for every event recorded from now on."""
-        self._listeners.append(fn)
+    def add_listener(self, fn: Any, *, raw: bool = False) -> None:
+        """Call ``fn(event)`` for every event recorded from now on; with ``raw``, ``fn(source, kind, detail)``
+        (``detail`` a dict not to be changed; ``last_event()`` makes the event), which costs no event for
+        what the listener ignores."""
+        self._listeners.append((fn, raw))
+        self.active = True
 
     @property
     def count(self) -> int:
         """How many events were recorded, including those not kept because the trace is disabled."""
         return self._count
 
+    def _materialize(self) -> list[TraceEvent]:
+        records = self._records
+        for i in range(self._built, len(records)):
+            if type(records[i]) is tuple:
+                records[i] = _event(records[i])
+        self._built = len(records)
+        return records
+
     def __len__(self) -> int:
-        return len(self._events)
+        return len(self._records)
 
     def __iter__(self) -> Iterator[TraceEvent]:
-        return iter(self._events)
+        return iter(self._materialize())
 
     def __getitem__(self, index: int) -> TraceEvent:
-        return self._events[index]
+        return self._materialize()[index]
 
     def events(self, source: str | None = None, kind: str | None = None) -> list[TraceEvent]:
         """The kept events from ``source`` and of ``kind`` (``None`` matches any), in order."""
         return [
             e
-            for e in self._events
+            for e in self._materialize()
             if (source is None or e.source == source) and (kind is None or e.kind == kind)
         ]
 
     def to_json(self) -> list[dict[str, Any]]:
         """Every kept event as a JSON object, in order."""
-        return [e.to_json() for e in self._events]
+        return [e.to_json() for e in self._materialize()]
 
     def fingerprint(self) -> list[tuple[Any, ...]]:
         """A comparable form of the whole trace (for determinism checks)."""
-        return [(e.step, e.time, e.source, e.kind, e.detail) for e in self._events]
+        return [(e.step, e.time, e.source, e.kind, e.detail) for e in self._materialize()]

@@ -124,7 +124,7 @@ class Monitor:
         self._index_hooks()
         self._log_handler = _LogCatcher(self)
         loop.add_observer(self._observe)
-        loop.trace.add_listener(self._on_event)
+        loop.trace.add_listener(self._on_record, raw=True)
         self._loggers: list[tuple[logging.Logger, int, bool]] = []
         # "No log line" means at any level: open the streams' loggers down to DEBUG while we listen (or a
         # record below the ambient level would never be made) and keep their records off the terminal.
@@ -145,7 +145,7 @@ class Monitor:
         for hook in Checker.HOOKS:
             base = getattr(Checker, hook)
             self._hooks[hook] = [(c, getattr(c, hook)) for c in self.checkers
-                                 if getattr(type(c), hook) is not base]
+                                 if c.watching and getattr(type(c), hook) is not base]
 
     def _call(self, hook: str, *args: Any) -> None:
         for checker, fn in self._hooks[hook]:
@@ -376,18 +376,20 @@ class Monitor:
         self._call("on_future_done", future, label, exc)
 
     # -- trace events --------------------------------------------------------------------------------
-    def _on_event(self, event: Any) -> None:
-        source = event.source
+    def _on_record(self, source: str, kind: str, detail: dict[str, Any]) -> None:
+        # A raw listener: the trace makes a TraceEvent only for what the checkers are shown (most events of a
+        # run are the peer's, or callbacks, which none of them looks at).
         if source == "fd":
-            if event.get("fd") == self.fd.fd and event.get("role") == "target":
-                self._on_fd_event(event)
+            if detail.get("role") == "target" and detail.get("fd") == self.fd.fd:
+                self._on_fd_event(self.loop.trace.last_event())
         elif source == "loop":
-            if event.get("fd") == self.fd.fd:
-                if event.kind == "handler" and event.get("events", 0) & READ:
+            if detail.get("fd") == self.fd.fd:
+                event = self.loop.trace.last_event()
+                if kind == "handler" and detail.get("events", 0) & READ:
                     self.read_events += 1
                 self._call("on_loop", event)
-            elif event.kind == "add_callback" and not self.was_closed and self.closed():
-                self._call("on_callback_scheduled", event)
+            elif kind == "add_callback" and not self.was_closed and self.closed():
+                self._call("on_callback_scheduled", self.loop.trace.last_event())
 
     def _on_fd_event(self, event: Any) -> None:
         kind, result = event.kind, event.get("result")

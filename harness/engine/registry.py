@@ -75,6 +75,10 @@ class Checker:
         "on_data_callback", "on_future_done", "on_log", "on_finish",
     )
 
+    #: False when the checker has nothing to judge in this run (a TLS rule on a plain stream): it stays
+    #: applicable, but the monitor calls none of its hooks (set it in ``__init__``).
+    watching: bool = True
+
     def __init__(self, monitor: Any) -> None:
         self.monitor = monitor
 

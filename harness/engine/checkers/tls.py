@@ -50,24 +50,26 @@ class _TLSWatch(Checker):
         #: The stream's user asked it to close (an EOF read after that ends nothing the user still reads).
         self.user_closed = False
         if monitor.ssl_pending is None:
-            return  # not a TLS stream (the monitor of the ssl transport knows the TLS object): nothing to see
+            # Not a TLS stream (the monitor of the ssl transport knows the TLS object): nothing to see, and
+            # with no peer events nothing any hook could judge.
+            self.watching = False
+            return
         trace = monitor.loop.trace
         for event in trace.events("harness"):
-            self._on_trace(event)
-        trace.add_listener(self._on_trace)
+            self._on_trace(event.source, event.kind, dict(event.detail))
+        trace.add_listener(self._on_trace, raw=True)
 
-    def _on_trace(self, event: Any) -> None:
-        if event.source != "harness":
+    def _on_trace(self, source: str, kind: str, detail: dict[str, Any]) -> None:
+        if source != "harness":
             return
-        kind = event.kind
         if kind == "tls_fault":
-            self.expect = dict(event.detail)
+            self.expect = dict(detail)
         elif kind == "peer_close" and self.peer_end is None:
-            self.peer_end = "notify" if event.get("notify") else "ragged"
-            self.sent_at_close = event.get("sent")
+            self.peer_end = "notify" if detail.get("notify") else "ragged"
+            self.sent_at_close = detail.get("sent")
         elif kind == "peer_cut":
             self.peer_end = "cut"
-            self.complete = int(event.get("complete", 0))
+            self.complete = int(detail.get("complete", 0))
         elif kind == "peer_handshake_failed":
             self.peer_handshake_failed = True
         elif kind == "close_requested":
