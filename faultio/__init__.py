@@ -42,6 +42,18 @@ from ._plan import (
 )
 from ._shaped import PROFILES
 from ._trace import Trace, TraceEvent
+from ._workload import (
+    IdleOp,
+    ReadBytesOp,
+    ReadUntilCloseOp,
+    ReadUntilOp,
+    ReadUntilRegexOp,
+    SplitDelimiter,
+    StreamLimits,
+    Workload,
+    WriteOp,
+    write_payload,
+)
 
 __version__ = "0.1.0"
 
@@ -94,6 +106,11 @@ __all__ = [
     "Peer",
     "PlanError",
     "RaggedEOFError",
+    "IdleOp",
+    "ReadBytesOp",
+    "ReadUntilCloseOp",
+    "ReadUntilOp",
+    "ReadUntilRegexOp",
     "Reset",
     "SSLIOStream",
     "SendBrokenPipe",
@@ -102,18 +119,23 @@ __all__ = [
     "SendReset",
     "SendWouldBlock",
     "SimEventLoop",
+    "SplitDelimiter",
     "StalledError",
     "Step",
     "StreamBufferFullError",
     "StreamClosedError",
+    "StreamLimits",
     "TLSError",
     "TLSHandshakeError",
     "TLSPeer",
     "Trace",
     "TraceEvent",
     "UnsatisfiableReadError",
+    "Workload",
     "WouldBlock",
+    "WriteOp",
     "parse_kinds",
     "plan_for_kind",
     "socketpair",
+    "write_payload",
 ]

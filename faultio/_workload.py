@@ -32,7 +32,7 @@ def _check_int(where: str, value: Any, minimum: int, allow_none: bool = False) -
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class Limits:
+class StreamLimits:
     """The limits a stream is built with (``IOStream(..., **limits.stream_kwargs())``)."""
 
     max_buffer_size: int
@@ -40,9 +40,9 @@ class Limits:
     max_write_buffer_size: int | None = None
 
     def __post_init__(self) -> None:
-        _check_int("Limits.max_buffer_size", self.max_buffer_size, 1)
-        _check_int("Limits.read_chunk_size", self.read_chunk_size, 1)
-        _check_int("Limits.max_write_buffer_size", self.max_write_buffer_size, 1, allow_none=True)
+        _check_int("StreamLimits.max_buffer_size", self.max_buffer_size, 1)
+        _check_int("StreamLimits.read_chunk_size", self.read_chunk_size, 1)
+        _check_int("StreamLimits.max_write_buffer_size", self.max_write_buffer_size, 1, allow_none=True)
 
     def stream_kwargs(self) -> dict[str, int | None]:
         return dataclasses.asdict(self)
@@ -119,8 +119,21 @@ class WriteOp:
         _check_int("WriteOp.nbytes", self.nbytes, 0)
 
 
-Op = Union[ReadBytesOp, ReadUntilOp, ReadUntilRegexOp, ReadUntilCloseOp, WriteOp]
-OP_TYPES: tuple[type, ...] = (ReadBytesOp, ReadUntilOp, ReadUntilRegexOp, ReadUntilCloseOp, WriteOp)
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class IdleOp:
+    """The application does nothing for ``seconds`` of virtual time: no read pending, the loop idles (an idle
+    stream still listens, and may read ahead what the peer already sent)."""
+
+    name: ClassVar[str] = "idle"
+    seconds: float = 1.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.seconds, bool) or not isinstance(self.seconds, (int, float)) or not self.seconds > 0:
+            raise PlanError(f"IdleOp.seconds = {self.seconds!r} is not valid; it must be a number > 0")
+
+
+Op = Union[ReadBytesOp, ReadUntilOp, ReadUntilRegexOp, ReadUntilCloseOp, WriteOp, IdleOp]
+OP_TYPES: tuple[type, ...] = (ReadBytesOp, ReadUntilOp, ReadUntilRegexOp, ReadUntilCloseOp, WriteOp, IdleOp)
 
 
 def write_payload(index: int, nbytes: int) -> bytes:
@@ -131,9 +144,9 @@ def write_payload(index: int, nbytes: int) -> bytes:
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Workload:
-    """Limits, the bytes the peer sends in ``chunks``, how it ends, and the application's ``ops`` in order."""
+    """StreamLimits, the bytes the peer sends in ``chunks``, how it ends, and the application's ``ops`` in order."""
 
-    limits: Limits
+    limits: StreamLimits
     data: bytes
     chunks: tuple[int, ...]
     ops: tuple[Op, ...]

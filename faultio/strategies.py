@@ -50,8 +50,9 @@ from ._plan import (
 )
 from ._plan import TLS_KINDS
 from ._workload import (
-    Limits,
+    IdleOp,
     Op,
+    StreamLimits,
     ReadBytesOp,
     ReadUntilCloseOp,
     ReadUntilOp,
@@ -314,8 +315,8 @@ def stream_limits(
     max_buffer_size: st.SearchStrategy[int] | None = None,
     read_chunk_size: st.SearchStrategy[int] | None = None,
     max_write_buffer_size: st.SearchStrategy[int | None] | None = None,
-) -> st.SearchStrategy[Limits]:
-    """``Limits`` small enough for a workload to reach: a buffer of 8..256 bytes, a read chunk around a
+) -> st.SearchStrategy[StreamLimits]:
+    """``StreamLimits`` small enough for a workload to reach: a buffer of 8..256 bytes, a read chunk around a
     few sizes relative to it (1, half of it, all of it, one above), a write buffer limit or none.
 
     Pass strategies to fix or widen any of them.
@@ -325,14 +326,14 @@ def stream_limits(
               else st.one_of(st.none(), st.integers(1, 128)))
 
     @st.composite
-    def limits(draw: st.DrawFn) -> Limits:
+    def limits(draw: st.DrawFn) -> StreamLimits:
         size = draw(buffers)
         if read_chunk_size is not None:
             chunk = draw(read_chunk_size)
         else:
             chunk = draw(st.one_of(st.sampled_from([max(1, size // 2), 1, size, size + 1]),
                                    st.integers(1, 2 * size)))
-        return Limits(max_buffer_size=size, read_chunk_size=chunk, max_write_buffer_size=draw(writes))
+        return StreamLimits(max_buffer_size=size, read_chunk_size=chunk, max_write_buffer_size=draw(writes))
 
     return limits()
 
@@ -436,7 +437,7 @@ def _filler(draw: st.DrawFn, nbytes: int, avoid: bytes | None = None) -> bytes:
 
 def workloads(
     *,
-    limits: st.SearchStrategy[Limits] | None = None,
+    limits: st.SearchStrategy[StreamLimits] | None = None,
     max_ops: int = 6,
     max_chunks: int = 12,
     endings: Iterable[str] = ("eof", "reset"),
@@ -446,7 +447,7 @@ def workloads(
     Each read op draws the bytes it will meet: a line for ``read_until``/``read_until_regex`` of a length
     around its ``max_bytes`` (or around ``max_buffer_size`` without one), ending in a delimiter from
     ``delimiters``; a message for ``read_bytes`` around ``read_chunk_size`` or ``max_buffer_size``;
-    partial reads of every size. Writes are empty, around ``max_write_buffer_size`` or beyond it. The
+    partial reads of every size; idle periods (the stream, with no read pending, may read ahead). Writes are empty, around ``max_write_buffer_size`` or beyond it. The
     peer's sends are cut with a boundary inside every delimiter at a drawn offset, and the data may stop
     short (the connection ends mid-read). ``read_until_close`` comes only last. Shrinks towards one op,
     one send, a clean EOF.
@@ -467,7 +468,7 @@ def workloads(
         cuts: list[int] = []
         for index in range(nops):
             kind = draw(st.sampled_from(
-                ["read_until", "read_bytes", "regex", "partial", "write", "streaming", "until_close"]))
+                ["read_until", "read_bytes", "regex", "partial", "write", "streaming", "idle", "until_close"]))
             if kind == "until_close" and index != nops - 1:
                 kind = "read_bytes"
             if kind in ("read_until", "regex"):
@@ -491,6 +492,8 @@ def workloads(
                 nbytes = draw(partial_read_sizes(lim.read_chunk_size))
                 data += _filler(draw, draw(st.integers(0, nbytes + 1)))
                 ops.append(ReadBytesOp(nbytes=nbytes, partial=True))
+            elif kind == "idle":
+                ops.append(IdleOp())
             elif kind == "write":
                 ops.append(WriteOp(nbytes=draw(write_sizes(lim.max_write_buffer_size))))
             else:

@@ -3,7 +3,7 @@
 Rules for this module:
 - Sans-IO and small: the model never runs a stream, a loop or a fake fd. It is given the bytes the stream's
   fd delivered before the connection ended (``received``), how it ended (``"eof"`` or ``"reset"``) and the
-  stream's ``Limits``; it answers, op by op, with an ``Expect`` and learns what the stream really did
+  stream's ``StreamLimits``; it answers, op by op, with an ``Expect`` and learns what the stream really did
   (``advance``) only where the contract leaves a choice (how many bytes a partial read returns).
 - Obviously correct before fast: a read's fate is decided by growing the stream's buffer one byte at a
   time, in the order a correct stream meets the facts: more than ``max_buffer_size`` held → overflow;
@@ -27,8 +27,9 @@ import re
 
 from faultio._errors import StreamBufferFullError, StreamClosedError, UnsatisfiableReadError
 from faultio._workload import (
-    Limits,
+    IdleOp,
     Op,
+    StreamLimits,
     ReadBytesOp,
     ReadUntilCloseOp,
     ReadUntilOp,
@@ -85,7 +86,7 @@ def _first_end(op: Op, data: bytes) -> int | None:
 class Model:
     """Walk a workload's ops over ``received``; ``expect(op)`` then ``advance(op, observed)`` for each."""
 
-    def __init__(self, limits: Limits, received: bytes, ending: str) -> None:
+    def __init__(self, limits: StreamLimits, received: bytes, ending: str) -> None:
         self.limits = limits
         self.received = received
         self.ending_error = ENDING_ERRORS[ending]
@@ -200,6 +201,8 @@ class Model:
     # -- the public walk ---------------------------------------------------------------------------
     def expect(self, op: Op) -> Expect:
         """What ``op`` must do now (call ``advance`` with what it did before asking about the next)."""
+        if isinstance(op, IdleOp):
+            return Expect(OK, why="nothing asked")
         if isinstance(op, WriteOp):
             if self.closed:
                 return Expect(FAIL, raises=StreamClosedError, why="write on a closed stream")
@@ -214,6 +217,8 @@ class Model:
     def advance(self, op: Op, observed: Observed) -> None:
         """Move past ``op``, given what the stream did (already judged by ``check``)."""
         index, self._index = self._index, self._index + 1
+        if isinstance(op, IdleOp):
+            return
         if isinstance(op, WriteOp):
             if observed.raised is None:
                 self.written += write_payload(index, op.nbytes)
@@ -231,6 +236,8 @@ class Model:
     def check(self, op: Op, observed: Observed) -> str | None:
         """Why ``observed`` breaks ``expect(op)``, or ``None`` when it is what the model allows."""
         want = self.expect(op)
+        if isinstance(op, IdleOp):
+            return None
         if isinstance(op, WriteOp):
             raised = type(observed.raised) if observed.raised is not None else None
             if raised is not want.raises:

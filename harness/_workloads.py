@@ -20,6 +20,7 @@ from typing import Any
 
 from faultio import FaultPlan, Peer, socketpair
 from faultio._workload import (
+    IdleOp,
     ReadBytesOp,
     ReadUntilCloseOp,
     ReadUntilOp,
@@ -104,6 +105,7 @@ def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: T
     monitor = run.monitor = attach_monitor(loop, stream, fd, peer, transport)
     observed: list[Observed] = []
     state = {"ended": False, "discarded": 0}
+    peer_at_done: dict[int, int] = {}
     pieces = list(workload.pieces())
 
     def end_connection() -> None:
@@ -129,6 +131,10 @@ def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: T
     async def scenario() -> None:
         driver = Driver(run, "future")
         for index, op in enumerate(workload.ops):
+            if isinstance(op, IdleOp):
+                await loop.sleep(op.seconds)
+                observed.append(Observed(b""))
+                continue
             if isinstance(op, WriteOp):
                 monitor.op_started(None)
                 try:
@@ -144,6 +150,8 @@ def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: T
                     continue
                 observed.append(Observed(b""))
                 drain()
+                # A write is done once its bytes are handed to the fd: the peer can read them all now.
+                peer_at_done[index] = len(peer.received)
                 continue
             read_op, method, args, kwargs, streaming = _read_call(op)
             before = len(monitor.delivered)
@@ -192,6 +200,8 @@ def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: T
             monitor.finish()
         finally:
             monitor.detach()
+    if not peer_sock.closed():
+        drain()
     sent = bytes(peer.sent)
     received = sent[: len(sent) - state["discarded"]] if workload.ending == "reset" else sent
     peer_received = bytes(peer.received)
@@ -203,6 +213,10 @@ def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: T
             mismatches.append(f"op {index}: {problem}")
             break
         model.advance(op, seen)
+        if index in peer_at_done and peer_at_done[index] < len(model.written):
+            mismatches.append(f"op {index}: {op.name}(nbytes={op.nbytes}) completed when the peer could read "
+                              f"{peer_at_done[index]} bytes of the {len(model.written)} written so far")
+            break
     else:
         if peer_received != bytes(model.written):
             mismatches.append(f"the peer received {len(peer_received)} bytes of writes, the model says "

@@ -57,9 +57,13 @@ def kinds_in(plan: FaultPlan) -> set[str]:
     return found
 
 
-def test_public_surface_is_four_strategy_functions():
+def test_public_surface_is_the_plan_and_workload_strategy_functions():
     assert faultio.strategies.__all__ == sorted(faultio.strategies.__all__)
-    assert faultio.strategies.__all__ == ["fault_plans", "read_steps", "tls_fault_plans", "write_steps"]
+    assert faultio.strategies.__all__ == [
+        "chunkings", "delimiter_regexes", "delimiters", "fault_plans", "partial_read_sizes", "read_steps",
+        "sizes_around", "split_delimiters", "stream_limits", "tls_fault_plans", "workloads", "write_sizes",
+        "write_steps",
+    ]
 
 
 @QUICK

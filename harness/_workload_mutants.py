@@ -1,0 +1,137 @@
+"""Mutants the fixed matrix cannot see: bugs at the edges of a stream's limits and of its chunking.
+
+Rules for this module (those of ``harness._mutants`` apply: small ``IOStream`` subclasses, the broken line
+marked ``# BUG:``, module-level classes, knowing nothing of plans or monitors):
+- Each mutant here breaks the stream only where the matrix's fixed workloads never go: a line that ends
+  exactly at ``max_bytes`` or ``max_buffer_size``, one byte past it, a delimiter of three or more bytes
+  split across two arrivals, a recv that fills ``read_chunk_size`` exactly, bytes already buffered when a
+  streaming read starts, a write that fills ``max_write_buffer_size`` exactly.
+- ``WORKLOAD_MUTANTS`` is their catalogue. They are not (yet) in the self-check's ``MUTANTS``: the
+  self-check requires the fixed matrix to catch every mutant, and these are caught by generated workloads
+  (``harness._workloads``), which the self-check does not run yet.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from faultio import IOLoop, IOStream, StreamBufferFullError, UnsatisfiableReadError
+from faultio._future import Future
+from faultio._iostream_util import gen_log
+
+from ._mutants import Mutant, _m
+
+
+class MaxBytesOneShort(IOStream):
+    """``read_until(max_bytes=m)`` refuses a line that ends exactly at byte ``m``."""
+
+    def _check_max_bytes(self, delimiter: Any, size: int) -> None:
+        # BUG: ">=" where the limit is inclusive: a match ending at max_bytes is refused.
+        if self._read_max_bytes is not None and size >= self._read_max_bytes:
+            raise UnsatisfiableReadError(f"delimiter {delimiter!r} not found within {self._read_max_bytes} bytes")
+
+
+class MaxBytesOneLong(IOStream):
+    """``read_until(max_bytes=m)`` accepts a line that ends at byte ``m + 1``."""
+
+    def _check_max_bytes(self, delimiter: Any, size: int) -> None:
+        # BUG: one byte of slack: a match ending at max_bytes + 1 is accepted.
+        if self._read_max_bytes is not None and size > self._read_max_bytes + 1:
+            raise UnsatisfiableReadError(f"delimiter {delimiter!r} not found within {self._read_max_bytes} bytes")
+
+
+class BufferFullOneEarly(IOStream):
+    """The read buffer counts as overflowing when it holds exactly ``max_buffer_size`` bytes."""
+
+    def _read_to_buffer(self) -> int:
+        count = super()._read_to_buffer()
+        # BUG: ">=" where the limit is inclusive: a buffer exactly full is taken for an overflow.
+        if count and not self.closed() and self._rbuf.size >= self.max_buffer_size:
+            exc = StreamBufferFullError(f"Reached maximum read buffer size: {self._rbuf.size} bytes buffered")
+            gen_log.error("Reached maximum read buffer size")
+            self._clear_read_request()
+            self.close(exc_info=(StreamBufferFullError, exc, None))
+            return 0
+        return count
+
+
+class LongDelimiterSplitMissed(IOStream):
+    """A delimiter of three or more bytes is missed when its first two bytes or more arrived in an earlier
+    recv than the rest: the resumed search backs up one byte, not ``len(delimiter) - 1``."""
+
+    _scan_from = 0
+
+    def _consume(self, loc: int) -> bytes:
+        self._scan_from = 0
+        return super()._consume(loc)
+
+    def read_until(self, delimiter: bytes, callback: Any = None, max_bytes: int | None = None) -> Future | None:
+        self._scan_from = 0
+        return super().read_until(delimiter, callback, max_bytes)
+
+    def _find_read_pos(self) -> int | None:
+        delimiter = self._read_delimiter
+        if delimiter is None or self._read_bytes is not None or not self._rbuf.size:
+            return super()._find_read_pos()
+        held = bytes(self._rbuf.data[self._rbuf.pos : self._rbuf.pos + self._rbuf.size])
+        loc = held.find(delimiter, self._scan_from)
+        if loc == -1:
+            # BUG: backs up one byte (right only for delimiters of two bytes), not len(delimiter) - 1.
+            self._scan_from = max(0, len(held) - 1)
+            self._check_max_bytes(delimiter, len(held) + 1)
+            return None
+        end = loc + len(delimiter)
+        self._check_max_bytes(delimiter, end)
+        return end
+
+
+class LosesByteOfFullChunk(IOStream):
+    """A recv that fills ``read_chunk_size`` exactly loses its last byte (a buffer one byte short)."""
+
+    def read_from_fd(self) -> bytes | None:
+        chunk = super().read_from_fd()
+        if chunk and len(chunk) == self.read_chunk_size and self._rbuf.size + len(chunk) < self.max_buffer_size:
+            # BUG: the last byte of a full chunk is dropped.
+            return chunk[:-1]
+        return chunk
+
+
+class LateStreamingCallback(IOStream):
+    """When the bytes already buffered as a streaming read starts fill exactly one ``read_chunk_size``, they
+    reach its callback only once more bytes arrive (or the stream closes), not at once."""
+
+    def _try_inline_read(self) -> None:
+        if self._streaming_callback is not None and self._rbuf.size == self.read_chunk_size and not self.closed():
+            # BUG: the buffered bytes are not handed to the streaming callback before waiting for the fd.
+            self._add_io_state(IOLoop.READ)
+            return
+        super()._try_inline_read()
+
+
+class EarlyWriteAtLimit(IOStream):
+    """A write that fills ``max_write_buffer_size`` exactly completes before its bytes are sent."""
+
+    def write(self, data: bytes, callback: Any = None) -> Future | None:
+        limit = self.max_write_buffer_size
+        real = super().write(data, callback)
+        if limit is not None and len(data) == limit and callback is None and real is not None and not real.done():
+            # BUG: the caller is told the write is done while its bytes still wait in the write buffer.
+            early = Future(label="write")
+            early.set_result(None)
+            return early
+        return real
+
+
+PLAIN = ("plain",)
+
+#: The catalogue of the mutants only generated workloads catch, in display order. ``expects`` is empty: what
+#: catches them is the reference model (``WorkloadResult.mismatches``), which has no invariant slug yet.
+WORKLOAD_MUTANTS: tuple[Mutant, ...] = (
+    _m("max-bytes-one-short", MaxBytesOneShort, PLAIN),
+    _m("max-bytes-one-long", MaxBytesOneLong, PLAIN),
+    _m("buffer-full-one-early", BufferFullOneEarly, PLAIN),
+    _m("long-delimiter-split-missed", LongDelimiterSplitMissed, PLAIN),
+    _m("loses-byte-of-full-chunk", LosesByteOfFullChunk, PLAIN),
+    _m("late-streaming-callback", LateStreamingCallback, PLAIN),
+    _m("early-write-at-limit", EarlyWriteAtLimit, PLAIN),
+)
