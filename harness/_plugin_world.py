@@ -34,16 +34,15 @@ from faultio import (
 )
 
 from ._case import Case, CaseResult, Violation
-from ._plugin_stream import ForgivingPeer, MonitoredStream, tls_peer
+from ._plugin_stream import ForgivingPeer, MonitoredStream
 from ._runner import (
     MAX_BUFFER_SIZE,
     TLS_FLOOD_BYTES,
     attach_monitor,
     derive_seed,
-    split_tls_flood,
     trace_window,
 )
-from ._targets import DEFAULT_TARGET, DEFAULT_TARGET_SPEC, load_target, stream_class_factory
+from ._targets import DEFAULT_TARGET, DEFAULT_TARGET_SPEC, Target, load_target, stream_class_factory
 from .engine.verdict import is_closed_error
 from .pytest_plugin import GENERATED, Cell, Settings
 
@@ -160,6 +159,14 @@ class PluginLoop(IOLoop):
         self.close()
 
 
+class _TLSCell(NamedTuple):
+    """What ``harness._tls_peer.tls_setup`` reads of a case, for a faulted test's cell."""
+
+    fault: str
+    plan: FaultPlan
+    seed: int
+
+
 class FaultSocketPair(NamedTuple):
     """``fault_socketpair``'s value: ``(target, peer)`` real sockets; ``target`` obeys the plan."""
 
@@ -177,6 +184,8 @@ class Exchange:
     monitor: Any
     #: What the test last handed to ``check_received`` (bytes, or a list of messages).
     checked: Any = None
+    #: How the ssl transport was set up (``harness._tls_peer.TLSSetup``); None on plain and under asyncio.
+    tls: Any = None
     finished = False
 
     @property
@@ -187,9 +196,12 @@ class Exchange:
 
     @property
     def disrupted(self) -> bool:
-        """Whether the plan cut the exchange short (a reset, an early EOF, a flood, a failed TLS handshake):
+        """Whether the plan cut the exchange short (a reset, an early EOF, a flood, a failed TLS handshake, a
+        TLS record the peer cut):
         then only a prefix of what was sent can be expected to arrive."""
-        if self.flooded or getattr(self.peer, "eof", None) in ("error", "reset"):
+        if self.flooded or getattr(self.peer, "eof", None) in ("error", "reset", "cut"):
+            return True
+        if self.tls is not None and self.tls.handshake_must_fail:  # known from the start, before the peer sees it fail
             return True
         return any(e.get("fault") in CUTTING_FAULTS and e.get("fd") == self.fd.fd
                    for e in self.fd.loop.trace.events("fd", "inject"))
@@ -227,24 +239,38 @@ class StreamPair(Exchange):
         self.plan = plan
         self.transport = transport
         self._state = state
-        fd_plan, flood_at = split_tls_flood(plan) if transport == "ssl" else (plan, None)
+        make = stream_class_factory(factory) if isinstance(factory, type) else factory
+        # The ssl transport is set up as the matrix sets up a case (``harness._tls_peer``): the fd plan without
+        # the steps that mean plaintext positions there, the peer's TLS behaviour for a TLS kind (how it shapes
+        # records and ends the connection, whom it trusts) and which side is the TLS client.
+        tls = None
+        if transport == "ssl":
+            from ._tls_peer import TLSRoleError, tls_setup  # pyOpenSSL: only for the ssl transport
+
+            tls = tls_setup(_TLSCell(fault=state.cell.kind, plan=plan, seed=state.seed))
+        self.tls = tls
+        fd_plan = tls.plan if tls is not None else plan
         # Ciphertext hex says nothing and varies: payloads are recorded on the plain transport only.
         self.fd, self.peer_sock = socketpair(loop, fd_plan, record_payload=transport == "plain",
                                              profile=state.cell.profile)
-        ssl_context = None
-        if transport == "ssl":
+        # ``raw_stream``: the stream exactly as the factory made it (``stream`` is it, seen by the monitors).
+        if tls is not None:
             from faultio._certs import server_context
 
-            ssl_context = server_context()
-        make = stream_class_factory(factory) if isinstance(factory, type) else factory
-        #: The stream exactly as the factory made it (``stream`` is it, seen by the monitors).
-        self.raw_stream = make(self.fd, io_loop=loop, transport=transport, max_buffer_size=MAX_BUFFER_SIZE,
-                               ssl_context=ssl_context)
-        if transport == "ssl":
-            self.peer: Any = tls_peer(loop, self.peer_sock, flood_at=flood_at, flood_bytes=TLS_FLOOD_BYTES)
+            target = Target(name=factory_name(factory, state.settings), factory=make)
+            try:
+                self.raw_stream = tls.make_stream(target, self.fd, io_loop=loop, max_buffer_size=MAX_BUFFER_SIZE,
+                                                  server_context=server_context())
+            except TLSRoleError as exc:
+                pytest.skip(f"{plan.name} needs the stream under test as the TLS client: {exc}")
+            self.peer: Any = tls.make_peer(loop, self.peer_sock, flood_bytes=TLS_FLOOD_BYTES)
         else:
+            self.raw_stream = make(self.fd, io_loop=loop, transport=transport, max_buffer_size=MAX_BUFFER_SIZE,
+                                   ssl_context=None)
             self.peer = ForgivingPeer(loop, self.peer_sock)
         self.monitor = attach_monitor(loop, self.raw_stream, self.fd, self.peer, transport)
+        if tls is not None:
+            tls.announce(loop)  # the case's TLS expectation, for the TLS checkers
         self.stream = MonitoredStream(self.raw_stream, self.monitor)
         self.finished = False
 

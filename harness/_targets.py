@@ -100,6 +100,8 @@ def stream_class_factory(cls: type) -> Callable[..., Any]:
                    server_side=True)
 
     factory.__qualname__ = f"factory({cls.__qualname__})"
+    # The class itself, for a TLS case that needs it as the client (``harness._tls_peer.make_tls_client``).
+    factory.stream_class = cls  # type: ignore[attr-defined]
     return factory
 
 

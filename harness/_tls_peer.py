@@ -1,4 +1,5 @@
-"""The ssl transport of the matrix: the TLS peer and, for the TLS fault kinds, who plays which TLS role.
+"""The ssl transport of the matrix (and of the pytest plugin's ``fault_streams``): the TLS peer and, for the TLS
+fault kinds, who plays which TLS role.
 
 Rules for this module:
 - Everything here is derived from the case alone (its fault kind, its plan and the variant the plan's name
@@ -191,15 +192,17 @@ def _stream_class(target: Any) -> type | None:
 
     if target.name in DEFAULT_TARGET_NAMES:
         return SSLIOStream
-    module_name, sep, attr = target.name.partition(":")
-    if not sep:
-        return None
-    try:
-        obj: Any = importlib.import_module(module_name)
-        for part in attr.split("."):
-            obj = getattr(obj, part)
-    except Exception:
-        return None
+    obj: Any = getattr(target.factory, "stream_class", None)  # a class made a factory (``stream_class_factory``)
+    if obj is None:
+        module_name, sep, attr = target.name.partition(":")
+        if not sep:
+            return None
+        try:
+            obj = importlib.import_module(module_name)
+            for part in attr.split("."):
+                obj = getattr(obj, part)
+        except Exception:
+            return None
     if isinstance(obj, type) and _takes(obj, "ssl_options") and _takes(obj, "server_side"):
         return obj
     return None

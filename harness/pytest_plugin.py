@@ -28,6 +28,8 @@ MARKER_HELP = (
     'faults(*kinds, transports=("plain",), inbound_size=256, outbound_size=256, profile="raw"): run the test '
     'once per fault kind (eintr, econnreset, ewouldblock, dribble, flood, or "all") and transport (plain, ssl), '
     "with the fault_plan / fault_streams / fault_event_loop / fault_socketpair fixtures set up for that kind. "
+    "On ssl the TLS kinds (ragged-eof, eof-mid-record, record-split, records-coalesced, handshake-fail, "
+    "tls-flood) are valid too, played by fault_streams' TLS peer; \"all\" includes them on ssl only. "
     "The sizes say how many bytes the test's stream reads and writes, so the faults land inside the exchange. "
     "profile is the fds' realism profile: raw (an injected EINTR raises InterruptedError) or cpython (retried "
     "inside the call, as CPython's socket methods do since PEP 475); the default is cpython for a test using "
@@ -143,7 +145,7 @@ def _kinds(spec: str, where: str) -> tuple[str, ...]:
     from faultio._plan import parse_kinds
 
     try:
-        return parse_kinds(spec)
+        return parse_kinds(spec, transports=TRANSPORTS)  # --faults filters every transport's kinds
     except PlanError as exc:
         raise pytest.UsageError(f"{where}: {exc}") from None
 
@@ -223,7 +225,7 @@ def _default_profile(fixturenames: Any) -> str:
 def _marker_cells(metafunc: pytest.Metafunc, marker: pytest.Mark, settings: Settings) -> list[Any]:
     """The parameter sets of a marked test; every problem is a collection error naming the valid values."""
     from faultio._errors import PlanError
-    from faultio._plan import parse_kinds
+    from faultio._plan import FAULT_KINDS, KIND_TRANSPORTS, TLS_KINDS, parse_kinds
     from faultio._shaped import PROFILES
 
     where = f"@pytest.mark.faults on {metafunc.definition.nodeid}"
@@ -234,10 +236,6 @@ def _marker_cells(metafunc: pytest.Metafunc, marker: pytest.Mark, settings: Sett
     profile = marker.kwargs.get("profile", _default_profile(metafunc.fixturenames))
     if not isinstance(profile, str) or profile not in PROFILES:
         pytest.fail(f"{where}: profile={profile!r} is not valid; valid: {', '.join(PROFILES)}", pytrace=False)
-    try:
-        kinds = parse_kinds([str(k) for k in marker.args] or ["all"])
-    except PlanError as exc:
-        pytest.fail(f"{where}: {exc}", pytrace=False)
     given = marker.kwargs.get("transports", ("plain",))
     if isinstance(given, str):
         transports: tuple[Any, ...] = (given,)
@@ -255,9 +253,16 @@ def _marker_cells(metafunc: pytest.Metafunc, marker: pytest.Mark, settings: Sett
         if transport not in TRANSPORTS:
             pytest.fail(f"{where}: unknown transport {transport!r}; valid transports: plain, ssl, all",
                         pytrace=False)
+    try:
+        # Knowing the transports: "all" names the TLS kinds too where ssl is asked for, and a TLS kind asked
+        # for on plain alone is refused with the kinds valid there.
+        kinds = parse_kinds([str(k) for k in marker.args] or ["all"], transports=transports)
+    except PlanError as exc:
+        pytest.fail(f"{where}: {exc}", pytrace=False)
     if "fault_event_loop" in metafunc.fixturenames and transports != ("plain",):
         pytest.fail(f"{where}: fault_event_loop runs over the plain transport only (transports={given!r}); "
-                    "for TLS under faults use fault_streams or the harness's asyncio-streams target",
+                    "for TLS under faults (and the TLS kinds) use fault_streams or the harness's "
+                    "asyncio-streams target",
                     pytrace=False)
     sizes = {}
     for key in ("inbound_size", "outbound_size"):
@@ -266,12 +271,21 @@ def _marker_cells(metafunc: pytest.Metafunc, marker: pytest.Mark, settings: Sett
             pytest.fail(f"{where}: {key}={value!r} is not valid; it must be an integer >= 0", pytrace=False)
         sizes[key] = value
     chosen = tuple(k for k in kinds if settings.faults is None or k in settings.faults)
-    cells = [Cell(kind, t, profile=profile, **sizes) for t in transports for kind in chosen]
-    if settings.examples and chosen:
+    tls_chosen = [k for k in chosen if k in TLS_KINDS]
+    if tls_chosen and "fault_socketpair" in metafunc.fixturenames and "fault_streams" not in metafunc.fixturenames:
+        pytest.fail(f"{where}: the TLS kinds ({', '.join(tls_chosen)}) act through fault_streams' TLS peer; "
+                    f"fault_socketpair is a plain socket pair with no TLS layer (its kinds: {', '.join(FAULT_KINDS)})",
+                    pytrace=False)
+    # Each kind runs on the transports it applies to (a TLS kind on ssl only).
+    cells = [Cell(kind, t, profile=profile, **sizes) for t in transports for kind in chosen
+             if t in KIND_TRANSPORTS[kind]]
+    # Generated plans mix the kernel faults; the TLS kinds are peer behaviours, not steps to mix.
+    core = tuple(k for k in chosen if k not in TLS_KINDS)
+    if settings.examples and core:
         from . import _plugin_world
 
         plans = _plugin_world.generated_plans(settings.examples, seed=settings.seed,
-                                              nodeid=metafunc.definition.nodeid, kinds=chosen, **sizes)
+                                              nodeid=metafunc.definition.nodeid, kinds=core, **sizes)
         cells += [Cell(GENERATED, t, plan=plan, index=i, profile=profile, **sizes) for t in transports
                   for i, plan in enumerate(plans)]
     if not cells:
@@ -362,11 +376,11 @@ def fault_streams(request: pytest.FixtureRequest, fault_plan: Any, fault_loop: A
     ``.stream`` is the stream under test (from ``fault_stream_factory``) on the fd that obeys
     ``fault_plan``, watched by the invariant monitors: every read and write it makes is checked at every
     loop step. ``.peer`` is the ``faultio.Peer`` (``faultio.TLSPeer`` on the ssl transport, which
-    handshakes on first use) the test drives; it treats a connection the plan cut as EOF instead of
-    raising. ``.check_received(received, sent)`` judges what your code read against what was sent;
-    ``.disrupted`` says whether the plan cut the exchange short. When the test ends the loop is run until
-    quiet, the stream is closed if it is still open, and any broken invariant fails the test with its slug,
-    the trace around it and the command that replays it.
+    handshakes on first use and plays the cell's TLS kind as the matrix's peer does) the test drives; it
+    treats a connection the plan cut as EOF instead of raising. ``.check_received(received, sent)`` judges
+    what your code read against what was sent; ``.disrupted`` says whether the plan cut the exchange short.
+    When the test ends the loop is run until quiet, the stream is closed if it is still open, and any broken
+    invariant fails the test with its slug, the trace around it and the command that replays it.
     """
     return _world(request).open_pair(fault_stream_factory)
 

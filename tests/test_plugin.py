@@ -14,6 +14,7 @@ from faultio import (
     FaultPlan,
     plan_for_kind,
 )
+from faultio._plan import ALL_KINDS, TLS_KINDS
 
 pytest_plugins = ["pytester"]
 
@@ -113,7 +114,24 @@ def test_marker_parametrises_over_every_kind_and_transport_with_readable_ids(pro
     project.makepyfile(test_ext_server=server_test(transports='("plain", "ssl")'))
     result = project.runpytest("--collect-only", "-q")
     ids = re.findall(r"\[([\w-]+)\]", result.stdout.str())
-    assert ids == [*FAULT_KINDS, *(f"{k}-ssl" for k in FAULT_KINDS)]
+    # "all" is the five core kinds on plain, and the TLS kinds too on ssl.
+    assert ids == [*FAULT_KINDS, *(f"{k}-ssl" for k in ALL_KINDS)]
+
+
+@pytest.mark.parametrize("transports, expected", [
+    ('("plain",)', list(FAULT_KINDS)),
+    ('("ssl",)', [f"{k}-ssl" for k in ALL_KINDS]),
+], ids=["plain", "ssl"])
+def test_all_on_one_transport_is_the_kinds_valid_there(project, transports, expected):
+    project.makepyfile(test_ext_server=server_test(transports=transports))
+    result = project.runpytest("--collect-only", "-q")
+    assert re.findall(r"\[([\w-]+)\]", result.stdout.str()) == expected
+
+
+def test_a_tls_kind_runs_on_the_ssl_transport_only_when_both_are_asked_for(project):
+    project.makepyfile(test_ext_server=server_test(kinds='"eintr", "ragged-eof"', transports='("plain", "ssl")'))
+    result = project.runpytest("--collect-only", "-q")
+    assert re.findall(r"\[([\w-]+)\]", result.stdout.str()) == ["eintr", "eintr-ssl", "ragged-eof-ssl"]
 
 
 def test_faults_option_narrows_the_marker(project):
@@ -123,6 +141,18 @@ def test_faults_option_narrows_the_marker(project):
     result = project.runpytest("-q", "--faults", "econnreset", "-rs")
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["*--faults econnreset leaves none of the kinds*(eintr, dribble, flood)*"])
+
+
+def test_faults_option_accepts_the_tls_kinds_and_narrows_the_marker_by_them(project):
+    project.makepyfile(test_ext_server=server_test(transports='("plain", "ssl")'))
+    result = project.runpytest("--collect-only", "-q", "--faults", "record-split,eintr,ragged-eof")
+    assert re.findall(r"\[([\w-]+)\]", result.stdout.str()) == ["eintr", "eintr-ssl", "ragged-eof-ssl",
+                                                                  "record-split-ssl"]
+    # On a plain-only marker a TLS kind leaves nothing to run: skipped, saying why.
+    project.makepyfile(test_ext_server=server_test())
+    result = project.runpytest("-q", "--faults", "ragged-eof", "-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*--faults ragged-eof leaves none of the kinds*(eintr, *, flood)*"])
 
 
 def test_ini_values_stand_in_for_the_options(project):
@@ -136,15 +166,35 @@ def test_ini_values_stand_in_for_the_options(project):
 def test_unknown_kind_is_a_collection_error_naming_the_valid_kinds(project):
     project.makepyfile(test_ext_server=server_test(kinds='"eintr", "sigpipe"'))
     result = project.runpytest()
-    result.stdout.fnmatch_lines(["*unknown fault kind 'sigpipe'; valid kinds: eintr, econnreset, ewouldblock, "
-                                 "dribble, flood, all*"])
+    result.stdout.fnmatch_lines(["*unknown fault kind 'sigpipe'; valid kinds for transport plain: eintr, econnreset, "
+                                 "ewouldblock, dribble, flood, all*"])
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+
+
+@pytest.mark.parametrize("kind", TLS_KINDS)
+def test_a_tls_kind_on_the_plain_transport_only_is_a_collection_error_naming_the_plain_kinds(project, kind):
+    project.makepyfile(test_ext_server=server_test(kinds=f'"eintr", "{kind}"'))
+    result = project.runpytest()
+    result.stdout.fnmatch_lines([f"*@pytest.mark.faults on test_ext_server.py::test_server_reads_every_message: "
+                                 f"fault kind '{kind}' applies to the ssl transport only; valid kinds for "
+                                 "transport plain: eintr, econnreset, ewouldblock, dribble, flood, all*"])
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+
+
+def test_a_tls_kind_with_fault_socketpair_is_a_collection_error(project):
+    project.makepyfile(test_ext_x='import pytest\n\n@pytest.mark.faults("ragged-eof", transports="ssl")\n'
+                       'def test_x(fault_socketpair):\n    pass\n')
+    result = project.runpytest()
+    result.stdout.fnmatch_lines(["*the TLS kinds (ragged-eof) act through fault_streams' TLS peer; "
+                                 "fault_socketpair is a plain socket pair with no TLS layer*"])
     assert result.ret == pytest.ExitCode.INTERRUPTED
 
 
 def test_unknown_faults_option_is_a_usage_error(project):
     project.makepyfile(test_ext_server=server_test())
     result = project.runpytest("--faults", "eintr,nope")
-    result.stderr.fnmatch_lines(["*--faults: unknown fault kind 'nope'; valid kinds:*"])
+    result.stderr.fnmatch_lines(["*--faults: unknown fault kind 'nope'; valid kinds for transport plain,ssl: "
+                                 "eintr, *, flood, ragged-eof, *, tls-flood, all"])
     assert result.ret == pytest.ExitCode.USAGE_ERROR
 
 
@@ -231,7 +281,7 @@ def test_fault_plan_is_seeded_by_the_fault_seed_and_the_test_id(project):
 
 def test_a_correct_handler_passes_under_every_fault_and_transport(project):
     project.makepyfile(test_ext_server=server_test(transports='("plain", "ssl")'))
-    project.runpytest().assert_outcomes(passed=10)
+    project.runpytest().assert_outcomes(passed=len(FAULT_KINDS) + len(ALL_KINDS))
 
 
 def test_a_short_read_taken_for_a_message_fails_with_data_integrity(project):
@@ -437,6 +487,125 @@ def test_generated_plans_keep_their_seed_under_a_derandomizing_settings_profile(
         assert [_plans(seed) for seed in (0, 1)] == default
     finally:
         settings.load_profile(previous)
+
+
+# --- the TLS kinds ------------------------------------------------------------------------------------
+
+TLS_TEST = '''
+import pytest
+
+from faultio import StreamClosedError
+
+PAYLOAD = bytes(range(256)) * 2
+
+
+@pytest.mark.faults({kinds}, transports=("ssl",), inbound_size=len(PAYLOAD))
+def test_reads_everything_until_the_peer_hangs_up(fault_loop, fault_streams):
+    stream, peer = fault_streams.stream, fault_streams.peer
+
+    async def client():
+        await peer.send_all(PAYLOAD)
+        await peer.close()
+
+    async def server():
+        try:
+            return await stream.read_until_close()
+        except StreamClosedError:
+            return None  # the connection did not end cleanly: nothing is taken for the whole payload
+
+    fault_loop.spawn(client())
+    got = fault_loop.run_sync(server)
+    if got is not None:
+        fault_streams.check_received(got, PAYLOAD)
+'''
+
+
+def test_faultio_s_ssl_stream_passes_under_every_tls_kind(project):
+    project.makepyfile(test_ext_tls=TLS_TEST.format(kinds=", ".join(f'"{k}"' for k in TLS_KINDS)))
+    result = project.runpytest("-v")
+    result.assert_outcomes(passed=len(TLS_KINDS))
+    result.stdout.fnmatch_lines([f"*[[]{k}-ssl[]] PASSED*" for k in TLS_KINDS])
+
+
+def _handshake_variants(project, *args):
+    """Run the TLS test under handshake-fail with fault seeds 0, 1, ... until each variant has run; the
+    outcome (and skip reason) of each variant's first run."""
+    from faultio._plan import HANDSHAKE_VARIANTS
+
+    project.makepyfile(test_ext_tls=TLS_TEST.format(kinds='"handshake-fail"'))
+    seen = {}
+    for seed in range(40):
+        result = project.runpytest("--fault-seed", str(seed), *args)
+        (report,) = [r for r in result.reprec.getreports("pytest_runtest_logreport")
+                     if r.when == "call" or (r.when == "setup" and not r.passed)]
+        plan = FaultPlan.from_json(dict(report.user_properties)["faultio_plan"])
+        seen.setdefault(plan.name.partition(":")[2], (report.outcome, str(report.longrepr)))
+        if len(seen) == len(HANDSHAKE_VARIANTS):
+            return seen
+    raise AssertionError(f"40 fault seeds ran only the handshake-fail variants {sorted(seen)}")
+
+
+def test_faultio_s_ssl_stream_passes_every_handshake_fail_variant(project):
+    seen = _handshake_variants(project)
+    assert {variant: outcome for variant, (outcome, _) in seen.items()} == {
+        "peer-rejects": "passed", "untrusted-cert": "passed", "wrong-hostname": "passed"}
+
+
+def test_a_factory_that_cannot_be_a_tls_client_skips_the_variants_that_need_one(project):
+    project.makepyfile(mystreams='''
+        from faultio import SSLIOStream
+
+        def make(sock, *, io_loop, transport, max_buffer_size, ssl_context):
+            return SSLIOStream(sock, io_loop=io_loop, max_buffer_size=max_buffer_size, ssl_options=ssl_context,
+                               server_side=True)
+    ''')
+    seen = _handshake_variants(project, "--fault-target", "mystreams:make")
+    assert seen["peer-rejects"][0] == "passed"
+    for variant in ("untrusted-cert", "wrong-hostname"):
+        outcome, reason = seen[variant]
+        assert outcome == "skipped" and f"handshake-fail:{variant} needs the stream under test as the TLS client: " \
+            "the target mystreams:make cannot be built as a TLS client" in reason
+
+
+def test_a_stream_taking_a_ragged_eof_for_a_clean_end_fails_under_ragged_eof_with_tls_ragged_eof(project):
+    project.makeconftest('''
+        import pytest
+        from harness._mutants import RaggedEofTakenAsClean
+
+        @pytest.fixture
+        def fault_stream_factory():
+            return RaggedEofTakenAsClean
+    ''')
+    project.makepyfile(test_ext_tls=TLS_TEST.format(kinds='"ragged-eof", "record-split"'))
+    result = project.runpytest("-v", "--junitxml", "junit.xml")
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines([
+        "*[[]record-split-ssl[]] PASSED*",
+        "*_ test_reads_everything_until_the_peer_hangs_up[[]ragged-eof-ssl[]] _*",
+        "faultio: tls-ragged-eof broken under the ragged-eof-ssl fault plan",
+        "[[]tls-ragged-eof[]] read_until_close completed with 512 byte(s) and the stream's error None after the "
+        "peer closed the connection without close_notify*",
+        "fault plan ragged-eof-ssl over ssl (fault seed 0, plan seed *): ragged-eof: read[[]chunk(*",
+        "replay: python -m pytest 'test_ext_tls.py::test_reads_everything_until_the_peer_hangs_up"
+        "[[]ragged-eof-ssl[]]' --fault-seed 0",
+    ])
+    root = ET.parse(project.path / "junit.xml").getroot()
+    props = {tc.get("name"): {p.get("name"): p.get("value") for p in tc.iter("property")}
+             for tc in root.iter("testcase")}
+    ragged = props["test_reads_everything_until_the_peer_hangs_up[ragged-eof-ssl]"]
+    assert ragged["faultio_fault"] == "ragged-eof" and ragged["faultio_transport"] == "ssl"
+    assert ragged["faultio_violations"] == "tls-ragged-eof"
+    assert FaultPlan.from_json(ragged["faultio_plan"]) == plan_for_kind(
+        "ragged-eof", seed=int(ragged["faultio_plan_seed"]), inbound_size=512)
+
+
+def test_fault_event_loop_refuses_the_tls_kinds_saying_it_runs_over_plain_only(project):
+    project.makepyfile(test_ext_x='import pytest\n\n@pytest.mark.faults("ragged-eof", transports=("ssl",))\n'
+                       'async def test_x(fault_event_loop):\n    pass\n')
+    result = project.runpytest()
+    result.stdout.fnmatch_lines(["*fault_event_loop runs over the plain transport only (transports=('ssl',)); "
+                                 "for TLS under faults (and the TLS kinds) use fault_streams*"])
+    assert result.ret == pytest.ExitCode.INTERRUPTED
 
 
 # --- reports ------------------------------------------------------------------------------------------
