@@ -241,7 +241,8 @@ class Model:
         if isinstance(op, WriteOp):
             raised = type(observed.raised) if observed.raised is not None else None
             if raised is not want.raises:
-                return (f"{_name(op)} raised {observed.raised!r}, the model says it must "
+                did = f"raised {observed.raised!r}" if observed.raised is not None else "completed without raising"
+                return (f"{_name(op)} {did}; the model says it must "
                         f"{'raise ' + want.raises.__name__ if want.raises else 'complete'} ({want.why})")
             if want.raises is None and (observed.failed or observed.pending):
                 return f"{_name(op)} did not complete ({want.why})"

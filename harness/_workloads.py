@@ -85,11 +85,15 @@ def _read_call(op: Any) -> tuple[ReadOp, str, tuple[Any, ...], dict[str, Any], b
 
 
 def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: Target = DEFAULT_TARGET,
-                 transport: str = "plain") -> WorkloadResult:
+                 transport: str = "plain", style: str = "future") -> WorkloadResult:
     """Run ``workload`` on a stream made by ``target`` over a fake fd obeying ``plan``; judge it.
 
-    Only the plain transport is supported so far (the model's truth is what the fd delivered).
+    ``style`` is how reads are issued: ``"future"`` or ``"callback"`` (a callback-style read that fails is
+    told only by the close callback, so its ``real_error`` is the stream's ``error``). Only the plain
+    transport is supported so far (the model's truth is what the fd delivered).
     """
+    if style not in ("future", "callback"):
+        raise ValueError(f"style must be 'future' or 'callback', not {style!r}")
     if transport != "plain":
         raise ValueError(f"run_workload supports transport='plain' only, not {transport!r}")
     limits = workload.limits
@@ -129,7 +133,7 @@ def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: T
             peer.received += peer_sock.recv(1 << 16)
 
     async def scenario() -> None:
-        driver = Driver(run, "future")
+        driver = Driver(run, style)
         for index, op in enumerate(workload.ops):
             if isinstance(op, IdleOp):
                 await loop.sleep(op.seconds)
@@ -174,7 +178,10 @@ def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: T
             streamed = bytes(monitor.delivered[before:]) if streaming else b""
             if outcome == "ok":
                 observed.append(Observed(streamed or bytes(value)))
-            elif outcome == "closed" and (value is None or is_closed_error(value)):
+            elif outcome == "closed" and value is None:
+                # Callback style: the close callback ended the read; the stream's error says why.
+                observed.append(Observed(streamed, failed=True, real_error=getattr(stream, "error", None)))
+            elif outcome == "closed" and is_closed_error(value):
                 observed.append(Observed(streamed, failed=True, real_error=getattr(value, "real_error", None)))
             else:
                 observed.append(Observed(streamed, raised=value))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from hypothesis import HealthCheck, Phase, find, given, settings
+from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 import faultio.strategies
@@ -186,3 +187,155 @@ def test_flood_has_no_write_steps(steps):
 def test_bad_arguments_are_rejected_when_the_strategy_is_made(kwargs):
     with pytest.raises(InvalidArgument):
         fault_plans(**kwargs)
+
+
+# --- workload strategies ---------------------------------------------------------------------------------
+
+from faultio import (  # noqa: E402
+    IdleOp,
+    ReadBytesOp,
+    ReadUntilCloseOp,
+    ReadUntilOp,
+    ReadUntilRegexOp,
+    SplitDelimiter,
+    StreamLimits,
+    Workload,
+    WriteOp,
+)
+from faultio.strategies import (  # noqa: E402
+    chunkings,
+    delimiter_regexes,
+    delimiters,
+    partial_read_sizes,
+    sizes_around,
+    split_delimiters,
+    stream_limits,
+    workloads,
+    write_sizes,
+)
+
+
+def drawn(strategy, *, examples=300):
+    """Every value ``strategy`` gives over ``examples`` seeded draws."""
+    seen = []
+
+    @settings(max_examples=examples, database=None, derandomize=True, deadline=None,
+              suppress_health_check=list(HealthCheck), phases=[Phase.generate])
+    @given(strategy)
+    def collect(value):
+        seen.append(value)
+
+    collect()
+    return seen
+
+
+def test_sizes_around_a_limit_hit_it_exactly_one_below_one_above_and_far():
+    sizes = set(drawn(sizes_around(50)))
+    assert {49, 50, 51} <= sizes
+    assert any(n < 40 for n in sizes) and any(n > 60 for n in sizes)
+    assert all(0 <= n <= 152 for n in sizes)
+    assert find(sizes_around(50), lambda n: True, settings=FIND) == 50
+
+
+def test_sizes_around_never_go_below_the_minimum():
+    assert min(drawn(sizes_around(1, minimum=1))) == 1
+    assert set(drawn(sizes_around(0, minimum=1), examples=50)) <= set(range(1, 3))
+
+
+def test_stream_limits_put_the_read_chunk_at_one_half_and_all_of_the_buffer():
+    limits = drawn(stream_limits())
+    assert all(isinstance(lim, StreamLimits) and 8 <= lim.max_buffer_size <= 256 for lim in limits)
+    ratios = {lim.read_chunk_size - lim.max_buffer_size for lim in limits}
+    assert {0, 1} <= ratios
+    assert any(lim.read_chunk_size == 1 for lim in limits)
+    assert any(lim.max_write_buffer_size is None for lim in limits)
+    assert any(lim.max_write_buffer_size is not None for lim in limits)
+
+
+@QUICK
+@given(chunks=chunkings(40, cuts=[7, 13]))
+def test_chunkings_cut_the_bytes_at_the_required_offsets(chunks):
+    assert sum(chunks) == 40 and all(size > 0 for size in chunks)
+    edges = {sum(chunks[:i]) for i in range(len(chunks) + 1)}
+    assert {7, 13} <= edges
+
+
+def test_chunkings_shrink_to_one_send():
+    assert find(chunkings(40), lambda c: True, settings=FIND) == (40,)
+    assert drawn(chunkings(0), examples=5)[0] == ()
+
+
+def test_split_delimiters_put_a_boundary_at_every_offset_inside_the_delimiter():
+    seen = set()
+    for split in drawn(split_delimiters(delimiter=st.just(b"\r\n\r\n"))):
+        assert isinstance(split, SplitDelimiter)
+        at = split.data.find(split.delimiter)
+        edges = {sum(split.chunks[:i]) for i in range(len(split.chunks) + 1)}
+        assert at + split.split in edges
+        seen.add(split.split)
+    assert seen == {0, 1, 2, 3}
+
+
+def test_delimiters_shrink_to_a_newline_and_reach_four_bytes():
+    assert find(delimiters(), lambda d: True, settings=FIND) == b"\n"
+    assert {len(d) for d in drawn(delimiters())} == {1, 2, 3, 4}
+
+
+@QUICK
+@given(delim=delimiters(), data=st.data())
+def test_delimiter_regexes_match_the_delimiter_exactly_and_nothing_longer(delim, data):
+    import re
+
+    pattern = data.draw(delimiter_regexes(delim))
+    match = re.compile(pattern).search(b"ab" + delim + b"ab")
+    assert match is not None and match.start() <= 2 and match.end() - match.start() == len(delim)
+
+
+def test_write_sizes_are_empty_at_the_limit_and_past_it():
+    sizes = set(drawn(write_sizes(32)))
+    assert {0, 31, 32, 33} <= sizes and max(sizes) > 33
+    assert 0 in set(drawn(write_sizes(None), examples=50))
+
+
+def test_partial_read_sizes_cover_every_size_up_to_one_past_what_is_available():
+    assert set(drawn(partial_read_sizes(6))) == set(range(1, 8))
+
+
+@QUICK
+@given(workload=workloads())
+def test_workloads_are_valid_and_end_with_read_until_close_only_last(workload):
+    assert isinstance(workload, Workload)
+    assert sum(workload.chunks) == len(workload.data)
+    assert 1 <= len(workload.ops) <= 6
+    for op in workload.ops[:-1]:
+        assert not isinstance(op, ReadUntilCloseOp)
+    assert workload.ending in ("eof", "reset")
+
+
+def test_workloads_draw_every_kind_of_op_and_lines_at_max_bytes():
+    kinds, edge = set(), set()
+    for workload in drawn(workloads(), examples=600):
+        for op in workload.ops:
+            kinds.add((type(op), getattr(op, "partial", False), getattr(op, "streaming", False)))
+        first = workload.ops[0]
+        if isinstance(first, ReadUntilOp) and first.max_bytes is not None:
+            at = workload.data.find(first.delimiter)
+            if at >= 0:
+                edge.add(at + len(first.delimiter) - first.max_bytes)
+    assert {(ReadBytesOp, False, False), (ReadBytesOp, True, False), (ReadBytesOp, False, True),
+            (ReadUntilOp, False, False), (ReadUntilRegexOp, False, False), (WriteOp, False, False),
+            (IdleOp, False, False)} <= kinds
+    assert any(k[0] is ReadUntilCloseOp for k in kinds)
+    assert {-1, 0, 1} <= edge
+
+
+def test_a_workload_shrinks_to_one_read_of_one_line_in_one_send():
+    workload = find(workloads(), lambda w: True, settings=FIND)
+    assert len(workload.ops) == 1 and len(workload.chunks) <= 2 and workload.ending == "eof"
+
+
+def test_workload_strategies_reject_bad_arguments():
+    for bad in (lambda: sizes_around(-1), lambda: chunkings(-2), lambda: workloads(max_ops=0),
+                lambda: workloads(endings=["hang"]), lambda: delimiter_regexes(b""), lambda: write_sizes(0)):
+        with pytest.raises(InvalidArgument):
+            bad().example()

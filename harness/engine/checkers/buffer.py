@@ -18,13 +18,22 @@ def _limit(monitor: Any) -> int | None:
 @invariant("buffer-bound", klass="contract", group=GROUP, builtin=True, observes=("stream-state",),
            requires=("_read_buffer_size", "max_buffer_size"),
            explanation="The read buffer never exceeds max_buffer_size while the stream is open (a flood closes "
-           "it instead).")
+           "it instead), and the stream never closes for an overflow while what it holds fits in it.")
 class BufferBound(Checker):
     def on_step(self) -> None:
         m = self.monitor
         buffered, limit = m.attr("_read_buffer_size", None), _limit(m)
         if isinstance(buffered, int) and limit is not None and buffered > limit and not m.closed():
             self.violate(f"the read buffer holds {buffered} bytes > max_buffer_size {limit}")
+
+    def on_close(self) -> None:
+        # The limit is inclusive: holding exactly max_buffer_size bytes is not an overflow (a line of that
+        # length must still be read). Found by generated workloads, whose sizes land on the limit.
+        m = self.monitor
+        limit, error = _limit(m), m.attr("error", None)
+        if limit is not None and is_buffer_full(error) and m.held_len() <= limit:
+            self.violate(f"the stream closed with {type(error).__name__} holding {m.held_len()} bytes, within "
+                         f"max_buffer_size {limit}")
 
 
 @invariant("overflow-error", klass="design", group=GROUP, builtin=True, observes=("stream-state",),
@@ -62,7 +71,8 @@ class BoundedRead(Checker):
 
 @invariant("max-bytes", klass="contract", group=GROUP, builtin=True, observes=("delivered", "stream-state"),
            explanation="An unsatisfiable read_until*(max_bytes=m) closes the stream with UnsatisfiableReadError "
-           "as error, never raises synchronously, never matches beyond m bytes.")
+           "as error, never raises synchronously, never matches beyond m bytes; a match ending within m bytes "
+           "(m included) is never refused as unsatisfiable.")
 class MaxBytes(Checker):
     def on_quiescent(self) -> None:
         m = self.monitor
@@ -78,6 +88,11 @@ class MaxBytes(Checker):
             if not is_unsatisfiable(error):
                 self.violate(f"{op.name} could not be satisfied within max_bytes={op.max_bytes}, but the stream "
                              f"closed with error {error!r}")
+        if (op is not None and op.max_bytes is not None and is_unsatisfiable(error)
+                and op.satisfiable(m.held(limit=op.max_bytes))):
+            # The limit is inclusive: found by generated workloads, whose lines end exactly at max_bytes.
+            self.violate(f"{op.name} was refused as unsatisfiable, but the bytes received hold a match ending "
+                         f"within max_bytes={op.max_bytes}")
 
     def on_result(self, op: ReadOp, method: str, data: bytes, streaming: bool) -> None:
         if op.max_bytes is not None and not streaming and len(data) > op.max_bytes:
