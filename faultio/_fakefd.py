@@ -267,8 +267,9 @@ class FakeSocket(PlanShapedSocket):
                 self._trace(call, asked=bufsize, result="EOF", nbytes=0)
                 return b""
             # The detail is built only for a trace that keeps or hears it (the hot path of a dribble).
-            if trace.active:
-                self._trace(call, asked=bufsize, result="EAGAIN", injected=False)
+            if trace.active:  # what ``_trace`` records, without its extra call and dict
+                trace.record("fd", call, fd=self._fileno, role=self.role, asked=bufsize, result="EAGAIN",
+                             injected=False)
             else:
                 trace.skip()
             self._count_eagain(call)
@@ -279,8 +280,11 @@ class FakeSocket(PlanShapedSocket):
         reads.delivered(len(data))
         self.bytes_received += len(data)
         if trace.active:
-            self._trace(
+            trace.record(
+                "fd",
                 call,
+                fd=self._fileno,
+                role=self.role,
                 asked=bufsize,
                 result="data",
                 nbytes=len(data),
@@ -397,8 +401,11 @@ class FakeSocket(PlanShapedSocket):
         self.bytes_sent += limit
         trace = self.loop.trace
         if trace.active:
-            self._trace(
+            trace.record(
+                "fd",
                 "send",
+                fd=self._fileno,
+                role=self.role,
                 asked=len(view),
                 **outcome,
                 nbytes=limit,
