@@ -415,8 +415,10 @@ def write_sizes(max_write_buffer_size: int | None) -> st.SearchStrategy[int]:
     """Write sizes: empty, and around ``max_write_buffer_size`` (at, one below, one above, far above)."""
     if max_write_buffer_size is None:
         return st.one_of(st.just(0), st.integers(1, 256))
-    _check_int("max_write_buffer_size", max_write_buffer_size, 1)
-    return st.one_of(st.just(0), sizes_around(max_write_buffer_size, minimum=1, far=2 * max_write_buffer_size + 2))
+    limit = _check_int("max_write_buffer_size", max_write_buffer_size, 1)
+    # Exactly at the limit first (it shrinks there): a write that fills the buffer is the edge case.
+    return st.one_of(st.just(limit), st.just(0), st.sampled_from([n for n in (limit - 1, limit + 1) if n > 0]),
+                     st.integers(1, 2 * limit + 2))
 
 
 def partial_read_sizes(available: int) -> st.SearchStrategy[int]:
@@ -456,8 +458,9 @@ def workloads(
     Each read op draws the bytes it will meet: a line for ``read_until``/``read_until_regex`` of a length
     around its ``max_bytes`` (or around ``max_buffer_size`` without one), ending in a delimiter from
     ``delimiters``; a message for ``read_bytes`` around ``read_chunk_size`` or ``max_buffer_size``;
-    partial reads of every size; idle periods (the stream, with no read pending, may read ahead). Writes are empty, around ``max_write_buffer_size`` or beyond it. The
-    peer's sends are cut with a boundary inside every delimiter at a drawn offset, and the data may stop
+    partial reads of every size; idle periods (the stream, with no read pending, may read ahead), also
+    just before a streaming read (not counted in ``max_ops``), which then starts with bytes buffered.
+    Writes are empty, around ``max_write_buffer_size`` or beyond it. The peer's sends are cut with a boundary inside every delimiter at a drawn offset, and the data may stop
     short (the connection ends mid-read). ``read_until_close`` comes only last. Shrinks towards one op,
     one send, a clean EOF.
     """
@@ -493,6 +496,9 @@ def workloads(
                 else:
                     ops.append(ReadUntilRegexOp(pattern=draw(delimiter_regexes(delim)), max_bytes=max_bytes))
             elif kind in ("read_bytes", "streaming"):
+                if kind == "streaming" and draw(st.booleans()):
+                    # Idle first: the stream reads ahead, so the streaming read starts with bytes buffered.
+                    ops.append(IdleOp())
                 around = draw(st.sampled_from([lim.read_chunk_size, lim.max_buffer_size]))
                 nbytes = draw(sizes_around(around))
                 data += _filler(draw, nbytes)

@@ -97,11 +97,11 @@ class LosesByteOfFullChunk(IOStream):
 
 
 class LateStreamingCallback(IOStream):
-    """When the bytes already buffered as a streaming read starts fill exactly one ``read_chunk_size``, they
+    """When the bytes already buffered as a streaming read starts fill one ``read_chunk_size`` or more, they
     reach its callback only once more bytes arrive (or the stream closes), not at once."""
 
     def _try_inline_read(self) -> None:
-        if self._streaming_callback is not None and self._rbuf.size == self.read_chunk_size and not self.closed():
+        if self._streaming_callback is not None and self._rbuf.size >= self.read_chunk_size and not self.closed():
             # BUG: the buffered bytes are not handed to the streaming callback before waiting for the fd.
             self._add_io_state(IOLoop.READ)
             return
