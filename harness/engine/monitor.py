@@ -146,6 +146,8 @@ class Monitor:
             base = getattr(Checker, hook)
             self._hooks[hook] = [(c, getattr(c, hook)) for c in self.checkers
                                  if c.watching and getattr(type(c), hook) is not base]
+        # ``on_fd`` hooks by the event's result, made as results are met (``Checker.FD_RESULTS``).
+        self._fd_hooks: dict[Any, list[tuple[Checker, Callable[..., Any]]]] = {}
 
     def _call(self, hook: str, *args: Any) -> None:
         for checker, fn in self._hooks[hook]:
@@ -153,6 +155,24 @@ class Monitor:
                 fn(*args)
             except Exception as exc:
                 self._checker_failed(checker, hook, exc)
+
+    def _call_on_fd(self, event: Any, result: Any) -> None:
+        """``_call("on_fd", event)`` for the checkers that look at fd events with this ``result``, in order."""
+        try:
+            hooks = self._fd_hooks[result]
+        except KeyError:  # a result not met yet (or an unhashable one: every checker is asked)
+            hooks = [(c, fn) for c, fn in self._hooks["on_fd"] if c.FD_RESULTS is None or result in c.FD_RESULTS]
+            try:
+                self._fd_hooks[result] = hooks
+            except TypeError:
+                pass
+        except TypeError:
+            hooks = self._hooks["on_fd"]
+        for checker, fn in hooks:
+            try:
+                fn(event)
+            except Exception as exc:
+                self._checker_failed(checker, "on_fd", exc)
 
     def _checker_failed(self, checker: Checker, hook: str, exc: Exception) -> None:
         where = harness_frame(exc.__traceback__)
@@ -399,7 +419,7 @@ class Monitor:
             self.reset_seen = True
         if kind in ("recv", "recv_into"):
             self.read_future_at_recv = self.attr("_read_future", None)
-        self._call("on_fd", event)
+        self._call_on_fd(event, result)
 
     def _on_log(self, record: logging.LogRecord) -> None:
         if len(self.log_records) < LOG_KEEP:

@@ -75,6 +75,10 @@ class Checker:
         "on_data_callback", "on_future_done", "on_log", "on_finish",
     )
 
+    #: The ``result`` values of the fd events its ``on_fd`` looks at (``None``: every fd event): the monitor
+    #: calls ``on_fd`` for those only. A checker whose ``on_fd`` reads any other event leaves it ``None``.
+    FD_RESULTS: ClassVar[frozenset[Any] | None] = None
+
     #: False when the checker has nothing to judge in this run (a TLS rule on a plain stream): it stays
     #: applicable, but the monitor calls none of its hooks (set it in ``__init__``).
     watching: bool = True

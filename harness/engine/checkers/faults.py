@@ -27,6 +27,7 @@ class _EintrWatch(Checker):
     """Shared by the two EINTR rules: which fd call (read or write) the last injected EINTR hit."""
 
     DIRECTION = ""
+    FD_RESULTS = frozenset({"EINTR"})
 
     def __init__(self, monitor: Any) -> None:
         super().__init__(monitor)
@@ -69,6 +70,8 @@ class EintrWriteRetried(_EintrWatch):
            explanation="ECONNRESET (or a ragged TLS EOF) closes the stream quietly with error set to that "
            "exception; futures fail with StreamClosedError(real_error=it).")
 class ResetQuietClose(Checker):
+    FD_RESULTS = frozenset({"ECONNRESET", "EPIPE"})
+
     def __init__(self, monitor: Any) -> None:
         super().__init__(monitor)
         self._seen = False

@@ -30,6 +30,8 @@ class ListenWhenIdle(Checker):
            observes=("trace", "stream-state"), requires=("_read_buffer_size",),
            explanation="With data buffered and no read pending the stream does not read the fd (flow control).")
 class NoReadWhenBuffered(Checker):
+    FD_RESULTS = frozenset({"data"})
+
     def on_fd(self, event: Any) -> None:
         m = self.monitor
         if event.kind in _RECV and event.get("result") == "data" and not m.reading() and not m.closed():

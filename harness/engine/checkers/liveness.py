@@ -43,6 +43,8 @@ class NoBusyLoop(Checker):
         self._where: tuple[int, int] = (-1, -1)
         self._count = 0
 
+    FD_RESULTS = frozenset({"EAGAIN"})
+
     def on_fd(self, event: Any) -> None:
         if event.kind not in _RECV or event.get("result") != "EAGAIN" or event.get("injected"):
             return

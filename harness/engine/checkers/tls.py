@@ -80,6 +80,8 @@ class _TLSWatch(Checker):
         """The peer ended without ``close_notify``: closed its socket, or cut a record."""
         return self.peer_end in ("ragged", "cut")
 
+    FD_RESULTS = frozenset({"EOF"})
+
     def on_fd(self, event: Any) -> None:
         if (self.eof_at is None and event.kind in _RECV and event.get("result") == "EOF" and self.ragged
                 and not self.user_closed and not self.monitor.closed()):
