@@ -314,10 +314,11 @@ def test_workloads_are_valid_and_end_with_read_until_close_only_last(workload):
 
 def test_workloads_draw_every_kind_of_op_and_lines_at_max_bytes():
     kinds, edge = set(), set()
-    for workload in drawn(workloads(), examples=600):
+    for workload in drawn(workloads(), examples=300):
         for op in workload.ops:
             kinds.add((type(op), getattr(op, "partial", False), getattr(op, "streaming", False)))
-        first = workload.ops[0]
+    for workload in drawn(workloads(max_ops=1), examples=600):
+        first = workload.ops[-1]
         if isinstance(first, ReadUntilOp) and first.max_bytes is not None:
             at = workload.data.find(first.delimiter)
             if at >= 0:
