@@ -14,13 +14,20 @@ Rules for this module:
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar, Mapping, Union
 
 from ._errors import PlanError
 
 #: How a workload's connection ends once every chunk is sent: the peer closes cleanly, or resets.
 ENDINGS: tuple[str, ...] = ("eof", "reset")
+
+#: The format tag of ``Workload.to_json``.
+WORKLOAD_FORMAT = "faultio-workload/1"
+
+#: Fields held as bytes, written as hex in JSON.
+_BYTES_FIELDS = ("delimiter", "pattern")
 
 
 def _check_int(where: str, value: Any, minimum: int, allow_none: bool = False) -> None:
@@ -121,8 +128,8 @@ class WriteOp:
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class IdleOp:
-    """The application does nothing for ``seconds`` of virtual time: no read pending, the loop idles (an idle
-    stream still listens, and may read ahead what the peer already sent)."""
+    """The application does nothing for ``seconds`` of virtual time while the peer's next chunk arrives: no
+    read pending, the loop idles (an idle stream still listens, and may read ahead what the peer sent)."""
 
     name: ClassVar[str] = "idle"
     seconds: float = 1.0
@@ -165,6 +172,40 @@ class Workload:
         if self.ending not in ENDINGS:
             raise PlanError(f"Workload.ending = {self.ending!r} is not valid; valid: {', '.join(ENDINGS)}")
 
+    def to_json(self) -> dict[str, Any]:
+        """The workload as a JSON object (bytes as hex); ``from_json`` reads it back exactly."""
+        return {
+            "format": WORKLOAD_FORMAT,
+            "limits": self.limits.stream_kwargs(),
+            "data": self.data.hex(),
+            "chunks": list(self.chunks),
+            "ending": self.ending,
+            "ops": [_op_json(op) for op in self.ops],
+        }
+
+    def dumps(self) -> str:
+        """``to_json`` as a JSON string with sorted keys."""
+        return json.dumps(self.to_json(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, data: Any) -> Workload:
+        """The workload ``to_json`` (or ``dumps``) described; ``PlanError`` names what is wrong."""
+        if isinstance(data, (str, bytes)):
+            try:
+                data = json.loads(data)
+            except ValueError as exc:
+                raise PlanError(f"a workload must be JSON: {exc}") from None
+        if not isinstance(data, Mapping) or data.get("format") != WORKLOAD_FORMAT:
+            raise PlanError(f"a workload must be a JSON object with format {WORKLOAD_FORMAT!r}")
+        try:
+            return cls(limits=StreamLimits(**data["limits"]), data=bytes.fromhex(data["data"]),
+                       chunks=tuple(data["chunks"]), ending=data["ending"],
+                       ops=tuple(_op_from_json(op) for op in data["ops"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, PlanError):
+                raise
+            raise PlanError(f"a workload's JSON is not valid: {exc!r}") from None
+
     def pieces(self) -> list[bytes]:
         """``data`` cut into the peer's sends."""
         out, at = [], 0
@@ -180,6 +221,23 @@ class Workload:
         return (f"limits(buf={lim.max_buffer_size}, chunk={lim.read_chunk_size}, "
                 f"wbuf={lim.max_write_buffer_size}) data={len(self.data)}B in {list(self.chunks)} "
                 f"then {self.ending}; ops: {ops}")
+
+
+def _op_json(op: Op) -> dict[str, Any]:
+    out: dict[str, Any] = {"op": op.name}
+    for field in dataclasses.fields(op):
+        value = getattr(op, field.name)
+        out[field.name] = value.hex() if field.name in _BYTES_FIELDS else value
+    return out
+
+
+def _op_from_json(data: Mapping[str, Any]) -> Op:
+    kinds = {t.name: t for t in OP_TYPES}
+    kind = kinds.get(data.get("op"))
+    if kind is None:
+        raise PlanError(f"unknown workload op {data.get('op')!r}; valid: {', '.join(kinds)}")
+    fields = {k: (bytes.fromhex(v) if k in _BYTES_FIELDS else v) for k, v in data.items() if k != "op"}
+    return kind(**fields)
 
 
 def _describe_op(op: Op) -> str:

@@ -472,48 +472,53 @@ def workloads(
     lims = limits if limits is not None else stream_limits()
 
     @st.composite
+    def step(draw: st.DrawFn, lim: StreamLimits, kind: str) -> tuple[list[Op], bytes, int | None]:
+        """One op (an ``IdleOp`` may come first), the bytes it will meet, and a cut inside its delimiter."""
+        if kind in ("read_until", "regex"):
+            delim = draw(delimiters())
+            # Room for a line one byte shorter than max_bytes (a smaller max_bytes only ever refuses).
+            max_bytes = draw(st.one_of(st.none(), st.integers(len(delim) + 1, lim.max_buffer_size + len(delim) + 2)))
+            limit = max_bytes if max_bytes is not None else lim.max_buffer_size
+            length = max(len(delim), draw(sizes_around(limit, minimum=len(delim))))
+            line = _filler(draw, length - len(delim), avoid=delim) + delim
+            cut = length - len(delim) + draw(st.integers(0, len(delim) - 1))
+            if kind == "read_until":
+                return [ReadUntilOp(delimiter=delim, max_bytes=max_bytes)], line, cut
+            return [ReadUntilRegexOp(pattern=draw(delimiter_regexes(delim)), max_bytes=max_bytes)], line, cut
+        if kind in ("read_bytes", "streaming"):
+            # Idle first, now and then: the stream reads ahead, so a streaming read starts with bytes buffered.
+            idle: list[Op] = [IdleOp()] if kind == "streaming" and draw(st.booleans()) else []
+            nbytes = draw(sizes_around(draw(st.sampled_from([lim.read_chunk_size, lim.max_buffer_size]))))
+            return idle + [ReadBytesOp(nbytes=nbytes, streaming=kind == "streaming")], _filler(draw, nbytes), None
+        if kind == "partial":
+            nbytes = draw(partial_read_sizes(lim.read_chunk_size))
+            return [ReadBytesOp(nbytes=nbytes, partial=True)], _filler(draw, draw(st.integers(0, nbytes + 1))), None
+        if kind == "idle":
+            return [IdleOp()], b"", None
+        if kind == "write":
+            return [WriteOp(nbytes=draw(write_sizes(lim.max_write_buffer_size)))], b"", None
+        tail = _filler(draw, draw(st.integers(0, 2 * lim.max_buffer_size)))
+        return [ReadUntilCloseOp(streaming=draw(st.booleans()))], tail, None
+
+    kinds = st.sampled_from(["read_until", "read_bytes", "regex", "partial", "write", "streaming", "idle"])
+
+    @st.composite
     def workload(draw: st.DrawFn) -> Workload:
         lim = draw(lims)
-        nops = draw(st.integers(1, max_ops))
+        # A list of whole steps: shrinking deletes a step with its bytes, leaving the others as they were.
+        closing = draw(st.booleans())
+        steps = draw(st.lists(kinds.flatmap(lambda kind: step(lim, kind)), min_size=0 if closing else 1,
+                              max_size=max_ops - 1 if closing else max_ops))
+        if closing:
+            steps.append(draw(step(lim, "until_close")))
         ops: list[Op] = []
         data = bytearray()
         cuts: list[int] = []
-        for index in range(nops):
-            kind = draw(st.sampled_from(
-                ["read_until", "read_bytes", "regex", "partial", "write", "streaming", "idle", "until_close"]))
-            if kind == "until_close" and index != nops - 1:
-                kind = "read_bytes"
-            if kind in ("read_until", "regex"):
-                delim = draw(delimiters())
-                max_bytes = draw(st.one_of(st.none(), st.integers(1, lim.max_buffer_size + 2)))
-                limit = max_bytes if max_bytes is not None else lim.max_buffer_size
-                length = max(len(delim), draw(sizes_around(limit, minimum=len(delim))))
-                line = _filler(draw, length - len(delim), avoid=delim) + delim
-                cuts.append(len(data) + length - len(delim) + draw(st.integers(0, len(delim) - 1)))
-                data += line
-                if kind == "read_until":
-                    ops.append(ReadUntilOp(delimiter=delim, max_bytes=max_bytes))
-                else:
-                    ops.append(ReadUntilRegexOp(pattern=draw(delimiter_regexes(delim)), max_bytes=max_bytes))
-            elif kind in ("read_bytes", "streaming"):
-                if kind == "streaming" and draw(st.booleans()):
-                    # Idle first: the stream reads ahead, so the streaming read starts with bytes buffered.
-                    ops.append(IdleOp())
-                around = draw(st.sampled_from([lim.read_chunk_size, lim.max_buffer_size]))
-                nbytes = draw(sizes_around(around))
-                data += _filler(draw, nbytes)
-                ops.append(ReadBytesOp(nbytes=nbytes, streaming=kind == "streaming"))
-            elif kind == "partial":
-                nbytes = draw(partial_read_sizes(lim.read_chunk_size))
-                data += _filler(draw, draw(st.integers(0, nbytes + 1)))
-                ops.append(ReadBytesOp(nbytes=nbytes, partial=True))
-            elif kind == "idle":
-                ops.append(IdleOp())
-            elif kind == "write":
-                ops.append(WriteOp(nbytes=draw(write_sizes(lim.max_write_buffer_size))))
-            else:
-                data += _filler(draw, draw(st.integers(0, 2 * lim.max_buffer_size)))
-                ops.append(ReadUntilCloseOp(streaming=draw(st.booleans())))
+        for step_ops, segment, cut in steps:
+            if cut is not None:
+                cuts.append(len(data) + cut)
+            ops += step_ops
+            data += segment
         # The connection may end before the ops' bytes are all sent (an EOF or a reset mid-read).
         keep = draw(st.one_of(st.just(len(data)), st.integers(0, len(data))))
         data = data[:keep]

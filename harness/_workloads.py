@@ -5,8 +5,8 @@ Rules for this module:
   matrix's cases (``harness._runner``, ``harness._scenarios``), so every invariant applies to a workload
   too. On top of them, each op's outcome is compared with ``harness._model`` (``model-contract``).
 - The timeline is fixed by the workload, never by the stream: ops run one after the other; while an op
-  is pending the peer sends its next chunk and the loop runs until it is idle (a clock jump); once the
-  chunks are spent the peer ends the connection (``eof``: it closes; ``reset``: it resets). An op that is
+  is pending (and during an ``IdleOp``) the peer sends its next chunk and the loop runs until it is idle
+  (a clock jump); once the chunks are spent, and an op still waits, the peer ends the connection (``eof``: it closes; ``reset``: it resets). An op that is
   still pending after that, and a little patience, is reported and ends the workload.
 - The model is told what the stream's fd really delivered (for a reset, the bytes before it); nothing
   the stream itself reports is trusted as the truth.
@@ -136,6 +136,9 @@ def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: T
         driver = Driver(run, style)
         for index, op in enumerate(workload.ops):
             if isinstance(op, IdleOp):
+                # The peer does not wait for the application: its next chunk arrives while no read is pending.
+                if pieces:
+                    send(pieces.pop(0))
                 await loop.sleep(op.seconds)
                 observed.append(Observed(b""))
                 continue

@@ -129,3 +129,25 @@ def test_generated_workloads_catch_the_workload_mutant_within_the_budget(mutant)
         pytest.fail(f"{mutant.name} survived {MUTANT_BUDGET} generated workloads")
     # Say which it took, for whoever tunes the strategies.
     print(f"{mutant.name}: caught by workload #{number}: {result.explain().splitlines()[0]}")
+
+
+@pytest.mark.parametrize("name", ["long-delimiter-split-missed", "early-write-at-limit"])
+def test_a_failing_workload_shrinks_to_a_handful_of_ops_and_replays_from_json(name):
+    from hypothesis import find
+    from hypothesis import strategies as st
+
+    from faultio import Workload
+
+    (mutant,) = [m for m in WORKLOAD_MUTANTS if m.name == name]
+    target = load_target(mutant.spec)
+
+    def fails(case):
+        return not run_workload(case[0], case[1], target=target).ok
+
+    workload, plan = find(st.tuples(workloads(), PLANS), fails, settings=settings_for(MUTANT_BUDGET))
+    # A handful: the ops and plan steps the bug needs, and at most a couple more.
+    assert len(workload.ops) <= 4 and len(plan.read) + len(plan.write) <= 3
+    first = run_workload(workload, plan, target=target)
+    again = run_workload(Workload.from_json(workload.dumps()), FaultPlan.from_json(plan.dumps()), target=target)
+    assert again.explain() == first.explain() and again.observed == first.observed
+    assert again.received == first.received and again.peer_received == first.peer_received
