@@ -108,6 +108,16 @@ def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: T
     run = Run(None, loop, fd, peer_sock, stream, peer)  # type: ignore[arg-type]
     monitor = run.monitor = attach_monitor(loop, stream, fd, peer, transport)
     observed: list[Observed] = []
+    # What the streaming callbacks got, in full (the monitor keeps only the first bytes delivered).
+    streamed_chunks: list[bytes] = []
+    deliver = monitor.deliver
+
+    def deliver_and_keep(data: bytes, via: str) -> None:
+        if via.endswith("streaming_callback"):
+            streamed_chunks.append(bytes(data))
+        deliver(data, via)
+
+    monitor.deliver = deliver_and_keep  # type: ignore[method-assign]
     state = {"ended": False, "discarded": 0}
     peer_at_done: dict[int, int] = {}
     pieces = list(workload.pieces())
@@ -161,7 +171,7 @@ def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: T
                 peer_at_done[index] = len(peer.received)
                 continue
             read_op, method, args, kwargs, streaming = _read_call(op)
-            before = len(monitor.delivered)
+            streamed_chunks.clear()
             task = loop.spawn(driver.read(read_op, method, *args, streaming=streaming, **kwargs))
             idle = 0
             # The op first gets what is already there; only then does the peer send more, or end.
@@ -178,7 +188,7 @@ def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: T
                 observed.append(Observed(b"", pending=True))
                 return
             outcome, value = task.result()
-            streamed = bytes(monitor.delivered[before:]) if streaming else b""
+            streamed = b"".join(streamed_chunks) if streaming else b""
             if outcome == "ok":
                 observed.append(Observed(streamed or bytes(value)))
             elif outcome == "closed" and value is None:

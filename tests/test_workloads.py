@@ -151,3 +151,12 @@ def test_a_failing_workload_shrinks_to_a_handful_of_ops_and_replays_from_json(na
     again = run_workload(Workload.from_json(workload.dumps()), FaultPlan.from_json(plan.dumps()), target=target)
     assert again.explain() == first.explain() and again.observed == first.observed
     assert again.received == first.received and again.peer_received == first.peer_received
+
+
+def test_streamed_bytes_are_judged_in_full_past_what_the_monitor_keeps():
+    limits = StreamLimits(max_buffer_size=64, read_chunk_size=32)
+    ops = (ReadBytesOp(nbytes=9000, streaming=True), ReadUntilCloseOp(streaming=True))
+    result = run_workload(Workload(limits=limits, data=bytes(range(256)) * 40, chunks=(5000, 5240), ops=ops))
+    assert result.ok, result.explain()
+    assert [len(o.delivered) for o in result.observed] == [9000, 1240]
+    assert result.observed[1].delivered == (bytes(range(256)) * 40)[9000:]
