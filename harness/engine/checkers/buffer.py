@@ -18,7 +18,8 @@ def _limit(monitor: Any) -> int | None:
 @invariant("buffer-bound", klass="contract", group=GROUP, builtin=True, observes=("stream-state",),
            requires=("_read_buffer_size", "max_buffer_size"),
            explanation="The read buffer never exceeds max_buffer_size while the stream is open (a flood closes "
-           "it instead), and the stream never closes for an overflow while what it holds fits in it.")
+           "it instead); the stream never closes for an overflow while what it holds fits in it, or while the "
+           "first max_buffer_size bytes satisfy the pending read.")
 class BufferBound(Checker):
     def on_step(self) -> None:
         m = self.monitor
@@ -31,9 +32,16 @@ class BufferBound(Checker):
         # length must still be read). Found by generated workloads, whose sizes land on the limit.
         m = self.monitor
         limit, error = _limit(m), m.attr("error", None)
-        if limit is not None and is_buffer_full(error) and m.held_len() <= limit:
+        if limit is None or not is_buffer_full(error):
+            return
+        if m.held_len() <= limit:
             self.violate(f"the stream closed with {type(error).__name__} holding {m.held_len()} bytes, within "
                          f"max_buffer_size {limit}")
+        elif m.pending_read is not None and m.pending_read.satisfiable(m.held(limit=limit)):
+            # An overflow is only for a read the buffer cannot serve: one the first max_buffer_size bytes
+            # satisfy (a delimiter the stream's search missed) must complete instead.
+            self.violate(f"the stream closed with {type(error).__name__} while the first {limit} bytes it held "
+                         f"satisfy the pending {m.pending_read.name}")
 
 
 @invariant("overflow-error", klass="design", group=GROUP, builtin=True, observes=("stream-state",),
