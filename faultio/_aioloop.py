@@ -282,16 +282,21 @@ class SimEventLoop(asyncio.SelectorEventLoop):
 
     def _run_handle(self, handle: asyncio.Handle, kind: str) -> None:
         kernel = self.kernel
-        kernel.step += 1
-        kernel.trace.step = kernel.step
-        name = _name(handle._callback)
-        try:
-            kernel._check_budget(f"{kind} {name}")
-        except LoopBudgetExceeded:
-            self._ready.appendleft(handle)  # refused, not lost: shutdown() can still end what it belongs to
-            raise
+        step = kernel.step = kernel.step + 1
+        trace = kernel.trace
+        trace.step = step
+        if step + kernel.clock_jumps > kernel.max_steps:
+            try:
+                kernel._check_budget(f"{kind} {_name(handle._callback)}")
+            except LoopBudgetExceeded:
+                self._ready.appendleft(handle)  # refused, not lost: shutdown() can still end what it belongs to
+                raise
         if kind != "callback" or kernel._trace_callbacks:
-            kernel.trace.record("loop", kind, name=name)
+            # The name is worked out only for a trace that keeps or hears events.
+            if trace.active:
+                trace.record("loop", kind, name=_name(handle._callback))
+            else:
+                trace.skip()
         handle._run()
         if self._abort is None and kernel.pending_abort is not None:
             self._abort = kernel.pending_abort  # raised where a task or transport kept it
@@ -299,7 +304,8 @@ class SimEventLoop(asyncio.SelectorEventLoop):
             abort, self._abort = self._abort, None
             kernel.pending_abort = None
             raise abort
-        kernel._notify("step")
+        if kernel._observers:
+            kernel._notify("step")
 
     def _handle_exception(self, loop: Any, context: dict[str, Any]) -> None:
         exc = context.get("exception")
