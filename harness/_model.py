@@ -33,7 +33,6 @@ from faultio._workload import (
     ReadBytesOp,
     ReadUntilCloseOp,
     ReadUntilOp,
-    ReadUntilRegexOp,
     WriteOp,
     write_payload,
 )

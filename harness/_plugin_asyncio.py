@@ -28,7 +28,7 @@ import pytest
 from faultio import AsyncioIOLoop, socketpair
 
 from ._plugin_stream import ForgivingPeer
-from ._plugin_world import Exchange
+from ._plugin_exchange import Exchange
 from .engine import Monitor, user_invariants
 from .engine.verdict import is_closed_error
 

@@ -25,7 +25,7 @@ from faultio import FAULT_KINDS
 from ._case import TRANSPORTS
 from ._report import build_report, summarize
 from ._report_html import write_report_dir
-from .pytest_plugin import GENERATED, Settings
+from ._plugin_settings import GENERATED, Settings
 
 _FAULT_ORDER = {kind: i for i, kind in enumerate(("clean", *FAULT_KINDS, GENERATED))}
 

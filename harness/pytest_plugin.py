@@ -13,17 +13,14 @@ Rules for this module:
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
-import shlex
 import sys
 from typing import Any, Iterator
 
 import pytest
 
-#: The transports a test can ask for, and the fault kinds' label for generated (mixed) plans.
-TRANSPORTS = ("plain", "ssl")
-GENERATED = "mixed"
+from ._plugin_settings import GENERATED, SETTINGS_KEY, TRANSPORTS, Cell, Settings, replay_command
+
 MARKER_HELP = (
     'faults(*kinds, transports=("plain",), inbound_size=256, outbound_size=256, profile="raw"): run the test '
     'once per fault kind (eintr, econnreset, ewouldblock, dribble, flood, or "all") and transport (plain, ssl), '
@@ -40,50 +37,6 @@ FAULT_FIXTURES = ("fault_plan", "fault_streams", "fault_event_loop", "fault_sock
 FAULTIO_LOOP_FIXTURES = ("fault_loop", "fault_streams")
 
 
-@dataclasses.dataclass(frozen=True)
-class Settings:
-    """The session's faultio options, resolved from the command line and the ini file."""
-
-    seed: int
-    faults: tuple[str, ...] | None  # None: what each test's marker says
-    report: str | None
-    examples: int
-    target: str | None
-    #: ``module[:obj]`` specs of the user checkers loaded for this session.
-    invariants: tuple[str, ...] = ()
-    #: "contract", "all", or None: all for faultio's own stream, contract for a stream faultio did not write.
-    fail_class: str | None = None
-
-    def fail_on(self, target: str) -> tuple[str, ...]:
-        """The classes of finding that fail a test whose stream comes from ``target``."""
-        from ._targets import DEFAULT_TARGET_NAMES
-
-        choice = self.fail_class or ("all" if target in DEFAULT_TARGET_NAMES else "contract")
-        return ("contract", "design") if choice == "all" else ("contract",)
-
-
-@dataclasses.dataclass(frozen=True)
-class Cell:
-    """One parametrisation of a marked test: a fault kind (or a generated plan) over a transport."""
-
-    kind: str
-    transport: str = "plain"
-    inbound_size: int = 256
-    outbound_size: int = 256
-    #: The drawn plan of a generated cell (``kind == "mixed"``), its number among the test's examples.
-    plan: Any = None
-    index: int = 0
-    #: The fds' realism profile (``faultio.PROFILES``), from the marker's ``profile=``; not part of the id.
-    profile: str = "raw"
-
-    @property
-    def id(self) -> str:
-        """The test-id suffix: the kind (``genN`` for a generated plan), ``-ssl`` added on ssl."""
-        base = f"gen{self.index}" if self.kind == GENERATED else self.kind
-        return base if self.transport == "plain" else f"{base}-{self.transport}"
-
-
-SETTINGS_KEY = pytest.StashKey[Settings]()
 RECORDER_KEY = pytest.StashKey["_Recorder"]()
 
 
@@ -480,17 +433,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     if state is not None:
         state.annotate(report, call, replay=replay_command(item))
     return report
-
-
-def replay_command(item: pytest.Item) -> str:
-    """The command that re-runs exactly this test id under the same plan."""
-    settings = item.config.stash[SETTINGS_KEY]
-    parts = ["python", "-m", "pytest", item.nodeid, "--fault-seed", str(settings.seed)]
-    if "[gen" in item.nodeid:
-        parts += ["--fault-examples", str(settings.examples)]
-    if settings.target:
-        parts += ["--fault-target", settings.target]
-    return shlex.join(parts)
 
 
 class _Recorder:
