@@ -493,8 +493,8 @@ def _event_json(event: TraceEvent) -> dict[str, Any]:
 #: Where the harness's own code and faultio's simulated kernel live (target code is everything else, plus
 #: faultio's own stream and the self-check's mutants of it).
 _OURS = ("/harness/", "/faultio/")
-_TARGET_CODE = ("/harness/_mutants.py", "/faultio/_iostream", "/faultio/_ssl.py", "/faultio/_buffer.py",
-                "/faultio/_cursor.py")
+_TARGET_CODE = ("/harness/_mutants.py", "/harness/_workload_mutants.py", "/faultio/_iostream", "/faultio/_ssl.py",
+                "/faultio/_buffer.py", "/faultio/_cursor.py")
 _NEUTRAL = ("/faultio/_future.py", "/faultio/_loop.py")
 
 
