@@ -422,13 +422,13 @@ def _request(args: argparse.Namespace) -> _Request:
     if twice:
         raise DiffUsageError(f"--targets: {', '.join(twice)} named twice; name each target once")
     try:
-        faults = tuple(parse_kinds(args.faults))
-    except PlanError as exc:
-        raise DiffUsageError(f"--faults: {exc}") from None
-    try:
         transports = parse_transports(args.transport)
     except ValueError as exc:
         raise DiffUsageError(f"--transport: {exc}") from None
+    try:  # the TLS kinds count on the ssl transport (and "all" includes them there), as for run
+        faults = tuple(parse_kinds(args.faults, transports=transports))
+    except PlanError as exc:
+        raise DiffUsageError(f"--faults: {exc}") from None
     try:
         operations = parse_operations(args.operations)
     except ValueError as exc:

@@ -314,3 +314,21 @@ def test_usage_errors_exit_2_with_one_line(argv, needle):
     assert code == 2
     assert out == ""
     assert needle in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_tls_kinds_are_compared_on_the_ssl_transport():
+    code, out, err = diff(["--targets", "faultio,harness._mutants:RaggedEofTakenAsClean", "--transport", "ssl",
+                           "--faults", "ragged-eof,eintr", "--operations", "read_until_close", "--no-report",
+                           "--json"])
+    data = json.loads(out)
+    diverging = {case["id"] for case in data["cases"] if case["diverges"]}
+    assert "read_until_close/future/ragged-eof/ssl" in diverging
+    assert not any("/eintr/" in case_id for case_id in diverging)
+    assert code == 1
+
+
+def test_a_tls_kind_on_plain_only_is_a_usage_error_naming_the_kinds_valid_there():
+    code, _, err = diff(["--targets", "faultio,faultio:IOStream", "--transport", "plain", "--faults",
+                         "ragged-eof", "--no-report"])
+    assert code == 2
+    assert "applies to the ssl transport only" in err and "valid kinds for transport plain" in err
