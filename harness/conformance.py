@@ -147,13 +147,13 @@ def check_stream(factory: Any, *, faults: str | Iterable[str] = "all",
     """
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed={seed!r} is not valid; it must be an integer >= 0")
-    try:
-        kinds = parse_kinds(faults)
+    chosen = _transports(transports)
+    try:  # the TLS kinds count on the ssl transport ("all" includes them there), as for the CLI's run
+        kinds = parse_kinds(faults, transports=chosen)
     except PlanError as exc:
         raise ValueError(str(exc)) from None
     target, spec = _target(factory)
-    matrix = build_cases(faults=kinds, transports=_transports(transports), seed=seed,
-                         operations=parse_operations(operations))
+    matrix = build_cases(faults=kinds, transports=chosen, seed=seed, operations=parse_operations(operations))
     if cases is not None:
         wanted = set(cases)
         unknown = wanted - {c.id for c in matrix}

@@ -69,8 +69,10 @@ def test_conformance_replay_call_for_an_unimportable_factory_names_the_one_case(
 
 
 def test_conformance_helper_rejects_bad_arguments_with_the_valid_values():
-    with pytest.raises(ValueError, match="valid kinds: eintr"):
+    with pytest.raises(ValueError, match="valid kinds for transport plain: eintr"):
         check_stream(IOStream, faults="sigpipe")
+    with pytest.raises(ValueError, match="applies to the ssl transport only"):
+        check_stream(IOStream, faults="ragged-eof")
     with pytest.raises(ValueError, match="valid: plain, ssl, all"):
         check_stream(IOStream, transports=("tcp",))
 
@@ -80,3 +82,16 @@ def test_conformance_module_needs_neither_pytest_nor_assert():
 
     source = pathlib.Path(conformance.__file__).read_text()
     assert "import pytest" not in source and not re.search(r"^\s*assert ", source, re.M)
+
+
+def test_conformance_helper_runs_the_tls_kinds_on_the_ssl_transport():
+    from faultio import SSLIOStream
+
+    from harness._mutants import RaggedEofTakenAsClean
+
+    result = check_stream(SSLIOStream, faults="ragged-eof", transports=("ssl",), operations=("read_until_close",))
+    assert result.ok and {r.case.fault for r in result.results} == {"ragged-eof"}
+    with pytest.raises(ConformanceError) as caught:
+        check_stream(RaggedEofTakenAsClean, faults="ragged-eof", transports=("ssl",),
+                     operations=("read_until_close",))
+    assert "tls-ragged-eof" in str(caught.value)
