@@ -58,6 +58,10 @@ def future_exception(future: Any) -> BaseException | None:
     return future.exception()
 
 
+#: How far into the held bytes an unbounded delimiter or regex read is looked for.
+SCAN_LIMIT = 16 * 1024 * 1024
+
+
 class ReadOp:
     """The read the harness is waiting for: what it asked, and when received data would satisfy it."""
 
@@ -89,6 +93,16 @@ class ReadOp:
         if self.max_bytes is None or len(held) < self.max_bytes:
             return False
         return not self.satisfiable(held[: self.max_bytes + 64])
+
+    @property
+    def decisive(self) -> int:
+        """How many held bytes can decide ``satisfiable`` and ``overlong``: a checker passes
+        ``monitor.held(op.decisive)``, so a stream holding a 1 GiB flood costs the check no 1 GiB copy."""
+        if self.nbytes is not None:
+            return self.nbytes
+        if self.max_bytes is not None:
+            return self.max_bytes + 64
+        return SCAN_LIMIT
 
     @property
     def bound(self) -> int | None:

@@ -85,14 +85,14 @@ class MaxBytes(Checker):
     def on_quiescent(self) -> None:
         m = self.monitor
         op = m.pending_read
-        if op is not None and not m.closed() and op.overlong(m.held()):
+        if op is not None and not m.closed() and op.overlong(m.held(op.decisive)):
             self.violate(f"{op.name} cannot be satisfied within max_bytes={op.max_bytes} but the stream is still "
                          "open and waiting")
 
     def on_close(self) -> None:
         m = self.monitor
         op, error = m.pending_read, m.attr("error", None)
-        if m.expect_close_error == "UnsatisfiableReadError" and op is not None and op.overlong(m.held()):
+        if m.expect_close_error == "UnsatisfiableReadError" and op is not None and op.overlong(m.held(op.decisive)):
             if not is_unsatisfiable(error):
                 self.violate(f"{op.name} could not be satisfied within max_bytes={op.max_bytes}, but the stream "
                              f"closed with error {error!r}")

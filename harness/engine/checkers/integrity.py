@@ -41,9 +41,8 @@ class DataBeforeEof(Checker):
         m = self.monitor
         if after_close or _closed_for_its_own_reason(m):
             return
-        held = m.held()
-        if op.satisfiable(held):
-            self.violate(f"{op.name} failed ({how}) although the {len(held)} byte(s) already received would "
+        if op.satisfiable(m.held(op.decisive)):
+            self.violate(f"{op.name} failed ({how}) although the {len(m.held())} byte(s) already received would "
                          "satisfy it")
 
 
@@ -71,7 +70,7 @@ class ReadsAfterClose(Checker):
         if not after_close or _closed_for_its_own_reason(m):
             return
         self._failed_after_close = True
-        held = m.held()
+        held = m.held()  # all of it: the bytes still in flight to an earlier read are cut off its front
         buffered = m.attr("_read_buffer_size", None)
         in_flight = len(held) - buffered if isinstance(buffered, int) and 0 <= buffered < len(held) else 0
         if in_flight:

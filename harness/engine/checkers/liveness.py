@@ -23,7 +23,7 @@ class Liveness(Checker):
         op = m.pending_read
         if op is None:
             return
-        held = m.held(_needed(op))
+        held = m.held(op.decisive)
         if op.satisfiable(held):
             self.violate(f"{op.name} waits at quiescence although the {m.held_len()} byte(s) received would "
                          "satisfy it")
@@ -65,15 +65,3 @@ class NoBusyLoop(Checker):
             self.violate(f"{fd.recv_calls} fd reads for {fd.bytes_received} bytes received, {fd.faults_injected} "
                          f"faults and {m.read_events} readiness events (bound {bound})")
 
-
-#: How far into the held bytes an unbounded delimiter or regex read is looked for.
-SCAN_LIMIT = 16 * 1024 * 1024
-
-
-def _needed(op: Any) -> int:
-    """How many held bytes can decide whether ``op`` is satisfiable."""
-    if op.nbytes is not None:
-        return op.nbytes
-    if op.max_bytes is not None:
-        return op.max_bytes + 64
-    return SCAN_LIMIT

@@ -21,7 +21,6 @@ from __future__ import annotations
 from typing import Any
 
 from ..registry import Checker, invariant
-from .liveness import _needed
 from ..verdict import ReadOp, is_buffer_full, is_closed_error, is_unsatisfiable
 
 GROUP = "TLS"
@@ -162,7 +161,7 @@ class TLSDataBeforeCut(_TLSWatch):
             return
         m = self.monitor
         start = len(m.delivered)
-        held = bytes(m.truth()[start : max(start, whole)][: _needed(op)])
+        held = bytes(m.truth()[start : max(start, whole)][: op.decisive])
         if op.satisfiable(held):
             when = "on the closed stream " if after_close else ""
             self.violate(f"{op.name} {when}failed ({how}) after the peer's ragged end although the {len(held)} "
