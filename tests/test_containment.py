@@ -101,7 +101,9 @@ def _reap(proc: subprocess.Popen) -> None:
 def test_a_signal_stops_every_worker_and_leaves_a_report_marked_incomplete(tmp_path, signum):
     reports = tmp_path / "reports"
     proc = subprocess.Popen([sys.executable, "-m", "harness", "run", "--faults", "all", "--jobs", "2",
-                             "--examples", "4", "--report", str(reports)],
+                             # a run long enough (tens of seconds) that a loaded machine cannot finish it
+                             # between the first progress line and the signal
+                             "--examples", "60", "--report", str(reports)],
                             cwd=tmp_path, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
                             start_new_session=True)
     try:
