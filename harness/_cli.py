@@ -28,12 +28,15 @@ from faultio import FAULT_KINDS, PROFILES, PlanError
 from faultio._plan import TLS_KINDS
 
 from ._case import Case
-from ._cli_common import (byte_size, profile_name, seconds, whole_number, worker_count,
+from ._cli_common import (budget, byte_size, profile_name, seconds, shard_spec, whole_number, worker_count,
                           DEFAULT_EXAMPLES, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS,
                           UsageError, load_user_invariants)
 from ._cli_run import new_run_id, run_command
+from ._exampledb import DEFAULT_DB
 from ._diff import add_parser as add_diff_parser
 from ._diff import main_diff
+from ._merge import add_parser as add_merge_parser
+from ._merge import main_merge
 from .engine import INVARIANTS
 from ._matrix import default_jobs
 from ._report_json import FORMAT as REPORT_FORMAT
@@ -70,7 +73,7 @@ PROFILE_HELP = ("the fds' realism profile: raw (an injected EINTR raises Interru
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m harness", description="Run stream readers through every fault.")
-    sub = parser.add_subparsers(dest="command", metavar="{run,list,replay,selftest,diff}", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="{run,list,replay,selftest,diff,merge}", parser_class=_Parser)
     sub.required = True
     run = sub.add_parser("run", help="run the fault matrix and write a report")
     run.add_argument("--faults", default="all", help="fault kinds: all, or a comma list of "
@@ -100,6 +103,16 @@ def _parser() -> argparse.ArgumentParser:
                      "seed design's stricter rules); default: all for faultio's own stream, contract otherwise")
     run.add_argument("--invariants", action="append", default=[], metavar="MODULE[:OBJ]",
                      help="import your own checkers (registered with @harness.engine.invariant); repeatable")
+    run.add_argument("--shard", type=shard_spec, default=None, metavar="I/N",
+                     help="run only shard I of N (counted from 0): the same cases on any machine; merge the "
+                     "shards' reports with `merge`")
+    run.add_argument("--budget", type=budget, default=None, metavar="DURATION",
+                     help="a campaign: replay the stored failures, then generate fault plans until this much "
+                     "wall time is spent (e.g. 90s, 10m, 1h)")
+    run.add_argument("--example-db", default=None, metavar="DIR",
+                     help=f"where a campaign stores failing plans and replays them from (default {DEFAULT_DB})")
+    run.add_argument("--no-example-db", action="store_true", help="a campaign that neither replays nor stores")
+    add_merge_parser(sub)
     listing = sub.add_parser("list", help="fault kinds, operations, transports and invariants")
     listing.add_argument("--invariants", action="append", default=[], metavar="MODULE[:OBJ]",
                          help="also list the checkers this module registers")
@@ -146,6 +159,8 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
             return _replay(args, out, err)
         if args.command == "diff":
             return main_diff(args, out, err)
+        if args.command == "merge":
+            return main_merge(args, out, err)
         return _selftest(args, out, err)
     except UsageError as exc:
         print(str(exc).splitlines()[0], file=err)

@@ -71,6 +71,31 @@ def seconds(text: str) -> float:
     return value
 
 
+def budget(text: str) -> float:
+    """A campaign's wall time: seconds, or a number with ``s``, ``m`` or ``h`` (``90``, ``90s``, ``10m``, ``1.5h``)."""
+    units = {"s": 1.0, "m": 60.0, "h": 3600.0}
+    body = text.strip().lower()
+    unit = body[-1:] if body[-1:] in units else "s"
+    try:
+        value = float(body[:-1] if body[-1:] in units else body) * units[unit]
+    except ValueError:
+        value = -1.0
+    if not (value > 0 and value <= 7 * 86400):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration; give a number of seconds, minutes or hours "
+                                         "with s, m or h (e.g. 30s, 10m, 1.5h), more than 0 and at most a week")
+    return value
+
+
+def shard_spec(text: str) -> object:
+    """``--shard i/n`` as a ``harness._shard.Shard``."""
+    from ._shard import ShardError, parse_shard
+
+    try:
+        return parse_shard(text)
+    except ShardError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def worker_count(text: str) -> int:
     try:
         value = int(text)

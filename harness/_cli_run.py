@@ -11,6 +11,7 @@ Rules for this module:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import os
 import shlex
@@ -77,6 +78,10 @@ def _command_line(args: argparse.Namespace) -> str:
     if args.profile is not None:
         parts += ["--profile", args.profile]
     parts += ["--seed", str(args.seed), "--examples", str(args.examples)]
+    if getattr(args, "budget", None) is not None:
+        parts += ["--budget", f"{args.budget:g}s"]
+    if getattr(args, "shard", None) is not None:
+        parts += ["--shard", str(args.shard)]
     return " ".join(shlex.quote(p) for p in parts)
 
 
@@ -99,7 +104,28 @@ def _check_output_file(text: str, option: str) -> None:
                          "in an existing, writable directory") from None
 
 
-def run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RunSetup:
+    """What a run (or a campaign) runs, checked from its command line before anything runs."""
+
+    transports: tuple[str, ...]
+    faults: tuple[str, ...]
+    operations: tuple[str, ...]
+    target: Any
+    fail_on: tuple[str, ...]
+    why_fail_on: str
+    profile: str
+    why_profile: str
+    not_applicable: list[str]
+    not_run: list[dict[str, str]]
+    jobs: int
+    cases: list[Case]
+    cells: list[tuple[str, str, str]]
+
+
+def prepare_run(args: argparse.Namespace, err: TextIO) -> RunSetup:
+    """Check ``args`` (a ``UsageError`` for anything wrong) and build the cases and cells of this run: the
+    ones the target can express and, with ``--shard``, the ones of this shard."""
     try:
         transports = parse_transports(args.transport)
     except ValueError as exc:
@@ -139,12 +165,6 @@ def run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.junit_xml:
         _check_output_file(args.junit_xml, "--junit-xml")
     jobs = args.jobs or default_jobs()
-    started = datetime.datetime.now(datetime.timezone.utc)
-    t0 = time.perf_counter()
-    base = Path(args.report)
-    run_id = new_run_id(args.seed, base)
-    run_dir = base / run_id
-    report_path = None if args.no_report else run_dir / "report.json"
     cases = build_cases(faults=faults, transports=transports, operations=operations, seed=args.seed,
                         profile=profile)
     cells = [(op, style, tr) for tr in transports for op in operations for style in OPERATIONS[op][1]]
@@ -159,6 +179,46 @@ def run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         cells = [cell for cell in cells if not target.lacking(cell[0], cell[1])]
         not_applicable += [f"{', '.join(names)} ({why})" for why, names in lacks.items()]
         not_run += [{"what": ", ".join(names), "reason": why} for why, names in lacks.items()]
+    if getattr(args, "shard", None) is not None:  # this machine's part of the run (harness/_shard.py)
+        from ._shard import case_unit, cell_unit
+
+        cases = [c for c in cases if args.shard.holds(case_unit(c.id, c.origin))]
+        cells = [cell for cell in cells if args.shard.holds(cell_unit(*cell))]
+    return RunSetup(transports=tuple(transports), faults=tuple(faults), operations=tuple(operations),
+                    target=target, fail_on=fail_on, why_fail_on=why_fail_on, profile=profile,
+                    why_profile=why_profile, not_applicable=not_applicable, not_run=not_run, jobs=jobs,
+                    cases=cases, cells=cells)
+
+
+def case_timeout(args: argparse.Namespace, err: TextIO) -> float:
+    """``--case-timeout``, or the timeout calibrated on this machine (said on ``err`` unless quiet)."""
+    if args.case_timeout is not None:
+        return args.case_timeout
+    from ._runner import calibrated_timeout
+
+    timeout_s, reference = calibrated_timeout()
+    if not (args.quiet or args.json):
+        print(f"case timeout {timeout_s:g} s (a reference case took {reference * 1000:.0f} ms here; "
+              "--case-timeout sets it)", file=err)
+    return timeout_s
+
+
+def run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if getattr(args, "budget", None) is not None:  # a campaign: generate until the time is spent
+        from ._campaign import campaign_command
+
+        return campaign_command(args, out, err)
+    setup = prepare_run(args, err)
+    transports, faults, operations, target = setup.transports, setup.faults, setup.operations, setup.target
+    fail_on, why_fail_on, profile, why_profile = setup.fail_on, setup.why_fail_on, setup.profile, setup.why_profile
+    not_applicable, not_run, jobs, cases, cells = (setup.not_applicable, setup.not_run, setup.jobs, setup.cases,
+                                                   setup.cells)
+    started = datetime.datetime.now(datetime.timezone.utc)
+    t0 = time.perf_counter()
+    base = Path(args.report)
+    run_id = new_run_id(args.seed, base)
+    run_dir = base / run_id
+    report_path = None if args.no_report else run_dir / "report.json"
     total = len(cases) + len(cells) * args.examples
     progress = _Progress(total, err, args.quiet or args.json)
     seen: list[CaseResult] = []
@@ -171,15 +231,7 @@ def run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from ._runner import forget_hangs
 
     forget_hangs()
-    if args.case_timeout is None:
-        from ._runner import calibrated_timeout
-
-        timeout_s, reference = calibrated_timeout()
-        if not (args.quiet or args.json):
-            print(f"case timeout {timeout_s:g} s (a reference case took {reference * 1000:.0f} ms here; "
-                  "--case-timeout sets it)", file=err)
-    else:
-        timeout_s = args.case_timeout
+    timeout_s = case_timeout(args, err)
     with stop_signals():
         try:
             # Even with --jobs 1 the cases run in a worker process: a target that ends its process (os._exit)
@@ -207,8 +259,35 @@ def run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                           report_path=report_path, run_id=run_id, started=started, duration_s=duration,
                           jobs=jobs, fail_on=fail_on, incomplete=incomplete, profile=profile,
                           not_run=not_run)
+    if getattr(args, "shard", None) is not None:
+        report["shard"] = args.shard.to_json()
+    index = write_outputs(report, args, report_path, results, out, err)
+    summary = report["summary"]
+    failing = [c for c in report["cases"] if c["fails"]]
+    where = f"; report: {index}" if report_path is not None else ""
+    print(f"{summary['cases']} cases, {summary['passed']} passed, {summary['violations']} with violations "
+          f"({summary['contract']} contract, {summary['design']} design), {summary['errors']} errors in "
+          f"{duration:.1f}s (seed {args.seed}, {jobs} jobs){where}", file=err)
+    print(f"failing on {why_fail_on}: {summary['failing']} failing case(s); profile {profile}{why_profile}",
+          file=err)
+    if not_applicable:
+        print(f"not applicable to {target.name}, not run: {'; '.join(not_applicable)}", file=err)
+    if incomplete is not None:
+        print(f"incomplete: {incomplete['reason']}; {incomplete['ran']} of {incomplete['planned']} cases ran",
+              file=err)
+        return EXIT_INTERRUPTED
+    return EXIT_VIOLATIONS if failing else EXIT_OK
+
+
+def write_outputs(report: dict[str, Any], args: argparse.Namespace, report_path: Path | None,
+                  results: Sequence[CaseResult], out: TextIO, err: TextIO) -> Path | None:
+    """Write the report directory (with a case file per failing generated case), the JUnit file and the
+    ``--json`` output that ``args`` ask for, and list the failing cases on ``err``; return ``index.html``'s
+    path (``None`` with ``--no-report``)."""
+    index = None
+    run_dir = None if report_path is None else report_path.parent
     saved: dict[str, Path] = {}
-    if report_path is not None:
+    if run_dir is not None:
         from ._generate import save_case
         from ._report_html import write_report_dir
 
@@ -228,7 +307,6 @@ def run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         from ._report_json import dumps_report
 
         out.write(dumps_report(report))
-    summary = report["summary"]
     failing = [c for c in report["cases"] if c["fails"]]
     if not args.quiet and not args.json:
         for case in failing[:20]:
@@ -238,19 +316,7 @@ def run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 print(f"     case file: {replay_command(saved[case['id']], target=args.target)}", file=err)
         if len(failing) > 20:
             print(f"... and {len(failing) - 20} more failing cases (see the report)", file=err)
-    where = f"; report: {index}" if report_path is not None else ""
-    print(f"{summary['cases']} cases, {summary['passed']} passed, {summary['violations']} with violations "
-          f"({summary['contract']} contract, {summary['design']} design), {summary['errors']} errors in "
-          f"{duration:.1f}s (seed {args.seed}, {jobs} jobs){where}", file=err)
-    print(f"failing on {why_fail_on}: {summary['failing']} failing case(s); profile {profile}{why_profile}",
-          file=err)
-    if not_applicable:
-        print(f"not applicable to {target.name}, not run: {'; '.join(not_applicable)}", file=err)
-    if incomplete is not None:
-        print(f"incomplete: {incomplete['reason']}; {incomplete['ran']} of {incomplete['planned']} cases ran",
-              file=err)
-        return EXIT_INTERRUPTED
-    return EXIT_VIOLATIONS if failing else EXIT_OK
+    return index
 
 
 def _in_run_order(results: Sequence[CaseResult], cases: Sequence[Case], cells: Sequence[Any]) -> list[CaseResult]:

@@ -163,6 +163,12 @@ class _InternalError(BaseException):
         self.exc = exc
 
 
+class _Enough(BaseException):
+    """Raised inside the property once ``examples`` plans have been judged: the draws Hypothesis would still
+    make could only pass without running, so they are not made (a ``BaseException``, so Hypothesis passes it
+    through)."""
+
+
 class _Cell:
     """One cell's two Hypothesis runs, with the same seed and settings.
 
@@ -172,8 +178,8 @@ class _Cell:
     treat what passed under index 0 (always the clean plan, which Hypothesis draws first) as passing under 3.
 
     1. *Generate* (``Phase.generate`` only): each new, distinct, non-clean plan becomes example ``index`` =
-       0, 1, ... and is judged, until ``examples`` have been (further draws pass without running; the budget
-       of draws is a few more than ``examples``, so duplicates and the clean plan are skipped, not counted).
+       0, 1, ... and is judged, until ``examples`` have been (then ``_Enough`` ends the run; the budget of
+       draws is a few more than ``examples``, so duplicates and the clean plan are skipped, not counted).
        The first failure stops the run.
     2. *Shrink* (only after a failure at index ``k``; ``Phase.generate`` and ``Phase.shrink``): the property
        is now "this plan, run as example ``k``, fails with the same first slug" (``signature``), a pure
@@ -199,6 +205,8 @@ class _Cell:
         self.run_options = run_options
         self.case_seed = derive_seed(seed, self.operation, self.style, GENERATED_FAULT, self.transport)
         self.hypothesis_seed = derive_seed(seed, "hypothesis", self.operation, self.style, self.transport)
+        #: The index of the first example (a campaign's chunks number their examples on from each other).
+        self.first_index = 0
 
     def case(self, plan: FaultPlan, index: int) -> Case:
         return Case(operation=self.operation, style=self.style, fault=GENERATED_FAULT, transport=self.transport,
@@ -250,16 +258,18 @@ class _Cell:
             if plan.is_clean or plan in seen or len(seen) >= self.examples:
                 return None
             seen.add(plan)
-            result = self._run(self.case(plan, len(seen) - 1))
+            result = self._run(self.case(plan, self.first_index + len(seen) - 1))
             if result.outcome == "pass":
                 passed.append(result)
+                if len(seen) >= self.examples:
+                    raise _Enough
                 return None
             failure.append(result)
             return result
 
         try:
             self._hypothesis(judge, (Phase.generate,))
-        except _Failed:
+        except (_Failed, _Enough):
             pass
         return passed, (failure[0] if failure else None)
 
@@ -267,7 +277,7 @@ class _Cell:
         """Run 2: the minimal plan failing like ``failure`` as the same example (see the class docstring)."""
         index, wanted = failure.case.index, signature(failure)
         cache: dict[FaultPlan, CaseResult | None] = {failure.case.plan: failure}
-        budget = [self.shrink_calls + index + 1]
+        budget = [self.shrink_calls + index - self.first_index + 1]
 
         def judge(plan: FaultPlan) -> CaseResult | None:
             if plan not in cache:
