@@ -26,6 +26,7 @@ from typing import Any, Iterable, Optional
 
 from ._junit import render_junit
 from ._report_assets import _CSS, _JS
+from ._report_scale import scale_facts
 from ._report_json import PathLike, dumps_report, validate_report, write_atomic
 
 __all__ = ["render_html", "write_report_dir"]
@@ -214,7 +215,7 @@ def _summary(report: dict) -> str:
     facts = [("Fails on", _fails_on_text(fail_on)), ("Target", report["target"]),
              ("Transports", ", ".join(report["transports"]) or "\u2013"),
              ("Started", run["started"]), ("Run", run["id"]), ("Python", run["python"]),
-             ("Format", report["format"])]
+             ("Format", report["format"]), *scale_facts(report)]
     rows = "".join(f'<tr><th scope="row">{_e(k)}</th><td><code>{_e(v)}</code></td></tr>' for k, v in facts)
     return (f'<section id="summary" aria-labelledby="h-summary"><h2 id="h-summary">Summary</h2>'
             f'<p class="status {kind}">{_e(status)} <span class="failon">fails on: '

@@ -34,7 +34,7 @@ DETAIL_CLASSES = (*CLASSES, "error")
 
 # Keys in the order a human wants to read them; keys not listed follow, sorted.
 _TOP_ORDER = ("format", "seed", "target", "command", "faults", "operations", "transports", "fail_on",
-              "summary", "incomplete", "not_applicable", "not_run", "cases", "run")
+              "summary", "incomplete", "shard", "campaign", "merged", "not_applicable", "not_run", "cases", "run")
 _CASE_ORDER = ("id", "operation", "style", "fault", "transport", "profile", "origin", "seed", "outcome", "fails",
                "violations", "classes", "details", "plan", "replay", "payload", "logs", "trace")
 _SUMMARY_ORDER = ("cases", "passed", "violations", "errors", "failing", "contract", "design")
@@ -254,6 +254,7 @@ def validate_report(d: Any) -> None:
     for key, value in expected.items():
         if summary[key] != value:
             _fail(f".summary.{key}", f"is {summary[key]} but the cases give {value}")
+    _validate_scale(d)
     run = _check(d, "run", "", "dict")
     for key in ("id", "started", "python"):
         _check(run, key, ".run", "str")
@@ -261,6 +262,33 @@ def validate_report(d: Any) -> None:
     _check(run, "jobs", ".run", "int")
     if "profile" in run:
         _check(run, "profile", ".run", "str", PROFILES)
+
+
+def _validate_scale(d: dict) -> None:
+    """The optional ``shard``, ``campaign`` and ``merged`` blocks (a shard's report, a campaign's, a merge's)."""
+    if "shard" in d:
+        shard = _check(d, "shard", "", "dict")
+        index, count = _check(shard, "index", ".shard", "int"), _check(shard, "count", ".shard", "int")
+        if not 0 <= index < count:
+            _fail(".shard", f"index {index} of {count} shards; an index is counted from 0 and below the count")
+    if "campaign" in d:
+        campaign = _check(d, "campaign", "", "dict")
+        for key in ("chunks", "cases", "replayed", "replayed_failing", "removed", "found", "stored", "cells",
+                    "cells_failing"):
+            if _check(campaign, key, ".campaign", "int") < 0:
+                _fail(f".campaign.{key}", "a count is 0 or more")
+        for key in ("budget_s", "elapsed_s", "cases_per_s"):
+            _check(campaign, key, ".campaign", "number")
+        _check(campaign, "stopped", ".campaign", "str")
+    if "merged" in d:
+        merged = _check(d, "merged", "", "dict")
+        _check(merged, "shards", ".merged", "int")
+        for i, part in enumerate(_check(merged, "from", ".merged", "list")):
+            if not isinstance(part, dict):
+                _fail(f".merged.from[{i}]", f"expected dict, got {_type_name(part)}")
+            for key in ("shard", "cases"):
+                _check(part, key, f".merged.from[{i}]", "int")
+            _check(part, "run", f".merged.from[{i}]", "str")
 
 
 # ---------------------------------------------------------------------------------------------------
