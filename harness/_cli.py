@@ -31,14 +31,12 @@ from ._case import Case
 from ._cli_common import (budget, byte_size, profile_name, seconds, shard_spec, whole_number, worker_count,
                           DEFAULT_EXAMPLES, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS,
                           UsageError, load_user_invariants)
-from ._cli_run import new_run_id, run_command
 from ._exampledb import DEFAULT_DB
 from ._diff import add_parser as add_diff_parser
 from ._diff import main_diff
 from ._merge import add_parser as add_merge_parser
 from ._merge import main_merge
 from .engine import INVARIANTS
-from ._matrix import default_jobs
 from ._report_json import FORMAT as REPORT_FORMAT
 from ._scenarios import OPERATION_HELP, OPERATIONS
 from ._targets import DEFAULT_TARGET_NAMES, DEFAULT_TARGET_SPEC, TargetError, load_target
@@ -151,6 +149,8 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         except SystemExit as exc:  # --help: argparse has printed it and wants to exit
             return exc.code if isinstance(exc.code, int) else (EXIT_OK if exc.code is None else EXIT_USAGE)
         if args.command == "run":
+            from ._cli_run import run_command  # not at the top: `list` and `--help` need none of the runner
+
             return run_command(args, out, err)
         if args.command == "list":
             load_user_invariants(args.invariants)
@@ -326,6 +326,8 @@ def _replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _selftest(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from ._cli_run import new_run_id
+    from ._matrix import default_jobs
     from ._selftest import run_selftest, selftest
 
     base = Path(args.report)
