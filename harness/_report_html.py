@@ -643,6 +643,10 @@ def _not_applicable(report: dict) -> str:
             f'<th scope="col">why it was not checked</th></tr></thead><tbody>{rows}</tbody></table></div></section>')
 
 
+#: Passing cases the page shows at most, as sections and table rows (the rest are counted, not shown).
+PASSING_SHOWN = 1000
+
+
 def render_html(report: dict) -> str:
     """Render the report as one self-contained HTML page (a str); the report is validated first."""
     validate_report(report)
@@ -674,8 +678,14 @@ def render_html(report: dict) -> str:
                       f'a class this run does not fail on (it fails on {_e(_fails_on_text(fail_on))}). They are '
                       f'collapsed; open one to see its findings.</p>'
                       + "".join(_case_section(c, anchors[c["id"]], False, fail_on) for c in noted) + "</section>")
-    pass_html = "".join(_case_section(c, anchors[c["id"]], False, fail_on) for c in passing)
+    # A campaign passes thousands of cases: past PASSING_SHOWN, the page counts them (report.json lists all).
+    shown = passing[:PASSING_SHOWN]
+    hidden = {c["id"] for c in passing[PASSING_SHOWN:]}
+    pass_html = "".join(_case_section(c, anchors[c["id"]], False, fail_on) for c in shown)
     pass_html = pass_html or '<p class="note">No passing cases.</p>'
+    if hidden:
+        pass_html += (f'<p class="note">{len(hidden)} more passing cases are not shown on this page (nor in the '
+                      f'table of all cases); report.json lists every case.</p>')
     nav = ['<a href="#summary">Summary</a>', '<a href="#matrix">Matrix</a>']
     if report["not_applicable"]:
         nav.append(f'<a href="#not-applicable">Not checked ({len(report["not_applicable"])})</a>')
@@ -694,7 +704,7 @@ def render_html(report: dict) -> str:
         f'<nav aria-label="Sections">{"".join(nav)}</nav>'
         f'{_filters(report)}<main>{_summary(report)}{_matrix(report, anchors)}{_not_applicable(report)}'
         f'<section id="failures" aria-labelledby="h-failures"><h2 id="h-failures">Cases failing this run '
-        f'({len(failing)})</h2>{fail_html}</section>{noted_html}{_case_table(cases, anchors, fail_on)}'
+        f'({len(failing)})</h2>{fail_html}</section>{noted_html}{_case_table([c for c in cases if c["id"] not in hidden], anchors, fail_on)}'
         f'<section id="passing" aria-labelledby="h-passing"><h2 id="h-passing">Passing cases ({len(passing)})</h2>'
         f'{pass_html}</section></main>'
         f'<footer>{_e(report["format"])} \u00b7 report.json next to this page is the source of truth.</footer>'

@@ -357,3 +357,14 @@ def test_not_applicable_invariants_and_case_logs_are_listed_and_escaped():
     assert "the stream has no _read_to_buffer_loop" in page
     assert "tornado.general" in page and "Write error &lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<script>alert(1)" not in page
+
+
+def test_a_page_of_thousands_of_passing_cases_shows_a_bounded_number_and_counts_the_rest(monkeypatch):
+    import harness._report_html as html_module
+
+    monkeypatch.setattr(html_module, "PASSING_SHOWN", 3)
+    cases = [dict(passing_case("read_bytes", "eintr", "plain"), id=f"read_bytes/future/eintr/plain#{n}")
+             for n in range(5)]
+    page = render_html(make_report([violation_case(), *cases]))
+    assert "2 more passing cases are not shown on this page" in page
+    assert 'id="row-' in page and page.count('id="row-') == 4  # the failing case and 3 passing ones
