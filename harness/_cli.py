@@ -149,6 +149,10 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         except SystemExit as exc:  # --help: argparse has printed it and wants to exit
             return exc.code if isinstance(exc.code, int) else (EXIT_OK if exc.code is None else EXIT_USAGE)
         if args.command == "run":
+            if args.budget is not None:  # a campaign: replay the stored failures, generate until the time is spent
+                from ._cli_campaign import campaign_command
+
+                return campaign_command(args, out, err)
             from ._cli_run import run_command  # not at the top: `list` and `--help` need none of the runner
 
             return run_command(args, out, err)

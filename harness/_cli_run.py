@@ -204,10 +204,8 @@ def case_timeout(args: argparse.Namespace, err: TextIO) -> float:
 
 
 def run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    if getattr(args, "budget", None) is not None:  # a campaign: generate until the time is spent
-        from ._campaign import campaign_command
-
-        return campaign_command(args, out, err)
+    if getattr(args, "example_db", None) or getattr(args, "no_example_db", False):
+        raise UsageError("--example-db and --no-example-db are for campaigns: add --budget DURATION, or drop them")
     setup = prepare_run(args, err)
     transports, faults, operations, target = setup.transports, setup.faults, setup.operations, setup.target
     fail_on, why_fail_on, profile, why_profile = setup.fail_on, setup.why_fail_on, setup.profile, setup.why_profile

@@ -202,3 +202,8 @@ def _group(pgid):
             if int(fields[2]) == pgid and fields[0] != "Z":
                 pids.append(int(entry))
     return pids
+
+
+def test_example_db_options_without_a_budget_are_usage_errors(tmp_path):
+    code, _, err = run(["run", "--example-db", str(tmp_path), "--no-report"])
+    assert code == 2 and "are for campaigns: add --budget" in err
