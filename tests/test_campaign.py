@@ -53,6 +53,7 @@ def test_a_campaign_finds_a_planted_bug_stores_it_and_the_next_campaign_replays_
     assert figures["found"] >= 1 and figures["stored"] >= 1 and figures["replayed"] == 0
     assert any("eintr-invisible" in c["violations"] for c in first["cases"])
     assert "--budget 3s" in first["command"] and "cases/s" in err
+    assert "Example database</th>" in (latest_report(reports)[0] / "index.html").read_text()
     stored_ids = sorted(c["id"] for c in first["cases"] if c["fails"])
     assert len(list(p for p in db.rglob("*") if p.is_file())) >= figures["stored"]
 
@@ -207,3 +208,18 @@ def _group(pgid):
 def test_example_db_options_without_a_budget_are_usage_errors(tmp_path):
     code, _, err = run(["run", "--example-db", str(tmp_path), "--no-report"])
     assert code == 2 and "are for campaigns: add --budget" in err
+
+
+def test_the_shards_of_a_campaign_merge_into_one_report_with_their_figures_summed(tmp_path):
+    for i in (0, 1):
+        code, _, err = run(["run", "--budget", "1s", *SMALL, "--shard", f"{i}/2", "--no-example-db", "--report",
+                            str(tmp_path / f"s{i}")])
+        assert code == 0, err
+    parts = [latest_report(tmp_path / f"s{i}")[1] for i in (0, 1)]
+    code, _, err = run(["merge", *(str(latest_report(tmp_path / f"s{i}")[0]) for i in (0, 1)), "--report",
+                        str(tmp_path / "m")])
+    assert code == 0, err
+    _, merged = latest_report(tmp_path / "m")
+    assert merged["campaign"]["cases"] == sum(p["campaign"]["cases"] for p in parts) == merged["summary"]["cases"]
+    assert merged["campaign"]["chunks"] == sum(p["campaign"]["chunks"] for p in parts)
+    assert "--shard" not in merged["command"] and "--budget 1s" in merged["command"]

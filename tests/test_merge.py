@@ -101,3 +101,19 @@ def test_a_sharded_run_says_its_shard_in_the_command_and_the_page(shards):
     d0, r0 = one_report(base / "s0")
     assert "--shard 0/2" in r0["command"]
     assert "Shard</th>" in (d0 / "index.html").read_text()
+
+
+def test_an_interrupted_shard_makes_the_merged_report_incomplete_and_exit_4(shards, tmp_path):
+    base, _ = shards
+    d0, _ = one_report(base / "s0")
+    _, r1 = one_report(base / "s1")
+    stopped = dict(r1, incomplete={"reason": "interrupted by SIGTERM", "planned": len(r1["cases"]) + 5,
+                                   "ran": len(r1["cases"])})
+    (tmp_path / "s1").mkdir()
+    (tmp_path / "s1" / "report.json").write_text(json.dumps(stopped))
+    code, _, err = run(["merge", str(d0), str(tmp_path / "s1"), "--report", str(tmp_path / "m")])
+    assert code == 4, err
+    _, merged = one_report(tmp_path / "m")
+    assert merged["incomplete"]["reason"] == "shard 1/2 interrupted by SIGTERM"
+    assert merged["incomplete"]["ran"] == len(merged["cases"])
+    assert merged["incomplete"]["planned"] == len(merged["cases"]) + 5
