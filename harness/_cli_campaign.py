@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import signal
 from pathlib import Path
 from typing import TextIO
 
 from . import _cli_run
 from ._campaign import CHUNK_EXAMPLES, Campaign, CampaignProgress
-from ._cli_common import EXIT_INTERRUPTED, EXIT_OK, EXIT_VIOLATIONS, UsageError, check_report_dir
+from ._cli_common import EXIT_INTERRUPTED, EXIT_OK, EXIT_VIOLATIONS, UsageError, check_report_dir, probe_write
 from ._exampledb import DEFAULT_DB, ExampleStore
 from ._generate import GENERATED_FAULT
 from ._matrix import DEFAULT_MEMORY_LIMIT
@@ -41,6 +42,15 @@ def campaign_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if db_path is not None and db_path.exists() and not db_path.is_dir():
         raise UsageError(f"--example-db {db_path}: not a directory; give a directory (created if missing), or "
                          "--no-example-db")
+    if db_path is not None:
+        existing = next((p for p in (db_path, *db_path.parents) if p.exists()), Path("."))
+        try:  # permissions do not tell everything (root, /proc, a read-only mount): try it before the run
+            if not (existing.is_dir() and os.access(existing, os.W_OK | os.X_OK)):
+                raise PermissionError(f"{existing} is not a writable directory")
+            probe_write(existing)
+        except OSError as exc:
+            raise UsageError(f"--example-db {db_path}: cannot write there ({exc.strerror or exc}), so failures could "
+                             "not be stored; give a writable directory, or --no-example-db") from None
     if not args.no_report:
         check_report_dir(args.report)
     if args.junit_xml:

@@ -223,3 +223,9 @@ def test_the_shards_of_a_campaign_merge_into_one_report_with_their_figures_summe
     assert merged["campaign"]["cases"] == sum(p["campaign"]["cases"] for p in parts) == merged["summary"]["cases"]
     assert merged["campaign"]["chunks"] == sum(p["campaign"]["chunks"] for p in parts)
     assert "--shard" not in merged["command"] and "--budget 1s" in merged["command"]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="uses Linux's /proc as a place nobody can write")
+def test_an_example_db_that_cannot_be_written_is_refused_before_the_campaign():
+    code, _, err = run(["run", "--budget", "1s", "--example-db", "/proc/faultio-examples", "--no-report"])
+    assert code == 2 and "--example-db /proc/faultio-examples: cannot write there" in err
