@@ -64,15 +64,16 @@ def campaign_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                         profile=setup.profile, fail_on=setup.fail_on, store=store, shard=args.shard,
                         invariants=args.invariants, memory_limit=memory_limit,
                         run_options={"timeout_s": timeout_s}, progress=progress)
-    if not (args.quiet or args.json):
-        where = f"stored failures in {db_path}" if db_path is not None else "no example database"
-        part = f", shard {args.shard}" if args.shard is not None else ""
-        print(f"campaign of {args.budget:g} s over {len(setup.cells)} cells ({CHUNK_EXAMPLES} plans a chunk{part}); "
-              f"{where}", file=err)
     started = datetime.datetime.now(datetime.timezone.utc)
     incomplete = None
     with stop_signals():
         try:
+            # Said inside the try: a Ctrl-C from the moment this line shows still writes the report.
+            if not (args.quiet or args.json):
+                where = f"stored failures in {db_path}" if db_path is not None else "no example database"
+                part = f", shard {args.shard}" if args.shard is not None else ""
+                print(f"campaign of {args.budget:g} s over {len(setup.cells)} cells ({CHUNK_EXAMPLES} plans a "
+                      f"chunk{part}); {where}", file=err)
             campaign.run()
         except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: every worker is stopped by now
             signal.signal(signal.SIGINT, signal.SIG_DFL)  # a second Ctrl-C stops at once

@@ -94,7 +94,8 @@ def check_shards(loaded: Sequence[tuple[Path, dict[str, Any]]]) -> int:
     count = None
     for path, report in loaded:
         shard = report.get("shard")
-        if not (isinstance(shard, dict) and isinstance(shard.get("index"), int) and isinstance(shard.get("count"), int)):
+        if not (isinstance(shard, dict) and isinstance(shard.get("index"), int)
+                and isinstance(shard.get("count"), int)):
             raise UsageError(f"merge: {path} is not the report of a shard (it has no 'shard'); merge takes the "
                              "reports of `run --shard i/n`")
         index, n = shard["index"], shard["count"]
