@@ -250,10 +250,13 @@ class FakeSocket(PlanShapedSocket):
         self._trace("inject", fault=why, error=errno.errorcode.get(code, ""))
 
     def connect_ex(self, address: Any) -> int:
-        """``connect``, returning its errno (EINPROGRESS) instead of raising."""
+        """``connect``, returning its errno (EINPROGRESS, or ECONNREFUSED for an ``at-once`` refusal) instead of
+        raising (EBADF on a closed fd is raised, as by the socket module)."""
         try:
             self.connect(address)
-        except BlockingIOError as exc:
+        except OSError as exc:
+            if exc.errno == errno.EBADF:
+                raise
             return exc.errno
         return 0  # pragma: no cover
 

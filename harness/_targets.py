@@ -47,6 +47,10 @@ class Target:
     lacks: Any = dataclasses.field(default_factory=dict)
     #: Why the target has only ``transports`` (said in the run's summary line when a transport is skipped).
     why_transports: str = ""
+    #: For the ``connect`` operation: a factory like ``factory`` whose stream is not connected yet and connects
+    #: when the harness calls its ``connect(address, ...)`` (``harness._connect_setup``). ``None``: ``factory``'s
+    #: stream (plain) or the TLS client the harness builds from it (ssl) is that stream.
+    connector: Callable[..., Any] | None = None
 
     def __post_init__(self) -> None:
         if self.loop not in ("faultio", "asyncio"):
