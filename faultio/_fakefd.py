@@ -229,8 +229,10 @@ class FakeSocket(PlanShapedSocket):
         self._check_open("connect")
         code = self._connect.start()
         if code == errno.ECONNREFUSED:
+            self.faults_injected += 1
+            self._trace("connect", address=repr(address), result="ECONNREFUSED", injected=True,
+                        step=self._connect.step.kind)
             self._connect_failed("connect_refused")
-            self._trace("connect", address=repr(address), result="ECONNREFUSED", injected=True)
             raise oserror(ConnectionRefusedError, code)
         self._connecting = True
         injected = self._connect.step is not None

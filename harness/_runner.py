@@ -591,7 +591,8 @@ def attach_monitor(loop: IOLoop, stream: Any, fd: Any, peer: Any, transport: str
         def ssl_pending() -> int:
             # Plaintext decrypted but not yet read out sits in the TLS connection, not the stream's buffer;
             # a stream with no connection under either name counts none (as does one whose pending() fails).
-            conn = getattr(stream, "_tls", None) or getattr(stream, "_ssl_conn", None)
+            conn = (getattr(stream, "_tls", None) or getattr(stream, "_ssl_conn", None)
+                    or _tls_socket(getattr(stream, "socket", None)))
             try:
                 return int(conn.pending()) if conn is not None else 0
             except Exception:
@@ -604,6 +605,12 @@ def attach_monitor(loop: IOLoop, stream: Any, fd: Any, peer: Any, transport: str
     monitor = Monitor(loop=loop, stream=stream, fd=fd, truth=lambda: received,
                       held_len=lambda: len(received) - len(monitor.delivered))
     return monitor
+
+
+def _tls_socket(sock: Any) -> Any:
+    """``sock`` when it is a TLS socket (one that says how much plaintext it holds: a client stream that wrapped
+    its socket once connected, as Tornado's ``SSLIOStream`` does), else None."""
+    return sock if sock is not None and callable(getattr(sock, "pending", None)) else None
 
 
 def trace_window(events: Sequence[TraceEvent], at: int) -> tuple[dict[str, Any], ...]:
