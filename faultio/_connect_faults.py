@@ -31,6 +31,15 @@ from ._plan import CONNECT_KINDS, WRITE_STEPS, FaultPlan, PlanError, Step
 
 CONNECT_KIND_NAMES = CONNECT_KINDS
 
+#: One line per connect kind, for ``python -m harness list``.
+KIND_HELP: dict[str, str] = {
+    "connect-refused": "connect() refused (ECONNREFUSED), variant seeded per case: at-once (raised by connect "
+                       "itself, as for AF_UNIX) or so-error (EINPROGRESS, then SO_ERROR at the first poll, as TCP)",
+    "connect-reset": "the peer resets the connection, variant seeded per case: connecting (the connect fails with "
+                     "ECONNRESET through SO_ERROR) or established (it succeeds; the next send or recv is reset)",
+    "connect-timeout": "connect() never completes: no readiness ever; the user gives up after 75 virtual seconds",
+}
+
 #: How a refusal is reported: by ``connect()`` itself, or later through ``SO_ERROR``.
 REFUSED_REPORTS: tuple[str, ...] = ("at-once", "so-error")
 #: When a reset meets the connection: during the handshake (the connect fails), or right after it succeeded.

@@ -38,7 +38,8 @@ class _ConnectWatch(Checker):
         self.peer: dict[str, Any] | None = None
         self.cut = False
         trace = monitor.loop.trace
-        for event in trace.events("harness"):
+        # What happened before the monitor was attached (a reset a plan puts at byte 0 lands when the fd is made).
+        for event in (*trace.events("fd", "inject"), *trace.events("harness")):
             self._on_trace(event.source, event.kind, dict(event.detail))
         trace.add_listener(self._on_trace, raw=True)
 
