@@ -408,6 +408,16 @@ class FakeSocket(PlanShapedSocket):
         if self._connect.reset_pending:
             self._reset_after_connect()
         view = memoryview(data).cast("B")
+        try:
+            return self._send_view(view)
+        finally:
+            # A kernel keeps no hold on the caller's buffer once send returns or raises; the traceback of a raised
+            # error would otherwise keep this view (and the caller's bytearray export) alive: asyncio clears its
+            # bytearray buffer right after a failed send, which must not meet "Existing exports".
+            view.release()
+
+    def _send_view(self, view: memoryview) -> int:
+        """``send`` of the bytes ``view`` holds."""
         if self._connect.state in ("connecting", "refused") and not self._so_error:
             return self._send_unconnected(len(view))
         space = self._out.capacity - self._out.available

@@ -14,7 +14,7 @@ from faultio import (
     FaultPlan,
     plan_for_kind,
 )
-from faultio._plan import ALL_KINDS, TLS_KINDS
+from faultio._plan import ALL_KINDS, CONNECT_KINDS, TLS_KINDS
 
 pytest_plugins = ["pytester"]
 
@@ -114,8 +114,34 @@ def test_marker_parametrises_over_every_kind_and_transport_with_readable_ids(pro
     project.makepyfile(test_ext_server=server_test(transports='("plain", "ssl")'))
     result = project.runpytest("--collect-only", "-q")
     ids = re.findall(r"\[([\w-]+)\]", result.stdout.str())
-    # "all" is the five core kinds on plain, and the TLS kinds too on ssl.
-    assert ids == [*FAULT_KINDS, *(f"{k}-ssl" for k in ALL_KINDS)]
+    # "all" is the five core kinds on plain, and the TLS kinds too on ssl; never the connect kinds (named only).
+    assert ids == [*FAULT_KINDS, *(f"{k}-ssl" for k in ALL_KINDS if k not in CONNECT_KINDS)]
+
+
+def test_marker_runs_a_connect_kind_it_names_and_its_plan_refuses_the_connect(project):
+    project.makepyfile(test_ext_connect='''
+import errno
+import socket
+
+import pytest
+from faultio import socketpair
+
+
+@pytest.mark.faults("connect-refused", "eintr")
+def test_connect(fault_loop, fault_plan):
+    target, _peer = socketpair(fault_loop, fault_plan)
+    code = target.connect_ex(("127.0.0.1", 1))
+    if fault_plan.name.startswith("connect-refused"):
+        if code == errno.EINPROGRESS:  # the so-error variant: the first poll reports the refusal
+            target.poll_events()
+            code = target.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        assert code == errno.ECONNREFUSED
+    else:
+        assert code == errno.EINPROGRESS
+''')
+    result = project.runpytest("-q", "-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+    assert re.findall(r"\[([\w-]+)\]", project.runpytest("--collect-only", "-q").stdout.str()) == ["eintr", "connect-refused"]
 
 
 @pytest.mark.parametrize("transports, expected", [

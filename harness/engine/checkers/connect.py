@@ -116,7 +116,8 @@ class ConnectOutcome(_ConnectWatch):
         if not expect.get("timeout"):
             if first.get("late"):
                 self.violate(f"the connect {what} and was reported only after the user gave up waiting for it and "
-                             "closed the stream: the failure was swallowed")
+                             "closed the stream: until then the failure was not reported (its future pending, or "
+                             "no close callback)")
             elif first.get("error") != expect.get("error"):
                 seen = first.get("error") or "no error"
                 self.violate(f"the connect {what} but it failed with {seen} ({first.get('how')}), not "
