@@ -27,7 +27,7 @@ import errno
 import random
 from typing import Any, ClassVar
 
-from ._plan import CONNECT_KINDS, WRITE_STEPS, FaultPlan, PlanError, Step
+from ._plan import CONNECT_KINDS, KIND_BUILDERS, WRITE_STEPS, FaultPlan, PlanError, Step
 
 CONNECT_KIND_NAMES = CONNECT_KINDS
 
@@ -132,6 +132,9 @@ def connect_plan(kind: str, rng: random.Random) -> FaultPlan:
     if kind == "connect-timeout":
         return FaultPlan(write=(ConnectTimeout(),), name=kind)
     raise PlanError(f"unknown connect kind {kind!r}; valid: {', '.join(CONNECT_KIND_NAMES)}")
+
+
+KIND_BUILDERS.update({kind: connect_plan for kind in CONNECT_KINDS})
 
 
 def expected_failure(plan: FaultPlan) -> tuple[bool, str]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
-from typing import Any, ClassVar, Iterable, Mapping
+from typing import Any, Callable, ClassVar, Iterable, Mapping
 
 from ._errors import PlanError
 
@@ -494,6 +494,11 @@ def tls_variant(plan: FaultPlan) -> str:
     return variant if head == "handshake-fail" and variant in HANDSHAKE_VARIANTS else ""
 
 
+#: Plan builders of kinds whose steps live in their own module (``faultio._connect_faults`` registers the connect
+#: kinds when it is imported, which importing ``faultio`` does): ``builder(kind, rng) -> FaultPlan``.
+KIND_BUILDERS: dict[str, Callable[[str, random.Random], FaultPlan]] = {}
+
+
 def _rng(kind: str, seed: int) -> random.Random:
     return random.Random(f"faultio:{kind}:{seed}")
 
@@ -562,11 +567,8 @@ def plan_for_kind(
         read += [Pass(nbytes=offset), Flood(nbytes=flood_bytes, pattern_seed=rng.randrange(1 << 16))]
     elif kind in TLS_KINDS:
         return _tls_plan(kind, rng, inbound_size=inbound_size, at=at)
-    elif kind in CONNECT_KINDS:
-        # The connect steps live with what the fd does with them; that module imports this one.
-        from ._connect_faults import connect_plan
-
-        return connect_plan(kind, rng)
+    elif kind in KIND_BUILDERS:
+        return KIND_BUILDERS[kind](kind, rng)
     return FaultPlan(read=tuple(read), write=tuple(write), name=kind)
 
 

@@ -177,9 +177,10 @@ def _load_tornado() -> Target:
 
 
 def _load_asyncio_streams() -> Target:
-    from .targets import asyncio_streams
+    from .targets import asyncio_connect, asyncio_streams
 
-    return asyncio_streams.load()
+    # The connect operation: loop.sock_connect, then the streams (targets/asyncio_connect.py).
+    return dataclasses.replace(asyncio_streams.load(), connector=asyncio_connect.asyncio_connecting)
 
 
 _BUILTIN_LOADERS: dict[str, Callable[[], Target]] = {TORNADO4_TARGET: _load_tornado4, "tornado": _load_tornado,

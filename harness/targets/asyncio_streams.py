@@ -199,10 +199,8 @@ def load() -> Target:
         context = server_ssl_context() if transport == "ssl" else None
         return AsyncioStreams(sock, loop=io_loop.asyncio_loop, limit=max_buffer_size, ssl_context=context)
 
-    from .asyncio_connect import asyncio_connecting  # the connect operation: loop.sock_connect, then the streams
-
     return Target(name=NAME, factory=asyncio_streams, transports=("plain", "ssl"), loop="asyncio",
-                  default_profile="cpython", lacks=dict(LACKS), connector=asyncio_connecting)
+                  default_profile="cpython", lacks=dict(LACKS))
 
 
 def server_ssl_context() -> Any:
