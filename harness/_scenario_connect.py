@@ -52,6 +52,10 @@ def _errno_name(exc: Any) -> str:
     return ""
 
 
+class NoConnectMethod(TypeError):
+    """The target's stream cannot connect: the case cannot be judged (an ``error`` outcome, not a finding)."""
+
+
 async def _first(loop: Any, future: Any, seconds: float) -> bool:
     """Wait until ``future`` is done or ``seconds`` of virtual time passed; True when it is done."""
     if future.done():
@@ -79,6 +83,10 @@ async def scenario_connect(run: Any, driver: Any) -> None:
         if not decided.done():
             decided.set_result(ok)
 
+    if not callable(getattr(stream, "connect", None)):
+        raise NoConnectMethod(f"the stream under test ({type(stream).__qualname__}) has no connect() method: the "
+                              "target cannot run the connect operation; declare it in Target.lacks "
+                              "({'connect': 'why'}) or leave it out with --operations")
     kwargs = {"server_hostname": HOSTNAME} if run.case.transport == "ssl" else {}
     trace.record("harness", "connect_started", style=driver.style, writes=len(chunks), nbytes=len(expected))
     if driver.style == "callback":

@@ -148,3 +148,16 @@ def test_the_connect_checkers_judge_nothing_outside_the_connect_operation():
                       full_trace=True)
     assert result.outcome == "pass"
     assert not [e for e in result.trace if e["source"] == "harness" and e["kind"].startswith("connect_")]
+
+
+def test_a_stream_without_connect_is_an_error_outcome_saying_to_declare_it_lacking():
+    class NoConnect:
+        def __init__(self, sock, **kwargs):
+            self.sock = sock
+
+        def set_close_callback(self, callback):
+            pass
+
+    no_connect = Target(name="tests:NoConnect", factory=lambda sock, **kw: NoConnect(sock), transports=("plain",))
+    result = run_case(case("future", FaultPlan(), fault="eintr"), no_connect)
+    assert result.outcome == "error" and "Target.lacks" in result.error
