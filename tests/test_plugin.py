@@ -118,7 +118,8 @@ def test_marker_parametrises_over_every_kind_and_transport_with_readable_ids(pro
     assert ids == [*FAULT_KINDS, *(f"{k}-ssl" for k in ALL_KINDS if k not in CONNECT_KINDS)]
 
 
-def test_marker_runs_a_connect_kind_it_names_and_its_plan_refuses_the_connect(project):
+def test_marker_runs_a_connect_kind_it_names_and_its_plan_refuses_the_connect(request):
+    project = request.getfixturevalue("project")
     project.makepyfile(test_ext_connect='''
 import errno
 import socket
