@@ -119,8 +119,8 @@ def test_marker_parametrises_over_every_kind_and_transport_with_readable_ids(pro
 
 
 def test_marker_runs_a_connect_kind_it_names_and_its_plan_refuses_the_connect(request):
-    project = request.getfixturevalue("project")
-    project.makepyfile(test_ext_connect='''
+    pytester_project = request.getfixturevalue("project")
+    pytester_project.makepyfile(test_ext_connect='''
 import errno
 import socket
 
