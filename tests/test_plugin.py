@@ -140,9 +140,10 @@ def test_connect(fault_loop, fault_plan):
     else:
         assert code == errno.EINPROGRESS
 ''')
-    result = project.runpytest("-q", "-p", "no:randomly")
+    result = pytester_project.runpytest("-q", "-p", "no:randomly")
     result.assert_outcomes(passed=2)
-    assert re.findall(r"\[([\w-]+)\]", project.runpytest("--collect-only", "-q").stdout.str()) == ["eintr", "connect-refused"]
+    ids = re.findall(r"\[([\w-]+)\]", pytester_project.runpytest("--collect-only", "-q").stdout.str())
+    assert ids == ["eintr", "connect-refused"]
 
 
 @pytest.mark.parametrize("transports, expected", [
