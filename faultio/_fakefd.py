@@ -20,6 +20,7 @@ import socket
 from typing import TYPE_CHECKING, Any
 
 from ._bytelog import ByteLog
+from ._connect_faults import POLLHUP, ConnectAttempt, connect_step, without_connect_steps
 from ._cursor import GeneratedBytes, ReadCursor, WriteCursor, oserror
 from ._errors import BusyLoopError
 from ._plan import Chunk, Dribble, Eintr, Eof, FaultPlan, Flood, Pass, Reset, SendBrokenPipe, SendReset
@@ -155,7 +156,9 @@ class FakeSocket(PlanShapedSocket):
         self._in = inbound
         self._out = outbound
         self._reads = ReadCursor(self.plan.read)
-        self._writes = WriteCursor(self.plan.write)
+        self._writes = WriteCursor(without_connect_steps(self.plan.write))
+        #: The connect and what the plan's connect step makes of it (``faultio._connect_faults``).
+        self._connect = ConnectAttempt(connect_step(self.plan))
         self._closed = False
         self._reset = False
         self._so_error = 0
@@ -220,17 +223,42 @@ class FakeSocket(PlanShapedSocket):
         return ("fake-local", self._fileno)
 
     def connect(self, address: Any) -> None:
-        """Non-blocking connect: raises EINPROGRESS; the socket becomes writable on the next poll."""
+        """Non-blocking connect: raises EINPROGRESS, and the first poll says how it ended (writable: connected;
+        in error, with ``SO_ERROR`` set: failed; nothing, ever: timed out). The plan's connect step decides
+        (``faultio._connect_faults``); an ``at-once`` refusal raises ``ConnectionRefusedError`` here."""
         self._check_open("connect")
+        code = self._connect.start()
+        if code == errno.ECONNREFUSED:
+            self.faults_injected += 1
+            self._trace("connect", address=repr(address), result="ECONNREFUSED", injected=True,
+                        step=self._connect.step.kind)
+            self._connect_failed("connect_refused")
+            raise oserror(ConnectionRefusedError, code)
         self._connecting = True
-        self._trace("connect", address=repr(address))
+        injected = self._connect.step is not None
+        if injected:
+            self.faults_injected += 1
+        self._trace("connect", address=repr(address), result="EINPROGRESS", injected=injected,
+                    **({"step": self._connect.step.kind} if injected else {}))
         raise oserror(BlockingIOError, errno.EINPROGRESS)
 
+    def _connect_failed(self, why: str, code: int = 0) -> None:
+        """The connection never came up: the peer reads EOF and its sends go nowhere; ``code`` is left in
+        ``SO_ERROR`` (reported once, by ``getsockopt`` or the next ``recv``/``send``)."""
+        self._out.fin = True
+        self._in.dead = True
+        self._in.discard()
+        self._so_error = code
+        self._trace("inject", fault=why, error=errno.errorcode.get(code, ""))
+
     def connect_ex(self, address: Any) -> int:
-        """``connect``, returning its errno (EINPROGRESS) instead of raising."""
+        """``connect``, returning its errno (EINPROGRESS, or ECONNREFUSED for an ``at-once`` refusal) instead of
+        raising (EBADF on a closed fd is raised, as by the socket module)."""
         try:
             self.connect(address)
-        except BlockingIOError as exc:
+        except OSError as exc:
+            if exc.errno == errno.EBADF:
+                raise
             return exc.errno
         return 0  # pragma: no cover
 
@@ -262,6 +290,8 @@ class FakeSocket(PlanShapedSocket):
     def _deliver(self, bufsize: int, flags: int, call: str) -> bytes:
         inbound = self._in
         trace = self.loop.trace
+        if self._connect.state != "idle" and self._connect.state != "connected":
+            return self._deliver_unconnected(bufsize, call)
         if not inbound.available:
             if inbound.fin or self._reset:
                 self._trace(call, asked=bufsize, result="EOF", nbytes=0)
@@ -297,6 +327,25 @@ class FakeSocket(PlanShapedSocket):
             self._settle()
         return data
 
+    def _deliver_unconnected(self, bufsize: int, call: str) -> bytes:
+        """A recv on a socket whose connect is pending (EAGAIN), refused at once (EINVAL: never connected) or
+        failed (EOF, once the pending error was reported)."""
+        state = self._connect.state
+        if state == "connecting":
+            self._trace(call, asked=bufsize, result="EAGAIN", injected=False, connecting=True)
+            self._count_eagain(call)
+            raise oserror(BlockingIOError, errno.EAGAIN)
+        if state == "refused":
+            self._trace(call, asked=bufsize, result="EINVAL", injected=False, why="never connected")
+            raise oserror(OSError, errno.EINVAL)
+        self._trace(call, asked=bufsize, result="EOF", nbytes=0)
+        return b""
+
+    def _reset_after_connect(self) -> None:
+        """The reset a ``ConnectReset(when="established")`` left for right after the connect succeeded."""
+        self._connect.reset_pending = False
+        self._apply_reset("connect_reset")
+
     def _count_eagain(self, call: str) -> None:
         step = self.loop.step
         if step != self._eagain_step:
@@ -314,7 +363,10 @@ class FakeSocket(PlanShapedSocket):
 
     def _settle(self) -> None:
         """Apply the steps that happen *to* the connection rather than to one call: a flood arriving,
-        the peer's FIN, the peer's RST. They take effect as soon as the cursor reaches them."""
+        the peer's FIN, the peer's RST. They take effect as soon as the cursor reaches them (and so does the
+        reset a connect step left for right after the connection came up)."""
+        if self._connect.reset_pending:
+            self._reset_after_connect()
         if not self._reads.arrivals_pending():
             return
         for step in self._reads.arrivals():
@@ -353,7 +405,21 @@ class FakeSocket(PlanShapedSocket):
         """
         self.send_calls += 1
         self._check_open("send")
+        if self._connect.reset_pending:
+            self._reset_after_connect()
         view = memoryview(data).cast("B")
+        try:
+            return self._send_view(view)
+        finally:
+            # A kernel keeps no hold on the caller's buffer once send returns or raises; the traceback of a raised
+            # error would otherwise keep this view (and the caller's bytearray export) alive: asyncio clears its
+            # bytearray buffer right after a failed send, which must not meet "Existing exports".
+            view.release()
+
+    def _send_view(self, view: memoryview) -> int:
+        """``send`` of the bytes ``view`` holds."""
+        if self._connect.state in ("connecting", "refused") and not self._so_error:
+            return self._send_unconnected(len(view))
         space = self._out.capacity - self._out.available
         bound_to_fail = self._so_error or self._out.dead or self._out.fin
         step, interrupted = self._send_fault(len(view), 0 if bound_to_fail else min(len(view), max(space, 0)))
@@ -369,7 +435,7 @@ class FakeSocket(PlanShapedSocket):
         if self._so_error:
             code, self._so_error = self._so_error, 0
             self._trace("send", result=errno.errorcode[code], injected=True)
-            raise oserror(ConnectionResetError, code)
+            raise oserror(OSError, code)  # the subclass the errno names (ConnectionResetError, ...Refused...)
         if (len(view) and self._out.reader_closed and not self._out.rst_provoked and not self._out.fin
                 and not self._reset):
             # A kernel accepts the first send after the peer closed its socket (it only learns of the close
@@ -416,11 +482,23 @@ class FakeSocket(PlanShapedSocket):
             trace.skip()
         return limit
 
+    def _send_unconnected(self, asked: int) -> int:
+        """A send before the connection exists: EAGAIN while the connect is pending (Linux waits for the
+        handshake; non-blocking, it answers EAGAIN), ENOTCONN after an ``at-once`` refusal."""
+        if self._connect.state == "refused":
+            self._trace("send", asked=asked, result="ENOTCONN", injected=False, why="never connected")
+            raise oserror(OSError, errno.ENOTCONN)
+        self._trace("send", asked=asked, result="EAGAIN", injected=False, connecting=True)
+        self._count_eagain("send")
+        raise oserror(BlockingIOError, errno.EAGAIN)
+
     # -- what the loop asks -------------------------------------------------------------------------
     def poll_events(self) -> int:
         """The readiness an ``epoll`` would report now (level-triggered)."""
         if self._closed:
             return 0
+        if self._connect.state != "idle" and self._connect.state != "connected":
+            return self._poll_unconnected()
         self._settle()
         events = 0
         if self._in.available or self._in.fin or self._reset or self._read_fault_pending():
@@ -433,6 +511,31 @@ class FakeSocket(PlanShapedSocket):
         elif self._out.dead or self._out.available < self._out.capacity:
             events |= WRITE
         return events
+
+    def _poll_unconnected(self) -> int:
+        """Readiness while the connect has not succeeded: its first poll decides how it ends (a timeout never
+        does: no event, ever); a refused or failed socket is writable and hung up (and readable and in error
+        while its error is pending), as Linux reports it."""
+        attempt = self._connect
+        if attempt.state == "connecting" and self._connecting:
+            self._connecting = False
+            code = attempt.first_poll()
+            if code:
+                self.faults_injected += 1
+                self._connect_failed("connect_reset" if code == errno.ECONNRESET else "connect_refused", code)
+            elif attempt.pending:
+                self._trace("inject", fault="connect_timeout")
+            elif attempt.reset_pending:
+                # Connected: this poll says so (writable, SO_ERROR clear); the RST lands right after it.
+                self.faults_injected += 1
+                return WRITE
+            else:
+                return self.poll_events()
+        if attempt.state == "connecting":
+            return 0
+        if attempt.state == "refused":
+            return WRITE | POLLHUP
+        return READ | WRITE | POLLHUP | (ERROR if self._so_error else 0)
 
     def _read_fault_pending(self) -> bool:
         """Whether the plan wakes a reader for its next recv although no byte waits (a spurious wakeup).

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
-from typing import Any, ClassVar, Iterable, Mapping
+from typing import Any, Callable, ClassVar, Iterable, Mapping
 
 from ._errors import PlanError
 
@@ -46,8 +46,15 @@ FAULT_KINDS: tuple[str, ...] = ("eintr", "econnreset", "ewouldblock", "dribble",
 TLS_KINDS: tuple[str, ...] = ("ragged-eof", "eof-mid-record", "record-split", "records-coalesced",
                               "handshake-fail", "tls-flood")
 
+#: The connect kinds, valid on every transport (a connect fails before any TLS handshake): the target's
+#: ``connect()`` is refused (a variant seeded per case: ``at-once``, raised by the call, or ``so-error``,
+#: reported at the first poll through ``SO_ERROR``), reset (``connecting``: the connect fails; ``established``:
+#: it succeeds and the reset arrives right after) or never completes. The steps and what the fd does with them
+#: are in ``faultio._connect_faults``; a case of these kinds runs the ``connect`` operation only.
+CONNECT_KINDS: tuple[str, ...] = ("connect-refused", "connect-reset", "connect-timeout")
+
 #: Every fault kind, core first.
-ALL_KINDS: tuple[str, ...] = FAULT_KINDS + TLS_KINDS
+ALL_KINDS: tuple[str, ...] = FAULT_KINDS + TLS_KINDS + CONNECT_KINDS
 
 #: The variants of ``handshake-fail``, in the order a case's seed picks from.
 HANDSHAKE_VARIANTS: tuple[str, ...] = ("peer-rejects", "untrusted-cert", "wrong-hostname")
@@ -56,6 +63,7 @@ HANDSHAKE_VARIANTS: tuple[str, ...] = ("peer-rejects", "untrusted-cert", "wrong-
 KIND_TRANSPORTS: dict[str, tuple[str, ...]] = {
     **{kind: ("plain", "ssl") for kind in FAULT_KINDS},
     **{kind: ("ssl",) for kind in TLS_KINDS},
+    **{kind: ("plain", "ssl") for kind in CONNECT_KINDS},
 }
 
 #: The default flood: far beyond the default ``max_buffer_size`` (100 MiB), and never materialised.
@@ -486,6 +494,11 @@ def tls_variant(plan: FaultPlan) -> str:
     return variant if head == "handshake-fail" and variant in HANDSHAKE_VARIANTS else ""
 
 
+#: Plan builders of kinds whose steps live in their own module (``faultio._connect_faults`` registers the connect
+#: kinds when it is imported, which importing ``faultio`` does): ``builder(kind, rng) -> FaultPlan``.
+KIND_BUILDERS: dict[str, Callable[[str, random.Random], FaultPlan]] = {}
+
+
 def _rng(kind: str, seed: int) -> random.Random:
     return random.Random(f"faultio:{kind}:{seed}")
 
@@ -554,6 +567,8 @@ def plan_for_kind(
         read += [Pass(nbytes=offset), Flood(nbytes=flood_bytes, pattern_seed=rng.randrange(1 << 16))]
     elif kind in TLS_KINDS:
         return _tls_plan(kind, rng, inbound_size=inbound_size, at=at)
+    elif kind in KIND_BUILDERS:
+        return KIND_BUILDERS[kind](kind, rng)
     return FaultPlan(read=tuple(read), write=tuple(write), name=kind)
 
 

@@ -23,6 +23,7 @@ import socket
 from typing import Any
 
 from ._bytelog import ByteLog
+from ._connect_faults import without_connect_steps
 from ._cursor import GeneratedBytes, ReadCursor, WriteCursor, oserror
 from ._plan import Eof, FaultPlan, Flood, Reset, SendBrokenPipe, SendEintr, SendReset
 from ._shaped import RETRIED, PlanShapedSocket, check_profile
@@ -58,7 +59,8 @@ class FaultySocket(PlanShapedSocket):
         self.plan = plan or FaultPlan()
         self.trace = trace if trace is not None else Trace()
         self._reads = ReadCursor(self.plan.read)
-        self._writes = WriteCursor(self.plan.write)
+        # A connect step takes effect only on a fake fd's connect(); a real socket is connected already.
+        self._writes = WriteCursor(without_connect_steps(self.plan.write))
         self._flood: GeneratedBytes | None = None
         self._eof = False  # the plan's FIN arrived: recv returns b"" from now on
         self._reset = False

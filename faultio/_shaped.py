@@ -98,7 +98,7 @@ class PlanShapedSocket:
             # A reset that arrived is reported once, by the first call that asks (like SO_ERROR).
             code, self._so_error = self._so_error, 0
             self._trace(call, asked=bufsize, result=errno.errorcode[code], injected=True)
-            raise oserror(ConnectionResetError, code)
+            raise oserror(OSError, code)  # the subclass the errno names: ConnectionResetError, ...RefusedError
         if bufsize == 0:
             return b""
         return self._deliver(bufsize, flags, call)

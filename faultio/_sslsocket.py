@@ -192,6 +192,14 @@ class SimSSLSocket:
     def getpeername(self) -> Any:
         return self._sock.getpeername()
 
+    def connect(self, address: Any) -> None:
+        """Connect the socket underneath (``do_handshake_on_connect=False``: the handshake is the caller's)."""
+        self._sock.connect(address)
+
+    def connect_ex(self, address: Any) -> int:
+        """``connect``, returning its errno instead of raising."""
+        return self._sock.connect_ex(address)
+
     def getsockname(self) -> Any:
         return self._sock.getsockname()
 

@@ -48,7 +48,7 @@ from ._plan import (
     parse_kinds,
     plan_for_kind,
 )
-from ._plan import TLS_KINDS
+from ._plan import CONNECT_KINDS, TLS_KINDS
 from ._workload import (
     IdleOp,
     Op,
@@ -64,6 +64,7 @@ from ._workload import (
 
 __all__ = [
     "chunkings",
+    "connect_fault_plans",
     "delimiter_regexes",
     "delimiters",
     "fault_plans",
@@ -285,6 +286,44 @@ def tls_fault_plans(
     return st.builds(lambda kind, seed: plan_for_kind(kind, seed=seed, inbound_size=inbound_size,
                                                       flood_bytes=flood_bytes),
                      st.sampled_from(chosen), st.integers(min_value=0, max_value=2**32 - 1))
+
+
+def connect_fault_plans(
+    *, kinds: str | Iterable[str] = CONNECT_KINDS, write_kinds: str | Iterable[str] = (), outbound_size: int = 256
+) -> st.SearchStrategy[FaultPlan]:
+    """A strategy for plans of the connect kinds (``faultio._plan.CONNECT_KINDS``; ``"all"`` or a comma list).
+
+    Each plan holds one connect step (``ConnectRefused`` with its ``report``, ``ConnectReset`` with its
+    ``when``, ``ConnectTimeout``; ``faultio._connect_faults``), named ``kind:variant`` as ``plan_for_kind``
+    names it, followed by the write steps of ``write_kinds`` (``write_steps``; none by default) that shape the
+    sends once connected. It shrinks towards the first kind and variant. The step acts when the code under test
+    calls the fake fd's ``connect()``; on an fd that never connects it does nothing.
+    """
+    from ._connect_faults import REFUSED_REPORTS, RESET_WHEN, ConnectRefused, ConnectReset, ConnectTimeout
+
+    if isinstance(kinds, str):
+        try:
+            chosen = tuple(k for k in parse_kinds(kinds, transports=("plain", "ssl")) if k in CONNECT_KINDS)
+        except PlanError as exc:
+            raise InvalidArgument(str(exc)) from None
+    else:
+        chosen = tuple(kinds)
+    unknown = [k for k in chosen if k not in CONNECT_KINDS]
+    if unknown or not chosen:
+        raise InvalidArgument(f"kinds={kinds!r} is not valid; valid connect kinds: {', '.join(CONNECT_KINDS)}")
+    _check_int("outbound_size", outbound_size, 0)
+    steps = {
+        "connect-refused": st.sampled_from(REFUSED_REPORTS).map(lambda r: (ConnectRefused(report=r), r)),
+        "connect-reset": st.sampled_from(RESET_WHEN).map(lambda w: (ConnectReset(when=w), w)),
+        "connect-timeout": st.just((ConnectTimeout(), "")),
+    }
+    after = write_steps(kinds=write_kinds, outbound_size=outbound_size) if write_kinds else st.just(())
+
+    def build(kind: str, drawn: tuple[Step, str], rest: tuple[Step, ...]) -> FaultPlan:
+        step, variant = drawn
+        return FaultPlan(write=(step, *rest), name=f"{kind}:{variant}" if variant else kind)
+
+    return st.sampled_from(chosen).flatmap(lambda kind: st.builds(build, st.just(kind), steps[kind], after))
 
 
 # --- workloads ---------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Sequence, TextIO
 
 from faultio import FAULT_KINDS, PROFILES, PlanError
+from faultio._connect_faults import KIND_HELP as CONNECT_HELP
 from faultio._plan import TLS_KINDS
 
 from ._case import Case
@@ -195,6 +196,9 @@ def _list(out: TextIO) -> int:
     print("TLS fault kinds (ssl transport only; 'all' includes them on ssl):", file=out)
     for kind in TLS_KINDS:
         print(f"  {kind:<17} {FAULT_HELP[kind]}", file=out)
+    print("connect fault kinds (the connect operation only, both transports; 'all' includes them):", file=out)
+    for kind, text in CONNECT_HELP.items():
+        print(f"  {kind:<17} {text}", file=out)
     print("\ntransports (--transport): plain, ssl, all", file=out)
     from ._targets import BUILTIN_TARGETS
 

@@ -25,7 +25,7 @@ from faultio import PlanError, parse_kinds
 from ._case import Case, CaseResult
 from ._cli_common import (EXIT_INTERRUPTED, EXIT_OK, EXIT_VIOLATIONS, UsageError, check_report_dir,
                           load_user_invariants, probe_write)
-from ._matrix import build_cases, default_jobs, parse_operations, parse_transports, run_cases
+from ._matrix import applies, build_cases, default_jobs, parse_operations, parse_transports, run_cases
 from ._report import build_report, replay_command
 from ._runner import RunInterrupted, stop_signals
 from ._scenarios import OPERATIONS
@@ -138,6 +138,11 @@ def prepare_run(args: argparse.Namespace, err: TextIO) -> RunSetup:
         operations = parse_operations(args.operations)
     except ValueError as exc:
         raise UsageError(f"--operations: {exc}") from None
+    idle = [k for k in faults if not any(applies(k, op) for op in operations)]
+    if idle and args.faults != "all":  # a connect kind without the connect operation: it would make no case
+        raise UsageError(f"--faults {','.join(idle)}: makes no case of the operations asked for ({args.operations}); "
+                         "the connect kinds fault the connect operation only, the TLS kinds every operation but "
+                         "connect")
     load_user_invariants(args.invariants)
     try:
         target = load_target(args.target)

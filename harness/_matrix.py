@@ -25,7 +25,7 @@ import signal
 from typing import Any, Callable, Iterable, Sequence
 
 from faultio import plan_for_kind
-from faultio._plan import ALL_KINDS, KIND_TRANSPORTS
+from faultio._plan import ALL_KINDS, CONNECT_KINDS, KIND_TRANSPORTS, TLS_KINDS
 from faultio._shaped import check_profile
 
 from ._case import TRANSPORTS, Case, CaseResult
@@ -42,7 +42,22 @@ _READ_INBOUND = 600
 _SIZES = {
     "write": (0, 2800),
     "echo": (259, 196),
+    "connect": (0, 1500),
 }
+
+#: The operations that open the connection themselves: the only ones a connect kind can fault, and ones the TLS
+#: kinds (faults of a stream serving an accepted connection) do not apply to.
+CONNECT_OPERATIONS = ("connect",)
+
+
+def applies(fault: str, operation: str) -> bool:
+    """Whether fault kind ``fault`` makes a case of ``operation``: a connect kind only where the stream connects,
+    a TLS kind only where it serves an accepted connection; every core kind everywhere."""
+    if fault in CONNECT_KINDS:
+        return operation in CONNECT_OPERATIONS
+    if fault in TLS_KINDS:
+        return operation not in CONNECT_OPERATIONS
+    return True
 
 
 def plan_sizes(operation: str) -> tuple[int, int]:
@@ -80,7 +95,8 @@ def build_cases(*, faults: Sequence[str], transports: Sequence[str], operations:
 
     A TLS kind (``faultio._plan.TLS_KINDS``) makes cases on the ``ssl`` transport only: on ``plain`` there is
     no TLS layer to fault, so that pair is no cell of the matrix (``parse_kinds(..., transports=...)`` refuses
-    a TLS kind when only ``plain`` is asked for)."""
+    a TLS kind when only ``plain`` is asked for). A connect kind makes cases of the ``connect`` operation only, and
+    a TLS kind none of it (``applies``)."""
     check_profile(profile)
     cases = []
     for fault in faults:
@@ -91,6 +107,8 @@ def build_cases(*, faults: Sequence[str], transports: Sequence[str], operations:
             if transport not in KIND_TRANSPORTS[fault]:
                 continue
             for operation in operations or tuple(OPERATIONS):
+                if not applies(fault, operation):
+                    continue
                 inbound, outbound = plan_sizes(operation)
                 for style in OPERATIONS[operation][1]:
                     case_seed = derive_seed(seed, operation, style, fault, transport)

@@ -21,6 +21,14 @@ from faultio._ssl import RaggedEOFError
 from faultio._iostream_util import gen_log
 
 from ._case import TRANSPORTS
+from ._connect_mutants import (
+    CloseCallbackTwiceOnRefusal,
+    ConnectErrorSwallowed,
+    ConnectRefusalIgnored,
+    ConnectSkipsSoError,
+    QueuedWritesDropped,
+    QueuedWritesReordered,
+)
 from .engine import INVARIANTS
 
 # --- EINTR ---------------------------------------------------------------------------------------------
@@ -441,6 +449,13 @@ MUTANTS: tuple[Mutant, ...] = (
     _m("eintr-logs-retry", EintrLogsRetry, PLAIN, "eintr-invisible"),
     _m("truncates-read-until-close", TruncatesReadUntilClose, PLAIN, "data-integrity"),
     _m("refuses-reads-after-close", RefusesReadsAfterClose, PLAIN, "reads-after-close", "no-already-reading"),
+    # the connect path (harness._connect_mutants)
+    _m("connect-error-swallowed", ConnectErrorSwallowed, PLAIN, "connect-outcome"),
+    _m("connect-skips-so-error", ConnectSkipsSoError, PLAIN, "connect-outcome"),
+    _m("connect-refusal-ignored", ConnectRefusalIgnored, PLAIN, "connect-outcome"),
+    _m("connect-queued-writes-dropped", QueuedWritesDropped, PLAIN, "connect-writes"),
+    _m("connect-queued-writes-reordered", QueuedWritesReordered, PLAIN, "connect-writes"),
+    _m("connect-close-cb-twice", CloseCallbackTwiceOnRefusal, PLAIN, "connect-outcome", "close-cb-once"),
 )
 
 

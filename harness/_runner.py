@@ -50,6 +50,7 @@ from faultio._plan import FaultPlan
 from faultio._trace import TraceEvent
 
 from ._case import Case, CaseResult
+from ._connect_setup import announce as announce_connect, make_connecting_stream
 from .engine import Monitor, harness_frame
 from ._scenarios import EXTRA_BYTES, OPERATIONS, Driver
 from ._tls_peer import tls_setup
@@ -284,7 +285,8 @@ def _run_case(case: Case, target: Target = DEFAULT_TARGET, *, max_buffer_size: i
                           "in this worker are skipped")
     loop = target.make_loop(max_steps=budget)
     # The ssl transport: the peer's TLS behaviour and who is the TLS client come from the case (_tls_peer).
-    tls = tls_setup(case) if case.transport == "ssl" else None
+    connecting = case.operation == "connect"
+    tls = tls_setup(case, client=connecting) if case.transport == "ssl" else None
     plan = tls.plan if tls is not None else case.plan
     fd, peer_sock = socketpair(loop, plan, record_payload=case.transport == "plain", profile=case.profile)
     server_ctx = None
@@ -294,7 +296,10 @@ def _run_case(case: Case, target: Target = DEFAULT_TARGET, *, max_buffer_size: i
         server_ctx = server_context()
     try:
         with _wall_clock_guard(timeout_s), _interrupt_guard():
-            if tls is not None:
+            if connecting:
+                stream = make_connecting_stream(target, fd, io_loop=loop, transport=case.transport,
+                                                max_buffer_size=max_buffer_size, server_context=server_ctx)
+            elif tls is not None:
                 stream = tls.make_stream(target, fd, io_loop=loop, max_buffer_size=max_buffer_size,
                                          server_context=server_ctx)
             else:
@@ -317,6 +322,8 @@ def _run_case(case: Case, target: Target = DEFAULT_TARGET, *, max_buffer_size: i
     monitor = run.monitor = attach_monitor(loop, stream, fd, peer, case.transport)
     if tls is not None:
         tls.announce(loop)
+    if connecting:
+        announce_connect(loop, case)
     try:
         return _judge(run, target, hung=hung, timeout_s=timeout_s, keep_trace=keep_trace, full_trace=full_trace)
     finally:
@@ -493,7 +500,7 @@ def _event_json(event: TraceEvent) -> dict[str, Any]:
 #: Where the harness's own code and faultio's simulated kernel live (target code is everything else, plus
 #: faultio's own stream and the self-check's mutants of it).
 _OURS = ("/harness/", "/faultio/")
-_TARGET_CODE = ("/harness/_mutants.py", "/harness/_workload_mutants.py", "/faultio/_iostream", "/faultio/_ssl.py",
+_TARGET_CODE = ("/harness/_mutants.py", "/harness/_workload_mutants.py", "/harness/_connect_mutants.py", "/faultio/_iostream", "/faultio/_ssl.py",
                 "/faultio/_buffer.py", "/faultio/_cursor.py")
 _NEUTRAL = ("/faultio/_future.py", "/faultio/_loop.py")
 
@@ -584,7 +591,8 @@ def attach_monitor(loop: IOLoop, stream: Any, fd: Any, peer: Any, transport: str
         def ssl_pending() -> int:
             # Plaintext decrypted but not yet read out sits in the TLS connection, not the stream's buffer;
             # a stream with no connection under either name counts none (as does one whose pending() fails).
-            conn = getattr(stream, "_tls", None) or getattr(stream, "_ssl_conn", None)
+            conn = (getattr(stream, "_tls", None) or getattr(stream, "_ssl_conn", None)
+                    or _tls_socket(getattr(stream, "socket", None)))
             try:
                 return int(conn.pending()) if conn is not None else 0
             except Exception:
@@ -597,6 +605,12 @@ def attach_monitor(loop: IOLoop, stream: Any, fd: Any, peer: Any, transport: str
     monitor = Monitor(loop=loop, stream=stream, fd=fd, truth=lambda: received,
                       held_len=lambda: len(received) - len(monitor.delivered))
     return monitor
+
+
+def _tls_socket(sock: Any) -> Any:
+    """``sock`` when it is a TLS socket (one that says how much plaintext it holds: a client stream that wrapped
+    its socket once connected, as Tornado's ``SSLIOStream`` does), else None."""
+    return sock if sock is not None and callable(getattr(sock, "pending", None)) else None
 
 
 def trace_window(events: Sequence[TraceEvent], at: int) -> tuple[dict[str, Any], ...]:

@@ -19,6 +19,7 @@ from faultio import Future, StreamClosedError
 from faultio._seed import REPLY, frame, handle_connection, seed_messages
 
 from ._compat import adopt, future_exception
+from ._scenario_connect import scenario_connect
 from .engine import ReadOp
 from .engine.verdict import is_closed_error
 
@@ -575,6 +576,7 @@ OPERATIONS: dict[str, tuple[Callable[..., Awaitable[None]], tuple[str, ...]]] = 
     "read_until_close": (scenario_read_until_close, ("callback", "future")),
     "write": (scenario_write, ("callback", "future")),
     "echo": (scenario_echo, ("scenario",)),
+    "connect": (scenario_connect, ("callback", "future")),
 }
 
 OPERATION_HELP = {
@@ -587,4 +589,5 @@ OPERATION_HELP = {
     "read_until_close": "read_until_close() across an idle period and EOF",
     "write": "several writes (one empty) the peer reads, then the peer closes",
     "echo": "the seed's length-prefixed exchange: 13 messages and 'break', each answered",
+    "connect": "connect(address), with writes queued before it completes; the peer reads them",
 }

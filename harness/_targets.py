@@ -47,6 +47,10 @@ class Target:
     lacks: Any = dataclasses.field(default_factory=dict)
     #: Why the target has only ``transports`` (said in the run's summary line when a transport is skipped).
     why_transports: str = ""
+    #: For the ``connect`` operation: a factory like ``factory`` whose stream is not connected yet and connects
+    #: when the harness calls its ``connect(address, ...)`` (``harness._connect_setup``). ``None``: ``factory``'s
+    #: stream (plain) or the TLS client the harness builds from it (ssl) is that stream.
+    connector: Callable[..., Any] | None = None
 
     def __post_init__(self) -> None:
         if self.loop not in ("faultio", "asyncio"):
@@ -173,9 +177,10 @@ def _load_tornado() -> Target:
 
 
 def _load_asyncio_streams() -> Target:
-    from .targets import asyncio_streams
+    from .targets import asyncio_connect, asyncio_streams
 
-    return asyncio_streams.load()
+    # The connect operation: loop.sock_connect, then the streams (targets/asyncio_connect.py).
+    return dataclasses.replace(asyncio_streams.load(), connector=asyncio_connect.asyncio_connecting)
 
 
 _BUILTIN_LOADERS: dict[str, Callable[[], Target]] = {TORNADO4_TARGET: _load_tornado4, "tornado": _load_tornado,

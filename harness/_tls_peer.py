@@ -101,8 +101,9 @@ def tls_kind(case: Any) -> str:
     return head if head in TLS_KINDS else ""
 
 
-def tls_setup(case: Any) -> TLSSetup:
-    """How the ssl case ``case`` is set up (see ``TLSSetup``)."""
+def tls_setup(case: Any, *, client: bool = False) -> TLSSetup:
+    """How the ssl case ``case`` is set up (see ``TLSSetup``); ``client``: the stream under test connects, as the
+    TLS client (the ``connect`` operation), and the peer serves."""
     kind = tls_kind(case)
     plan, flood_at = _split_flood(case.plan)
     cut_at = None
@@ -121,6 +122,8 @@ def tls_setup(case: Any) -> TLSSetup:
             from faultio._certs import WRONG_HOSTNAME
 
             setup = dataclasses.replace(setup, target_client=True, server_hostname=WRONG_HOSTNAME)
+    if client:
+        setup = dataclasses.replace(setup, target_client=True)
     return setup
 
 

@@ -178,7 +178,7 @@ def _default_profile(fixturenames: Any) -> str:
 def _marker_cells(metafunc: pytest.Metafunc, marker: pytest.Mark, settings: Settings) -> list[Any]:
     """The parameter sets of a marked test; every problem is a collection error naming the valid values."""
     from faultio._errors import PlanError
-    from faultio._plan import FAULT_KINDS, KIND_TRANSPORTS, TLS_KINDS, parse_kinds
+    from faultio._plan import CONNECT_KINDS, FAULT_KINDS, KIND_TRANSPORTS, TLS_KINDS, parse_kinds
     from faultio._shaped import PROFILES
 
     where = f"@pytest.mark.faults on {metafunc.definition.nodeid}"
@@ -209,9 +209,13 @@ def _marker_cells(metafunc: pytest.Metafunc, marker: pytest.Mark, settings: Sett
     try:
         # Knowing the transports: "all" names the TLS kinds too where ssl is asked for, and a TLS kind asked
         # for on plain alone is refused with the kinds valid there.
-        kinds = parse_kinds([str(k) for k in marker.args] or ["all"], transports=transports)
+        names = [str(k) for k in marker.args] or ["all"]
+        kinds = parse_kinds(names, transports=transports)
     except PlanError as exc:
         pytest.fail(f"{where}: {exc}", pytrace=False)
+    # The connect kinds act only when the test's code calls connect() on the target socket: the marker runs them
+    # when it names them, and "all" leaves them out.
+    kinds = tuple(k for k in kinds if k not in CONNECT_KINDS or k in names)
     if "fault_event_loop" in metafunc.fixturenames and transports != ("plain",):
         pytest.fail(f"{where}: fault_event_loop runs over the plain transport only (transports={given!r}); "
                     "for TLS under faults (and the TLS kinds) use fault_streams or the harness's "
@@ -233,7 +237,7 @@ def _marker_cells(metafunc: pytest.Metafunc, marker: pytest.Mark, settings: Sett
     cells = [Cell(kind, t, profile=profile, **sizes) for t in transports for kind in chosen
              if t in KIND_TRANSPORTS[kind]]
     # Generated plans mix the kernel faults; the TLS kinds are peer behaviours, not steps to mix.
-    core = tuple(k for k in chosen if k not in TLS_KINDS)
+    core = tuple(k for k in chosen if k not in TLS_KINDS and k not in CONNECT_KINDS)
     if settings.examples and core:
         from . import _plugin_world
 

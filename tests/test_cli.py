@@ -62,6 +62,10 @@ def test_same_seed_gives_identical_cases(tmp_path):
         (["run", "--target", "nocolon"], "use module:factory"),
         (["run", "--target", "no_such_module_xyz:f"], "cannot import"),
         (["run", "--examples", "-1"], "negative"),
+        (["run", "--faults", "connect-reset", "--operations", "read_bytes"], "the connect kinds fault the connect "
+         "operation only"),
+        (["run", "--faults", "ragged-eof", "--transport", "ssl", "--operations", "connect"], "the TLS kinds every "
+         "operation but connect"),
         (["frobnicate"], "invalid choice"),
         (["replay", "/no/such/file.json"], "does not exist"),
     ],

@@ -15,6 +15,7 @@ from faultio import (
     SendReset,
     SSLIOStream,
 )
+from faultio._connect_faults import ConnectRefused, ConnectReset
 from harness._case import Case
 from harness.engine import INVARIANTS
 from harness._matrix import build_cases
@@ -23,6 +24,7 @@ from harness._runner import derive_seed, run_case
 from harness._targets import DEFAULT_TARGET, load_target
 
 CLEAN = FaultPlan()
+REFUSED_LATER = FaultPlan(write=(ConnectRefused(report="so-error"),), name="connect-refused:so-error")
 
 #: For each mutant, one small case that catches it with one of its expected slugs: the plan the self-check
 #: shrinks it to (seed 0), on the matrix cell it came from. (operation, style, fault, transport, plan)
@@ -57,6 +59,14 @@ TARGETED = {
                                   FaultPlan(name="handshake-fail:peer-rejects")),
     "client-skips-verification": ("write", "future", "handshake-fail", "ssl",
                                   FaultPlan(name="handshake-fail:wrong-hostname")),
+    "connect-error-swallowed": ("connect", "future", "connect-refused", "plain", REFUSED_LATER),
+    "connect-skips-so-error": ("connect", "callback", "connect-refused", "plain", REFUSED_LATER),
+    "connect-refusal-ignored": ("connect", "future", "connect-refused", "plain",
+                                FaultPlan(write=(ConnectRefused(report="at-once"),), name="connect-refused:at-once")),
+    "connect-queued-writes-dropped": ("connect", "future", "dribble", "plain", CLEAN),
+    "connect-queued-writes-reordered": ("connect", "callback", "eintr", "plain", CLEAN),
+    "connect-close-cb-twice": ("connect", "callback", "connect-reset", "plain",
+                               FaultPlan(write=(ConnectReset(when="connecting"),), name="connect-reset:connecting")),
 }
 
 
@@ -80,7 +90,7 @@ def test_every_mutant_has_a_targeted_case():
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name)
 def test_every_mutant_loads_as_a_target_by_its_spec(mutant):
     target = load_target(mutant.spec)
-    assert mutant.spec.startswith("harness._mutants:")
+    assert mutant.spec.startswith(("harness._mutants:", "harness._connect_mutants:"))
     assert set(mutant.transports) <= set(target.transports)
     base = SSLIOStream if mutant.transports == ("ssl",) else IOStream
     assert issubclass(mutant.cls, base)
@@ -162,7 +172,7 @@ def test_every_seeded_reset_and_flood_lands_inside_a_read_scenarios_exchange(fau
     # Faults are placed within the first 600 inbound bytes; read payloads used to be as short as 128 bytes,
     # so about half of these cells ran without their fault ever firing.
     for case in build_cases(faults=[fault], transports=["plain"]):
-        if case.operation in ("write", "echo"):
+        if case.operation in ("write", "echo", "connect"):  # their faults are on the write side
             continue
         trace = run_case(case, DEFAULT_TARGET, full_trace=True).trace
         assert any(event["kind"] == "inject" for event in trace), case.id
@@ -174,3 +184,13 @@ def test_every_tls_mutant_is_expected_to_be_caught_by_a_tls_checker(name):
     mutant = get_mutant(name)
     assert mutant.transports == ("ssl",)
     assert all(slug.startswith("tls-") for slug in mutant.expects)
+
+
+@pytest.mark.parametrize("name", ["connect-error-swallowed", "connect-skips-so-error", "connect-refusal-ignored",
+                                  "connect-queued-writes-dropped", "connect-queued-writes-reordered",
+                                  "connect-close-cb-twice"])
+def test_every_connect_mutant_is_caught_by_a_connect_checker_not_only_by_liveness(name):
+    mutant = get_mutant(name)
+    result = run_case(targeted_case(name), load_target(mutant.spec), keep_trace=False)
+    assert {"connect-outcome", "connect-writes"} & set(result.slugs), (name, result.slugs)
+    assert "liveness" not in result.slugs

@@ -14,7 +14,7 @@ from faultio import (
     FaultPlan,
     plan_for_kind,
 )
-from faultio._plan import ALL_KINDS, TLS_KINDS
+from faultio._plan import ALL_KINDS, CONNECT_KINDS, TLS_KINDS
 
 pytest_plugins = ["pytester"]
 
@@ -114,13 +114,41 @@ def test_marker_parametrises_over_every_kind_and_transport_with_readable_ids(pro
     project.makepyfile(test_ext_server=server_test(transports='("plain", "ssl")'))
     result = project.runpytest("--collect-only", "-q")
     ids = re.findall(r"\[([\w-]+)\]", result.stdout.str())
-    # "all" is the five core kinds on plain, and the TLS kinds too on ssl.
-    assert ids == [*FAULT_KINDS, *(f"{k}-ssl" for k in ALL_KINDS)]
+    # "all" is the five core kinds on plain, and the TLS kinds too on ssl; never the connect kinds (named only).
+    assert ids == [*FAULT_KINDS, *(f"{k}-ssl" for k in ALL_KINDS if k not in CONNECT_KINDS)]
+
+
+def test_marker_runs_a_connect_kind_it_names_and_its_plan_refuses_the_connect(request):
+    pytester_project = request.getfixturevalue("project")
+    pytester_project.makepyfile(test_ext_connect='''
+import errno
+import socket
+
+import pytest
+from faultio import socketpair
+
+
+@pytest.mark.faults("connect-refused", "eintr")
+def test_connect(fault_loop, fault_plan):
+    target, _peer = socketpair(fault_loop, fault_plan)
+    code = target.connect_ex(("127.0.0.1", 1))
+    if fault_plan.name.startswith("connect-refused"):
+        if code == errno.EINPROGRESS:  # the so-error variant: the first poll reports the refusal
+            target.poll_events()
+            code = target.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        assert code == errno.ECONNREFUSED
+    else:
+        assert code == errno.EINPROGRESS
+''')
+    result = pytester_project.runpytest("-q", "-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+    ids = re.findall(r"\[([\w-]+)\]", pytester_project.runpytest("--collect-only", "-q").stdout.str())
+    assert ids == ["eintr", "connect-refused"]
 
 
 @pytest.mark.parametrize("transports, expected", [
     ('("plain",)', list(FAULT_KINDS)),
-    ('("ssl",)', [f"{k}-ssl" for k in ALL_KINDS]),
+    ('("ssl",)', [f"{k}-ssl" for k in ALL_KINDS if k not in CONNECT_KINDS]),
 ], ids=["plain", "ssl"])
 def test_all_on_one_transport_is_the_kinds_valid_there(project, transports, expected):
     project.makepyfile(test_ext_server=server_test(transports=transports))
@@ -167,7 +195,7 @@ def test_unknown_kind_is_a_collection_error_naming_the_valid_kinds(project):
     project.makepyfile(test_ext_server=server_test(kinds='"eintr", "sigpipe"'))
     result = project.runpytest()
     result.stdout.fnmatch_lines(["*unknown fault kind 'sigpipe'; valid kinds for transport plain: eintr, econnreset, "
-                                 "ewouldblock, dribble, flood, all*"])
+                                 "ewouldblock, dribble, flood, connect-refused, connect-reset, connect-timeout, all*"])
     assert result.ret == pytest.ExitCode.INTERRUPTED
 
 
@@ -177,7 +205,8 @@ def test_a_tls_kind_on_the_plain_transport_only_is_a_collection_error_naming_the
     result = project.runpytest()
     result.stdout.fnmatch_lines([f"*@pytest.mark.faults on test_ext_server.py::test_server_reads_every_message: "
                                  f"fault kind '{kind}' applies to the ssl transport only; valid kinds for "
-                                 "transport plain: eintr, econnreset, ewouldblock, dribble, flood, all*"])
+                                 "transport plain: eintr, econnreset, ewouldblock, dribble, flood, connect-refused, "
+                                 "connect-reset, connect-timeout, all*"])
     assert result.ret == pytest.ExitCode.INTERRUPTED
 
 
@@ -194,7 +223,7 @@ def test_unknown_faults_option_is_a_usage_error(project):
     project.makepyfile(test_ext_server=server_test())
     result = project.runpytest("--faults", "eintr,nope")
     result.stderr.fnmatch_lines(["*--faults: unknown fault kind 'nope'; valid kinds for transport plain,ssl: "
-                                 "eintr, *, flood, ragged-eof, *, tls-flood, all"])
+                                 "eintr, *, flood, ragged-eof, *, tls-flood, connect-refused, *, connect-timeout, all"])
     assert result.ret == pytest.ExitCode.USAGE_ERROR
 
 
@@ -281,7 +310,7 @@ def test_fault_plan_is_seeded_by_the_fault_seed_and_the_test_id(project):
 
 def test_a_correct_handler_passes_under_every_fault_and_transport(project):
     project.makepyfile(test_ext_server=server_test(transports='("plain", "ssl")'))
-    project.runpytest().assert_outcomes(passed=len(FAULT_KINDS) + len(ALL_KINDS))
+    project.runpytest().assert_outcomes(passed=len(FAULT_KINDS) + len(ALL_KINDS) - len(CONNECT_KINDS))
 
 
 def test_a_short_read_taken_for_a_message_fails_with_data_integrity(project):

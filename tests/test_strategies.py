@@ -23,6 +23,7 @@ from faultio import (
     SendWouldBlock,
     WouldBlock,
 )
+from faultio._plan import CONNECT_KINDS
 from faultio.strategies import fault_plans, read_steps, write_steps
 
 # Every Hypothesis run here is seeded-by-default and writes no .hypothesis/ directory.
@@ -61,7 +62,7 @@ def kinds_in(plan: FaultPlan) -> set[str]:
 def test_public_surface_is_the_plan_and_workload_strategy_functions():
     assert faultio.strategies.__all__ == sorted(faultio.strategies.__all__)
     assert faultio.strategies.__all__ == [
-        "chunkings", "delimiter_regexes", "delimiters", "fault_plans", "partial_read_sizes", "read_steps",
+        "chunkings", "connect_fault_plans", "delimiter_regexes", "delimiters", "fault_plans", "partial_read_sizes", "read_steps",
         "sizes_around", "split_delimiters", "stream_limits", "tls_fault_plans", "workloads", "write_sizes",
         "write_steps",
     ]
@@ -348,3 +349,19 @@ def test_workload_strategies_reject_bad_arguments():
                 lambda: workloads(endings=["hang"]), lambda: delimiter_regexes(b""), lambda: write_sizes(0)):
         with pytest.raises(InvalidArgument):
             bad().example()
+
+
+@QUICK
+@given(plan=faultio.strategies.connect_fault_plans(write_kinds="eintr"))
+def test_connect_fault_plans_hold_one_connect_step_first_and_round_trip(plan):
+    from faultio._connect_faults import connect_step, connect_variant
+
+    assert plan.write and connect_step(plan) is plan.write[0]
+    assert plan.name.partition(":")[0] in CONNECT_KINDS
+    assert plan.name.partition(":")[2] == connect_variant(plan)
+    assert FaultPlan.from_json(plan.dumps()) == plan
+
+
+def test_connect_fault_plans_refuse_kinds_that_are_not_connect_kinds():
+    with pytest.raises(InvalidArgument, match="valid connect kinds"):
+        faultio.strategies.connect_fault_plans(kinds="eintr")

@@ -73,9 +73,23 @@ def load() -> Target:
         io_loop.mask_sources.append(functools.partial(_tornado_mask, stream.io_loop))
         return stream
 
+    def tornado_connecting(sock: Any, *, io_loop: Any, transport: str, max_buffer_size: int,
+                           ssl_context: Any) -> Any:
+        """For the ``connect`` operation: ``IOStream(sock)``, or ``SSLIOStream(sock, ssl_options=<client
+        context>)`` as Tornado's own clients make it (the stream wraps the socket itself once connected), over the
+        unconnected fd, with the simulated loop running."""
+        with io_loop.asyncio_loop.running():
+            if transport == "ssl":
+                context = client_ssl_context(trusts_faultio=_trusts_faultio(ssl_context))
+                stream = SSLIOStream(sock, max_buffer_size=max_buffer_size, ssl_options=context)
+            else:
+                stream = IOStream(sock, max_buffer_size=max_buffer_size)
+        io_loop.mask_sources.append(functools.partial(_tornado_mask, stream.io_loop))
+        return stream
+
     tornado_stream.__qualname__ = f"tornado_stream(tornado {version})"
     return Target(name=NAME, factory=tornado_stream, transports=("plain", "ssl"), loop="asyncio",
-                  default_profile="cpython", lacks=lacks)
+                  default_profile="cpython", lacks=lacks, connector=tornado_connecting)
 
 
 def server_ssl_context() -> Any:
