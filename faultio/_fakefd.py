@@ -39,6 +39,10 @@ SPIN_LIMIT = 256
 #: How many bytes may sit unread in one direction before ``send`` reports EWOULDBLOCK.
 DEFAULT_CAPACITY = 4 * 1024 * 1024
 
+#: Read steps at which a recv neither fails by plan nor settles anything on the connection first (and no step
+#: left: ``None``): ``FakeSocket.recv`` goes straight to the delivery for them.
+_QUIET_READ_STEPS = frozenset({type(None), Chunk, Dribble})
+
 
 
 class _Pipe:
@@ -259,6 +263,16 @@ class FakeSocket(PlanShapedSocket):
         return self._closed
 
     # -- receiving (recv and recv_into come from PlanShapedSocket) ----------------------------------------
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        """``PlanShapedSocket.recv``, with a short way for the common call: an open fd, no reset pending, a
+        read step that neither fails the call nor happens to the connection (none left, a ``Dribble`` or a
+        ``Chunk``). There ``_recv``'s checks all pass and it comes to ``_deliver``; so does this, directly."""
+        if (type(self._reads.step) in _QUIET_READ_STEPS and bufsize > 0 and not self._closed
+                and not self._so_error):
+            self.recv_calls += 1
+            return self._deliver(bufsize, flags, "recv")
+        return PlanShapedSocket.recv(self, bufsize, flags)
+
     def _deliver(self, bufsize: int, flags: int, call: str) -> bytes:
         inbound = self._in
         trace = self.loop.trace
@@ -272,10 +286,17 @@ class FakeSocket(PlanShapedSocket):
                              injected=False)
             else:
                 trace.skip()
-            self._count_eagain(call)
+            # What ``_count_eagain`` does short of the spin limit, without the call.
+            step = self.loop.step
+            if step != self._eagain_step:
+                self._eagain_step, self._eagain_count = step, 1
+            elif self._eagain_count < SPIN_LIMIT:
+                self._eagain_count += 1
+            else:
+                self._count_eagain(call)
             raise oserror(BlockingIOError, errno.EAGAIN)
         reads = self._reads
-        shaped = reads.shaped
+        step = reads.step
         data = inbound.take(reads.limit(min(bufsize, inbound.available)), self.received)
         reads.delivered(len(data))
         self.bytes_received += len(data)
@@ -288,7 +309,7 @@ class FakeSocket(PlanShapedSocket):
                 asked=bufsize,
                 result="data",
                 nbytes=len(data),
-                shaped=shaped,
+                shaped=step.kind if step is not None else "",  # the step that shaped it (``reads.shaped``)
                 **({"data_hex": hexdump_bytes(data)} if self.record_payload else {}),
             )
         else:
@@ -351,6 +372,30 @@ class FakeSocket(PlanShapedSocket):
         ``ConnectionResetError`` or ``BrokenPipeError`` once the connection is reset or shut;
         ``OSError(EBADF)`` once closed.
         """
+        out = self._out
+        writes = self._writes
+        if (type(data) is bytes and writes.index >= len(writes.steps) and data and not self._closed
+                and not self._so_error and not out.dead and not out.fin and not out.reader_closed
+                and out.available < out.capacity):
+            # The common send: bytes into an open connection with room, no write step left to shape or fail
+            # it. The general path below does exactly this for it (same counts, same bytes, same event).
+            self.send_calls += 1
+            asked = len(data)
+            limit = min(asked, out.capacity - out.available)
+            chunk = data if limit == asked else data[:limit]
+            out.append(chunk)
+            self.bytes_sent += limit
+            trace = self.loop.trace
+            if trace.active:
+                if self.record_payload:
+                    trace.record("fd", "send", fd=self._fileno, role=self.role, asked=asked, result="data",
+                                 nbytes=limit, shaped="", data_hex=hexdump_bytes(chunk))
+                else:
+                    trace.record("fd", "send", fd=self._fileno, role=self.role, asked=asked, result="data",
+                                 nbytes=limit, shaped="")
+            else:
+                trace.skip()
+            return limit
         self.send_calls += 1
         self._check_open("send")
         view = memoryview(data).cast("B")
@@ -421,7 +466,8 @@ class FakeSocket(PlanShapedSocket):
         """The readiness an ``epoll`` would report now (level-triggered)."""
         if self._closed:
             return 0
-        self._settle()
+        if self._reads.arrivals_pending():
+            self._settle()
         events = 0
         if self._in.available or self._in.fin or self._reset or self._read_fault_pending():
             events |= READ
