@@ -400,9 +400,11 @@ class Monitor:
         # A raw listener: the trace makes a TraceEvent only for what the checkers are shown (most events of a
         # run are the peer's, or callbacks, which none of them looks at).
         if source == "fd":
-            if detail.get("role") == "target" and detail.get("fd") == self.fd.fd:
+            if detail.get("fd") == self.fd.fd and detail.get("role") == "target":
                 self._on_fd_event(self.loop.trace.last_event())
         elif source == "loop":
+            if kind == "callback":
+                return  # a step starting: no fd in it, and not a callback being scheduled
             if detail.get("fd") == self.fd.fd:
                 event = self.loop.trace.last_event()
                 if kind == "handler" and detail.get("events", 0) & READ:
@@ -430,7 +432,11 @@ class Monitor:
 
     # -- loop observer -------------------------------------------------------------------------------
     def _observe(self, loop: Any, what: str) -> None:
-        self._call("on_step")
+        for checker, fn in self._hooks["on_step"]:  # ``self._call("on_step")``, after every step
+            try:
+                fn()
+            except Exception as exc:
+                self._checker_failed(checker, "on_step", exc)
         if not self.was_closed and self.closed():
             self.was_closed = True
             error = self.attr("error", None)
