@@ -89,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"dribbled read_until {large:>9} B: {t_large:7.2f} s  examined {ex_large:>10} B  fd reads {calls_large}")
     print(f"ratio time(4x)/time(1x) = {t_large / t_small:.2f}  (linear ~4, goal <= 5); "
           f"examined ratio = {ex_large / ex_small:.2f}")
+    print(f"per byte (one readiness event each): {t_small / small * 1e6:.2f} µs at {small} B, "
+          f"{t_large / large * 1e6:.2f} µs at {large} B; {large} B in {t_large:.2f} s "
+          f"(goal for 4 MiB: <= 8 s)")
     base_small, base_large = 16 * 1024 // scale or 1024, 64 * 1024 // scale or 4096
     r_small = dribbled_read_until(base_small, rescan=True)
     r_large = dribbled_read_until(base_large, rescan=True)

@@ -83,7 +83,7 @@ class _CountingFaultioStream(IOStream):
     reads: _Reads
 
     def read_from_fd(self) -> bytes | None:
-        chunk = super().read_from_fd()
+        chunk = IOStream.read_from_fd(self)  # named, not super(): the counting costs the same on both sides
         if chunk:
             self.reads.got(len(chunk))
         return chunk
@@ -133,7 +133,7 @@ def run_tornado(nbytes: int) -> tuple[float, int]:
         reads: _Reads
 
         def read_from_fd(self, buf: Any) -> int | None:
-            n = super().read_from_fd(buf)
+            n = TornadoIOStream.read_from_fd(self, buf)
             if n:
                 self.reads.got(n)
             return n

@@ -77,6 +77,9 @@ class Monitor:
         self.loop = loop
         self.stream = stream
         self.fd = fd
+        # The fd's number, asked for by every trace event heard (a fake fd's number never changes).
+        number = getattr(fd, "fd", None)
+        self._fd_number: int | None = number if isinstance(number, int) else None
         self.truth = truth
         self.held_len = held_len
         self.ssl_pending = ssl_pending
@@ -399,13 +402,16 @@ class Monitor:
     def _on_record(self, source: str, kind: str, detail: dict[str, Any]) -> None:
         # A raw listener: the trace makes a TraceEvent only for what the checkers are shown (most events of a
         # run are the peer's, or callbacks, which none of them looks at).
+        number = self._fd_number
+        if number is None:
+            number = self.fd.fd
         if source == "fd":
-            if detail.get("fd") == self.fd.fd and detail.get("role") == "target":
+            if detail.get("fd") == number and detail.get("role") == "target":
                 self._on_fd_event(self.loop.trace.last_event())
         elif source == "loop":
             if kind == "callback":
                 return  # a step starting: no fd in it, and not a callback being scheduled
-            if detail.get("fd") == self.fd.fd:
+            if detail.get("fd") == number:
                 event = self.loop.trace.last_event()
                 if kind == "handler" and detail.get("events", 0) & READ:
                     self.read_events += 1
@@ -420,7 +426,7 @@ class Monitor:
         if result in ("ECONNRESET", "EPIPE"):
             self.reset_seen = True
         if kind in ("recv", "recv_into"):
-            self.read_future_at_recv = self.attr("_read_future", None)
+            self.read_future_at_recv = getattr(self.stream, "_read_future", None)
         self._call_on_fd(event, result)
 
     def _on_log(self, record: logging.LogRecord) -> None:
