@@ -213,11 +213,22 @@ class Trace:
 
     def events(self, source: str | None = None, kind: str | None = None) -> list[TraceEvent]:
         """The kept events from ``source`` and of ``kind`` (``None`` matches any), in order."""
-        return [
-            e
-            for e in self._materialize()
-            if (source is None or e.source == source) and (kind is None or e.kind == kind)
-        ]
+        if source is None and kind is None:
+            return list(self._materialize())
+        # Filter on the compact records and make a TraceEvent only for those that match (each kept in place of
+        # its record, as ``_materialize`` keeps them): asking for the few ``inject`` events of a long run does
+        # not build an event for every recv.
+        records = self._records
+        found = []
+        for i in range(len(records)):
+            record = records[i]
+            if type(record) is tuple:
+                if (source is None or record[3] == source) and (kind is None or record[4] == kind):
+                    record = records[i] = _event(record)
+                    found.append(record)
+            elif (source is None or record.source == source) and (kind is None or record.kind == kind):
+                found.append(record)
+        return found
 
     def to_json(self) -> list[dict[str, Any]]:
         """Every kept event as a JSON object, in order."""
