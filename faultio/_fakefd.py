@@ -43,6 +43,9 @@ DEFAULT_CAPACITY = 4 * 1024 * 1024
 #: left: ``None``): ``FakeSocket.recv`` goes straight to the delivery for them.
 _QUIET_READ_STEPS = frozenset({type(None), Chunk, Dribble})
 
+#: The message of the EAGAIN a recv with nothing to read raises (what ``oserror`` gives it).
+_EAGAIN_MESSAGE = oserror(BlockingIOError, errno.EAGAIN).strerror
+
 
 
 class _Pipe:
@@ -294,7 +297,7 @@ class FakeSocket(PlanShapedSocket):
                 self._eagain_count += 1
             else:
                 self._count_eagain(call)
-            raise oserror(BlockingIOError, errno.EAGAIN)
+            raise BlockingIOError(errno.EAGAIN, _EAGAIN_MESSAGE)  # ``oserror(BlockingIOError, errno.EAGAIN)``
         reads = self._reads
         step = reads.step
         data = inbound.take(reads.limit(min(bufsize, inbound.available)), self.received)

@@ -77,9 +77,10 @@ class Monitor:
         self.loop = loop
         self.stream = stream
         self.fd = fd
-        # The fd's number, asked for by every trace event heard (a fake fd's number never changes).
         number = getattr(fd, "fd", None)
-        self._fd_number: int | None = number if isinstance(number, int) else None
+        #: ``fd.fd``, read once: the monitor asks for it at every trace event it hears and the checkers after
+        #: every step (a fake fd's number never changes). ``None`` for an fd without a number.
+        self.fd_number: int | None = number if isinstance(number, int) else None
         self.truth = truth
         self.held_len = held_len
         self.ssl_pending = ssl_pending
@@ -402,7 +403,7 @@ class Monitor:
     def _on_record(self, source: str, kind: str, detail: dict[str, Any]) -> None:
         # A raw listener: the trace makes a TraceEvent only for what the checkers are shown (most events of a
         # run are the peer's, or callbacks, which none of them looks at).
-        number = self._fd_number
+        number = self.fd_number
         if number is None:
             number = self.fd.fd
         if source == "fd":
