@@ -304,17 +304,13 @@ class FakeSocket(PlanShapedSocket):
         reads.delivered(len(data))
         self.bytes_received += len(data)
         if trace.active:
-            trace.record(
-                "fd",
-                call,
-                fd=self._fileno,
-                role=self.role,
-                asked=bufsize,
-                result="data",
-                nbytes=len(data),
-                shaped=step.kind if step is not None else "",  # the step that shaped it (``reads.shaped``)
-                **({"data_hex": hexdump_bytes(data)} if self.record_payload else {}),
-            )
+            shaped = step.kind if step is not None else ""  # the step that shaped it (``reads.shaped``)
+            if self.record_payload:
+                trace.record("fd", call, fd=self._fileno, role=self.role, asked=bufsize, result="data",
+                             nbytes=len(data), shaped=shaped, data_hex=hexdump_bytes(data))
+            else:
+                trace.record("fd", call, fd=self._fileno, role=self.role, asked=bufsize, result="data",
+                             nbytes=len(data), shaped=shaped)
         else:
             trace._count += 1  # ``trace.skip()``, without the call (a hot path)
         if reads.arrivals_pending():

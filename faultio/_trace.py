@@ -125,6 +125,7 @@ class Trace:
         self._built = 0
         self._count = 0
         self._listeners: list[tuple[Any, bool]] = []
+        self._raw_only: tuple[Any, ...] | None = None
         self._last: Any = None
         self._enabled = bool(enabled)
         #: Whether a recorded event is kept or heard by a listener (else ``record`` only counts it).
@@ -152,8 +153,20 @@ class Trace:
         record = self._last = (index, self.step, self.time, source, kind, detail)
         if self._enabled:
             self._records.append(record)
+        listeners = self._listeners
+        raw_only = self._raw_only
+        heard = 0
+        if raw_only is not None:
+            for listener in raw_only:
+                listener(source, kind, detail)
+            heard = len(raw_only)
+            if len(listeners) == heard:
+                return
+            # A listener added while this event was heard hears it too (below), as it does in the list's order.
         event = None
-        for listener, raw in self._listeners:
+        while heard < len(listeners):
+            listener, raw = listeners[heard]
+            heard += 1
             if raw:
                 listener(source, kind, detail)
             else:
@@ -187,6 +200,8 @@ class Trace:
         (``detail`` a dict not to be changed; ``last_event()`` makes the event), which costs no event for
         what the listener ignores."""
         self._listeners.append((fn, raw))
+        # Every listener raw (the monitors' case): ``record`` calls them in order without asking each.
+        self._raw_only = tuple(f for f, r in self._listeners) if all(r for _, r in self._listeners) else None
         self.active = True
 
     @property

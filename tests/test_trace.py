@@ -49,3 +49,24 @@ def test_events_filters_the_records_and_gives_the_same_events_as_reading_all():
     first = trace.events("fd", "inject")[0]
     assert list(trace)[2] is first
     assert trace.fingerprint() == again.fingerprint()
+
+
+def test_listeners_hear_every_event_in_order_also_one_added_while_an_event_is_heard():
+    trace = Trace(enabled=False)
+    heard = []
+
+    def late(source, kind, detail):
+        heard.append(("late", kind))
+
+    def first(source, kind, detail):
+        heard.append(("first", kind))
+        if kind == "b":
+            trace.add_listener(late, raw=True)
+
+    trace.add_listener(first, raw=True)
+    trace.record("x", "a")
+    trace.record("x", "b")
+    trace.add_listener(lambda event: heard.append(("event", event.kind, event.get("n"))))
+    trace.record("x", "c", n=1)
+    assert heard == [("first", "a"), ("first", "b"), ("late", "b"), ("first", "c"), ("late", "c"),
+                     ("event", "c", 1)]
