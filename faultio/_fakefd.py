@@ -300,8 +300,13 @@ class FakeSocket(PlanShapedSocket):
             raise BlockingIOError(errno.EAGAIN, _EAGAIN_MESSAGE)  # ``oserror(BlockingIOError, errno.EAGAIN)``
         reads = self._reads
         step = reads.step
-        data = inbound.take(reads.limit(min(bufsize, inbound.available)), self.received)
-        reads.delivered(len(data))
+        wanted = min(bufsize, inbound.available)
+        fixed = reads.fixed_limit
+        if fixed < 0:
+            data = inbound.take(reads.limit(wanted), self.received)
+            reads.delivered(len(data))
+        else:  # a step ``limit`` caps at ``fixed`` and ``delivered`` leaves as it is (the cursor says so)
+            data = inbound.take(wanted if wanted < fixed else fixed, self.received)
         self.bytes_received += len(data)
         if trace.active:
             shaped = step.kind if step is not None else ""  # the step that shaped it (``reads.shaped``)
@@ -313,7 +318,7 @@ class FakeSocket(PlanShapedSocket):
                              nbytes=len(data), shaped=shaped)
         else:
             trace._count += 1  # ``trace.skip()``, without the call (a hot path)
-        if reads.arrivals_pending():
+        if fixed < 0 and reads.arrivals_pending():  # (a step with a fixed limit is no connection step)
             self._settle()
         return data
 
