@@ -387,7 +387,9 @@ class FakeSocket(PlanShapedSocket):
             asked = len(data)
             limit = min(asked, out.capacity - out.available)
             chunk = data if limit == asked else data[:limit]
-            out.append(chunk)
+            out.segments.append(chunk)  # ``out.append(chunk)`` on a pipe neither shut nor cut
+            out.available += limit
+            out.accepted += limit
             self.bytes_sent += limit
             trace = self.loop.trace
             if trace.active:
@@ -470,7 +472,8 @@ class FakeSocket(PlanShapedSocket):
         """The readiness an ``epoll`` would report now (level-triggered)."""
         if self._closed:
             return 0
-        if self._reads.arrivals_pending():
+        reads = self._reads
+        if reads.fixed_limit < 0 and reads.arrivals_pending():  # (a step with a fixed limit settles nothing)
             self._settle()
         events = 0
         if self._in.available or self._in.fin or self._reset or self._read_fault_pending():
