@@ -408,7 +408,17 @@ class Monitor:
             number = self.fd.fd
         if source == "fd":
             if detail.get("fd") == number and detail.get("role") == "target":
-                self._on_fd_event(self.loop.trace.last_event())
+                # An event of the stream's fd: the facts every checker shares, then the checkers that look at
+                # events with its result.
+                event = self.loop.trace.last_event()
+                result = detail.get("result")
+                if result == "EINTR":
+                    self.eintr_seen = True
+                elif result == "ECONNRESET" or result == "EPIPE":
+                    self.reset_seen = True
+                if kind == "recv" or kind == "recv_into":
+                    self.read_future_at_recv = getattr(self.stream, "_read_future", None)
+                self._call_on_fd(event, result)
         elif source == "loop":
             if kind == "callback":
                 return  # a step starting: no fd in it, and not a callback being scheduled
@@ -419,16 +429,6 @@ class Monitor:
                 self._call("on_loop", event)
             elif kind == "add_callback" and not self.was_closed and self.closed():
                 self._call("on_callback_scheduled", self.loop.trace.last_event())
-
-    def _on_fd_event(self, event: Any) -> None:
-        kind, result = event.kind, event.get("result")
-        if result == "EINTR":
-            self.eintr_seen = True
-        if result in ("ECONNRESET", "EPIPE"):
-            self.reset_seen = True
-        if kind in ("recv", "recv_into"):
-            self.read_future_at_recv = getattr(self.stream, "_read_future", None)
-        self._call_on_fd(event, result)
 
     def _on_log(self, record: logging.LogRecord) -> None:
         if len(self.log_records) < LOG_KEEP:
