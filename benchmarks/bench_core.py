@@ -1,6 +1,7 @@
 """Benchmark the core stream: dribbled ``read_until`` (linear, not quadratic) and bulk ``read_bytes``.
 
-Prints figures and ratios measured in this one process; it asserts nothing about speed (the machine is
+Prints figures and ratios measured in this one process, by the wall clock and by this process's CPU time
+(which other programs on a shared machine disturb far less); it asserts nothing about speed (the machine is
 shared and noisy). Run: ``python benchmarks/bench_core.py`` (``--quick`` for smaller sizes).
 
 - dribble: the peer sends one byte per loop iteration (each byte is its own readiness event), then the
@@ -35,7 +36,8 @@ class RescanningBuffer(ReadBuffer):
         return -1 if loc == -1 else loc - self.pos
 
 
-def dribbled_read_until(nbytes: int, *, rescan: bool = False) -> tuple[float, int, int]:
+def dribbled_read_until(nbytes: int, *, rescan: bool = False) -> tuple[float, int, int, float]:
+    """(wall seconds, bytes examined, fd reads, CPU seconds of this process) of one dribbled read_until."""
     loop = IOLoop(trace=Trace(enabled=False), trace_callbacks=False, max_steps=10 * nbytes + 1000)
     target, peer = socketpair(loop, keep_received=False)
     stream = IOStream(target, io_loop=loop, max_buffer_size=nbytes + MiB)
@@ -53,12 +55,12 @@ def dribbled_read_until(nbytes: int, *, rescan: bool = False) -> tuple[float, in
 
     future = stream.read_until(b"\r\n")
     loop.add_callback(send_one)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     result = loop.run_sync(lambda: future)
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     if len(result) != nbytes + 2:
         raise SystemExit(f"read_until returned {len(result)} bytes, expected {nbytes + 2}")
-    return elapsed, stream._rbuf.examined, target.recv_calls
+    return elapsed, stream._rbuf.examined, target.recv_calls, cpu
 
 
 def bulk_read_bytes(nbytes: int) -> float:
@@ -83,12 +85,17 @@ def main(argv: list[str] | None = None) -> int:
     scale = 16 if args.quick else 1
     small, large, bulk = MiB // scale, 4 * MiB // scale, 64 * MiB // scale
     print(f"python {sys.version.split()[0]}; sizes: dribble {small} and {large} bytes, bulk {bulk} bytes")
-    t_small, ex_small, calls_small = dribbled_read_until(small)
-    t_large, ex_large, calls_large = dribbled_read_until(large)
-    print(f"dribbled read_until {small:>9} B: {t_small:7.2f} s  examined {ex_small:>10} B  fd reads {calls_small}")
-    print(f"dribbled read_until {large:>9} B: {t_large:7.2f} s  examined {ex_large:>10} B  fd reads {calls_large}")
-    print(f"ratio time(4x)/time(1x) = {t_large / t_small:.2f}  (linear ~4, goal <= 5); "
-          f"examined ratio = {ex_large / ex_small:.2f}")
+    t_small, ex_small, calls_small, cpu_small = dribbled_read_until(small)
+    t_large, ex_large, calls_large, cpu_large = dribbled_read_until(large)
+    print(f"dribbled read_until {small:>9} B: {t_small:7.2f} s (CPU {cpu_small:6.2f} s)  examined {ex_small:>10} B  "
+          f"fd reads {calls_small}")
+    print(f"dribbled read_until {large:>9} B: {t_large:7.2f} s (CPU {cpu_large:6.2f} s)  examined {ex_large:>10} B  "
+          f"fd reads {calls_large}")
+    print(f"ratio time(4x)/time(1x) = {t_large / t_small:.2f} (CPU time: {cpu_large / cpu_small:.2f})  (linear ~4, "
+          f"goal <= 5); examined ratio = {ex_large / ex_small:.2f}")
+    print(f"per byte (one readiness event each): {t_small / small * 1e6:.2f} µs (CPU {cpu_small / small * 1e6:.2f}) "
+          f"at {small} B, {t_large / large * 1e6:.2f} µs (CPU {cpu_large / large * 1e6:.2f}) at {large} B; "
+          f"{large} B in {t_large:.2f} s, CPU {cpu_large:.2f} s (goal for 4 MiB: <= 8 s)")
     base_small, base_large = 16 * 1024 // scale or 1024, 64 * 1024 // scale or 4096
     r_small = dribbled_read_until(base_small, rescan=True)
     r_large = dribbled_read_until(base_large, rescan=True)

@@ -95,19 +95,21 @@ class ReadBuffer:
         bytes so that a delimiter split across two arrivals is still found. Total work for a reader fed
         one byte at a time is therefore linear in the bytes received, not quadratic.
         """
-        if self._search_key is not None and self._search_key == delimiter:
-            start = self.pos + self._scanned
-        else:
-            start = self.pos
-        self.examined += len(self.data) - start
-        loc = self.data.find(delimiter, start)
+        key = self._search_key
+        pos = self.pos
+        data = self.data
+        start = pos + self._scanned if key is not None and (key is delimiter or key == delimiter) else pos
+        self.examined += len(data) - start
+        loc = data.find(delimiter, start)
         if loc == -1:
             # No match *starts* in the first size - (len - 1) bytes: a match starting later would need
             # bytes that have not arrived yet.
-            self._search_key = bytes(delimiter)
-            self._scanned = max(0, self.size - len(delimiter) + 1)
+            if key is not delimiter:
+                self._search_key = bytes(delimiter)
+            scanned = self.size - len(delimiter) + 1
+            self._scanned = scanned if scanned > 0 else 0
             return -1
-        return loc - self.pos
+        return loc - pos
 
     def search(self, regex: Any) -> int:
         """Offset (from the read position) where the first match of compiled ``regex`` ends, or -1.

@@ -85,6 +85,19 @@ class GeneratedBytes:
 _CONNECTION_STEPS = (Pass, Flood, Eof, Reset)
 
 
+#: ``ReadCursor.fixed_limit`` with no read step left: no cap.
+NO_LIMIT = 1 << 62
+
+
+def _fixed_limit(step: Step | None) -> int:
+    """``ReadCursor.fixed_limit`` for ``step`` (see there)."""
+    if step is None:
+        return NO_LIMIT
+    if type(step) is Dribble and step.nbytes is None:
+        return 1
+    return -1
+
+
 class ReadCursor:
     """The read side of a plan: per-call faults, delivery shaping and connection-level arrivals."""
 
@@ -95,6 +108,10 @@ class ReadCursor:
         #: The current read step, or ``None`` once the plan's read side is used up (kept by ``_advance``, the
         #: only place ``index`` moves: the fds ask for it several times per call).
         self.step: Step | None = steps[0] if steps else None
+        #: How many bytes any delivery may hand out while the current step stays as it is, when that is all
+        #: there is to it (no step left: no cap; a ``Dribble`` for ever: 1): ``limit`` gives that cap and
+        #: ``delivered`` changes nothing. ``-1`` when the step needs ``limit`` and ``delivered`` asked.
+        self.fixed_limit = _fixed_limit(self.step)
 
     @property
     def shaped(self) -> str:
@@ -106,6 +123,7 @@ class ReadCursor:
         self.index += 1
         self._left = None
         self.step = self.steps[self.index] if self.index < len(self.steps) else None
+        self.fixed_limit = _fixed_limit(self.step)
 
     def arrivals_pending(self) -> bool:
         """Whether ``arrivals()`` may have anything to do (cheap: the current step is one it looks at)."""

@@ -40,6 +40,13 @@ SPIN_LIMIT = 256
 #: How many bytes may sit unread in one direction before ``send`` reports EWOULDBLOCK.
 DEFAULT_CAPACITY = 4 * 1024 * 1024
 
+#: Read steps at which a recv neither fails by plan nor settles anything on the connection first (and no step
+#: left: ``None``): ``FakeSocket.recv`` goes straight to the delivery for them.
+_QUIET_READ_STEPS = frozenset({type(None), Chunk, Dribble})
+
+#: The message of the EAGAIN a recv with nothing to read raises (what ``oserror`` gives it).
+_EAGAIN_MESSAGE = oserror(BlockingIOError, errno.EAGAIN).strerror
+
 
 
 class _Pipe:
@@ -287,6 +294,16 @@ class FakeSocket(PlanShapedSocket):
         return self._closed
 
     # -- receiving (recv and recv_into come from PlanShapedSocket) ----------------------------------------
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        """``PlanShapedSocket.recv``, with a short way for the common call: an open fd, no reset pending, a
+        read step that neither fails the call nor happens to the connection (none left, a ``Dribble`` or a
+        ``Chunk``). There ``_recv``'s checks all pass and it comes to ``_deliver``; so does this, directly."""
+        if (type(self._reads.step) in _QUIET_READ_STEPS and bufsize > 0 and not self._closed
+                and not self._so_error and not self._connect.reset_pending):
+            self.recv_calls += 1
+            return self._deliver(bufsize, flags, "recv")
+        return PlanShapedSocket.recv(self, bufsize, flags)
+
     def _deliver(self, bufsize: int, flags: int, call: str) -> bytes:
         inbound = self._in
         trace = self.loop.trace
@@ -301,29 +318,37 @@ class FakeSocket(PlanShapedSocket):
                 trace.record("fd", call, fd=self._fileno, role=self.role, asked=bufsize, result="EAGAIN",
                              injected=False)
             else:
-                trace.skip()
-            self._count_eagain(call)
-            raise oserror(BlockingIOError, errno.EAGAIN)
+                trace._count += 1  # ``trace.skip()``, without the call (a hot path)
+            # What ``_count_eagain`` does short of the spin limit, without the call.
+            step = self.loop.step
+            if step != self._eagain_step:
+                self._eagain_step, self._eagain_count = step, 1
+            elif self._eagain_count < SPIN_LIMIT:
+                self._eagain_count += 1
+            else:
+                self._count_eagain(call)
+            raise BlockingIOError(errno.EAGAIN, _EAGAIN_MESSAGE)  # ``oserror(BlockingIOError, errno.EAGAIN)``
         reads = self._reads
-        shaped = reads.shaped
-        data = inbound.take(reads.limit(min(bufsize, inbound.available)), self.received)
-        reads.delivered(len(data))
+        step = reads.step
+        wanted = min(bufsize, inbound.available)
+        fixed = reads.fixed_limit
+        if fixed < 0:
+            data = inbound.take(reads.limit(wanted), self.received)
+            reads.delivered(len(data))
+        else:  # a step ``limit`` caps at ``fixed`` and ``delivered`` leaves as it is (the cursor says so)
+            data = inbound.take(wanted if wanted < fixed else fixed, self.received)
         self.bytes_received += len(data)
         if trace.active:
-            trace.record(
-                "fd",
-                call,
-                fd=self._fileno,
-                role=self.role,
-                asked=bufsize,
-                result="data",
-                nbytes=len(data),
-                shaped=shaped,
-                **({"data_hex": hexdump_bytes(data)} if self.record_payload else {}),
-            )
+            shaped = step.kind if step is not None else ""  # the step that shaped it (``reads.shaped``)
+            if self.record_payload:
+                trace.record("fd", call, fd=self._fileno, role=self.role, asked=bufsize, result="data",
+                             nbytes=len(data), shaped=shaped, data_hex=hexdump_bytes(data))
+            else:
+                trace.record("fd", call, fd=self._fileno, role=self.role, asked=bufsize, result="data",
+                             nbytes=len(data), shaped=shaped)
         else:
-            trace.skip()
-        if reads.arrivals_pending():
+            trace._count += 1  # ``trace.skip()``, without the call (a hot path)
+        if fixed < 0 and reads.arrivals_pending():  # (a step with a fixed limit is no connection step)
             self._settle()
         return data
 
@@ -403,6 +428,34 @@ class FakeSocket(PlanShapedSocket):
         ``ConnectionResetError`` or ``BrokenPipeError`` once the connection is reset or shut;
         ``OSError(EBADF)`` once closed.
         """
+        out = self._out
+        writes = self._writes
+        connect = self._connect
+        if (type(data) is bytes and writes.index >= len(writes.steps) and data and not self._closed
+                and not self._so_error and not out.dead and not out.fin and not out.reader_closed
+                and out.available < out.capacity and not connect.reset_pending
+                and (connect.state == "idle" or connect.state == "connected")):
+            # The common send: bytes into an open connection with room, no write step left to shape or fail
+            # it. The general path below does exactly this for it (same counts, same bytes, same event).
+            self.send_calls += 1
+            asked = len(data)
+            limit = min(asked, out.capacity - out.available)
+            chunk = data if limit == asked else data[:limit]
+            out.segments.append(chunk)  # ``out.append(chunk)`` on a pipe neither shut nor cut
+            out.available += limit
+            out.accepted += limit
+            self.bytes_sent += limit
+            trace = self.loop.trace
+            if trace.active:
+                if self.record_payload:
+                    trace.record("fd", "send", fd=self._fileno, role=self.role, asked=asked, result="data",
+                                 nbytes=limit, shaped="", data_hex=hexdump_bytes(chunk))
+                else:
+                    trace.record("fd", "send", fd=self._fileno, role=self.role, asked=asked, result="data",
+                                 nbytes=limit, shaped="")
+            else:
+                trace._count += 1  # ``trace.skip()``, without the call (a hot path)
+            return limit
         self.send_calls += 1
         self._check_open("send")
         if self._connect.reset_pending:
@@ -499,7 +552,10 @@ class FakeSocket(PlanShapedSocket):
             return 0
         if self._connect.state != "idle" and self._connect.state != "connected":
             return self._poll_unconnected()
-        self._settle()
+        reads = self._reads
+        if self._connect.reset_pending or (reads.fixed_limit < 0 and reads.arrivals_pending()):
+            # (a step with a fixed limit settles nothing; a reset left by the connect always does)
+            self._settle()
         events = 0
         if self._in.available or self._in.fin or self._reset or self._read_fault_pending():
             events |= READ

@@ -61,3 +61,20 @@ def test_generated_bytes_repeat_a_rotated_pattern_however_they_are_taken(seed):
     pieces = GeneratedBytes(1000, seed)
     assert b"".join(pieces.take(n) for n in (1, 255, 3, 300, 441)) == whole
     assert whole[:256] == bytes((seed + i) % 256 for i in range(256))
+
+
+@pytest.mark.parametrize("steps, fixed", [((), True), ((Dribble(nbytes=None),), True), ((Dribble(nbytes=3),), False),
+                                          ((Chunk(max_bytes=2),), False), ((Pass(nbytes=2),), False),
+                                          ((Eintr(),), False)],
+                         ids=["none", "dribble", "dribble-3", "chunk", "pass", "eintr"])
+def test_a_fixed_limit_is_what_limit_says_and_delivered_changes_nothing(steps, fixed):
+    cursor = ReadCursor(steps)
+    assert (cursor.fixed_limit >= 0) == fixed
+    if not fixed:
+        return
+    for wanted in (1, 2, 5, 1 << 20):
+        assert cursor.limit(wanted) == min(wanted, cursor.fixed_limit)
+        before = (cursor.index, cursor._left, cursor.step)
+        cursor.delivered(cursor.limit(wanted))
+        assert (cursor.index, cursor._left, cursor.step) == before
+        assert not cursor.arrivals_pending() and cursor.call_fault() is None

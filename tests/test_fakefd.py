@@ -261,3 +261,33 @@ def test_retrying_eagain_within_one_step_is_called_a_busy_loop():
                 target.recv(1)
             except BlockingIOError:
                 pass
+
+
+def _exchange(monkeypatch, *, short: bool, plan):
+    """A dribble of three bytes each way and a few EAGAINs; the trace and the counters it leaves. Without
+    ``short`` every call takes the general path: no read step counts as quiet, and sends pass a bytearray."""
+    import faultio._fakefd as fakefd
+
+    if not short:
+        monkeypatch.setattr(fakefd, "_QUIET_READ_STEPS", frozenset())
+    loop = IOLoop(make_current=False)
+    target, peer = socketpair(loop, plan)
+    wrap = bytes if short else bytearray
+    for byte in (b"a", b"bc", b"d"):
+        peer.send(wrap(byte))
+        target.send(wrap(byte * 2))
+        drain(target, 16)
+        drain(peer, 16)
+    counters = [(s.recv_calls, s.send_calls, s.bytes_received, s.bytes_sent, s.faults_injected)
+                for s in (target, peer)]
+    return loop.trace.fingerprint(), counters, bytes(target.received)
+
+
+@pytest.mark.parametrize("plan", [None, FaultPlan(read=(Dribble(nbytes=None),)), FaultPlan(read=(Chunk(max_bytes=2),))],
+                         ids=["no-plan", "dribble", "chunk"])
+def test_the_short_recv_and_send_paths_give_what_the_general_paths_give(monkeypatch, plan):
+    short = _exchange(monkeypatch, short=True, plan=plan)
+    monkeypatch.undo()
+    general = _exchange(monkeypatch, short=False, plan=plan)
+    assert short == general
+    assert short[2] == b"abcd"

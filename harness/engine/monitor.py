@@ -77,6 +77,10 @@ class Monitor:
         self.loop = loop
         self.stream = stream
         self.fd = fd
+        number = getattr(fd, "fd", None)
+        #: ``fd.fd``, read once: the monitor asks for it at every trace event it hears and the checkers after
+        #: every step (a fake fd's number never changes). ``None`` for an fd without a number.
+        self.fd_number: int | None = number if isinstance(number, int) else None
         self.truth = truth
         self.held_len = held_len
         self.ssl_pending = ssl_pending
@@ -399,27 +403,32 @@ class Monitor:
     def _on_record(self, source: str, kind: str, detail: dict[str, Any]) -> None:
         # A raw listener: the trace makes a TraceEvent only for what the checkers are shown (most events of a
         # run are the peer's, or callbacks, which none of them looks at).
+        number = self.fd_number
+        if number is None:
+            number = self.fd.fd
         if source == "fd":
-            if detail.get("role") == "target" and detail.get("fd") == self.fd.fd:
-                self._on_fd_event(self.loop.trace.last_event())
+            if detail.get("fd") == number and detail.get("role") == "target":
+                # An event of the stream's fd: the facts every checker shares, then the checkers that look at
+                # events with its result.
+                event = self.loop.trace.last_event()
+                result = detail.get("result")
+                if result == "EINTR":
+                    self.eintr_seen = True
+                elif result == "ECONNRESET" or result == "EPIPE":
+                    self.reset_seen = True
+                if kind == "recv" or kind == "recv_into":
+                    self.read_future_at_recv = getattr(self.stream, "_read_future", None)
+                self._call_on_fd(event, result)
         elif source == "loop":
-            if detail.get("fd") == self.fd.fd:
+            if kind == "callback":
+                return  # a step starting: no fd in it, and not a callback being scheduled
+            if detail.get("fd") == number:
                 event = self.loop.trace.last_event()
                 if kind == "handler" and detail.get("events", 0) & READ:
                     self.read_events += 1
                 self._call("on_loop", event)
             elif kind == "add_callback" and not self.was_closed and self.closed():
                 self._call("on_callback_scheduled", self.loop.trace.last_event())
-
-    def _on_fd_event(self, event: Any) -> None:
-        kind, result = event.kind, event.get("result")
-        if result == "EINTR":
-            self.eintr_seen = True
-        if result in ("ECONNRESET", "EPIPE"):
-            self.reset_seen = True
-        if kind in ("recv", "recv_into"):
-            self.read_future_at_recv = self.attr("_read_future", None)
-        self._call_on_fd(event, result)
 
     def _on_log(self, record: logging.LogRecord) -> None:
         if len(self.log_records) < LOG_KEEP:
@@ -430,7 +439,11 @@ class Monitor:
 
     # -- loop observer -------------------------------------------------------------------------------
     def _observe(self, loop: Any, what: str) -> None:
-        self._call("on_step")
+        for checker, fn in self._hooks["on_step"]:  # ``self._call("on_step")``, after every step
+            try:
+                fn()
+            except Exception as exc:
+                self._checker_failed(checker, "on_step", exc)
         if not self.was_closed and self.closed():
             self.was_closed = True
             error = self.attr("error", None)

@@ -64,10 +64,13 @@ class OverflowRecorded(Checker):
 class BoundedRead(Checker):
     def on_step(self) -> None:
         m = self.monitor
-        op, buffered = m.pending_read, m.attr("_read_buffer_size", None)
+        op = m.pending_read
+        if op is None or op.bound is None:  # no bounded read pending: nothing to judge (most steps)
+            return
+        buffered = m.attr("_read_buffer_size", None)
         # Only while open: pulling from the fd is what a bound limits (a closing TLS stream may still decrypt
         # records that already came off the fd, without any fd I/O).
-        if op is None or op.bound is None or not isinstance(buffered, int) or m.closed():
+        if not isinstance(buffered, int) or m.closed():
             return
         chunk = m.attr("read_chunk_size", 65536)
         chunk = chunk if isinstance(chunk, int) else 65536

@@ -60,7 +60,7 @@ class ErrorAlwaysRegistered(Checker):
         state = m.attr("_state")
         if state is NO_STATE:
             return
-        mask = m.loop.handler_mask(m.fd.fd)
+        mask = m.loop.handler_mask(m.fd.fd if m.fd_number is None else m.fd_number)
         if state is not None and not state & ERROR:
             self.violate(f"_state {state:#x} does not include ERROR")
         if (state is None) != (mask is None):

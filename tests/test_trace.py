@@ -1,0 +1,72 @@
+"""The trace: compact records, events made when read, equal to events made by hand."""
+
+import dataclasses
+import pickle
+
+import pytest
+
+from faultio import Trace
+from faultio._trace import TraceEvent
+
+
+def _recorded() -> Trace:
+    trace = Trace()
+    trace.step, trace.time = 3, 0.25
+    trace.record("fd", "recv", fd=3, role="target", result="data", nbytes=1)
+    trace.record("loop", "callback", name="f")
+    trace.record("fd", "inject", fd=3, fault="reset")
+    trace.record("fd", "recv", fd=3, role="target", result="EAGAIN")
+    return trace
+
+
+def test_an_event_made_from_a_record_equals_the_event_made_by_hand():
+    made = _recorded()[0]
+    by_hand = TraceEvent(index=0, step=3, time=0.25, source="fd", kind="recv",
+                         detail=(("fd", 3), ("role", "target"), ("result", "data"), ("nbytes", 1)))
+    assert type(made) is TraceEvent
+    assert made == by_hand and hash(made) == hash(by_hand) and repr(made) == repr(by_hand)
+    assert made.detail == by_hand.detail
+    assert made.to_json() == by_hand.to_json() and made.describe() == by_hand.describe()
+    assert pickle.loads(pickle.dumps(made)) == by_hand
+
+
+def test_an_event_made_from_a_record_stays_frozen_and_has_no_other_attributes():
+    made = _recorded()[0]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.kind = "send"
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        made.nope
+
+
+def test_events_filters_the_records_and_gives_the_same_events_as_reading_all():
+    trace, again = _recorded(), _recorded()
+    everything = list(again)
+    for source, kind in [("fd", None), ("fd", "recv"), (None, "inject"), ("harness", None), (None, None)]:
+        expected = [e for e in everything if (source is None or e.source == source)
+                    and (kind is None or e.kind == kind)]
+        assert trace.events(source, kind) == expected
+    # Events made by a filtered read are the ones a later full read returns.
+    first = trace.events("fd", "inject")[0]
+    assert list(trace)[2] is first
+    assert trace.fingerprint() == again.fingerprint()
+
+
+def test_listeners_hear_every_event_in_order_also_one_added_while_an_event_is_heard():
+    trace = Trace(enabled=False)
+    heard = []
+
+    def late(source, kind, detail):
+        heard.append(("late", kind))
+
+    def first(source, kind, detail):
+        heard.append(("first", kind))
+        if kind == "b":
+            trace.add_listener(late, raw=True)
+
+    trace.add_listener(first, raw=True)
+    trace.record("x", "a")
+    trace.record("x", "b")
+    trace.add_listener(lambda event: heard.append(("event", event.kind, event.get("n"))))
+    trace.record("x", "c", n=1)
+    assert heard == [("first", "a"), ("first", "b"), ("late", "b"), ("first", "c"), ("late", "c"),
+                     ("event", "c", 1)]
