@@ -544,8 +544,10 @@ def workloads(
 
 #: Idle periods of a sequence, in virtual seconds: a loop iteration or two, a second, an hour (a clock jump).
 IDLE_SECONDS = (0.01, 1.0, 3600.0)
-_SEQUENCE_KINDS = ("read_until", "read_bytes", "regex", "partial", "write", "streaming", "idle", "until_close",
-                   "close", "peer_end", "set_close_callback")
+#: The kinds of a sequence's steps: reads twice as likely as the rest (which end or pause reading), writes and
+#: streaming reads (half of them after an idle period) three times.
+_SEQUENCE_KINDS = ("read_until", "read_bytes", "regex", "partial", "write", "streaming") * 2 + (
+    "write", "streaming", "idle", "until_close", "close", "peer_end", "set_close_callback")
 
 
 @st.composite
@@ -587,7 +589,9 @@ def sequences(
     ends = tuple(endings)
     if not ends or any(e not in ("eof", "reset") for e in ends):
         raise InvalidArgument(f"endings={endings!r} is not valid; choose from 'eof', 'reset'")
-    lims = limits if limits is not None else stream_limits()
+    # A write buffer limit three times in four: writes at it, below it and past it are where the bugs are.
+    lims = limits if limits is not None else stream_limits(
+        max_write_buffer_size=st.one_of(st.integers(1, 128), st.integers(1, 128), st.integers(1, 128), st.none()))
     fault = plans if plans is not None else fault_plans(kinds="eintr,ewouldblock,dribble")
     kinds = st.sampled_from(_SEQUENCE_KINDS)
 

@@ -141,6 +141,7 @@ def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: T
     after_end: set[int] = set()
     #: The application's own close callbacks: (op index, stream closed when set, times run, closed when run).
     app_callbacks: list[dict[str, Any]] = []
+    late_streams: list[str] = []
     pieces = list(workload.pieces())
 
     def end_connection() -> None:
@@ -230,10 +231,17 @@ def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: T
                 continue
             read_op, method, args, kwargs, streaming = _read_call(op)
             streamed_chunks.clear()
+            # What the stream holds that no read has delivered yet (on plain, the fd's count is the truth).
+            held = len(fd.received) - len(monitor.delivered)
             task = loop.spawn(driver.read(read_op, method, *args, streaming=streaming, **kwargs))
             idle = 0
             # The op first gets what is already there; only then does the peer send more, or end.
             await loop.sleep(IDLE)
+            owed = min(held, getattr(op, "nbytes", held)) if streaming and not stream.closed() else 0
+            if sum(map(len, streamed_chunks)) < owed:
+                # Bytes already buffered go to a streaming callback at once, not when more arrive.
+                late_streams.append(f"op {index}: {op.name} started with {held} bytes buffered but its streaming "
+                                    f"callback got {sum(map(len, streamed_chunks))} of them before the peer sent more")
             while not task.done() and idle < PATIENCE:
                 if pieces:
                     send(pieces.pop(0))
@@ -290,7 +298,7 @@ def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: T
     received = sent[: len(sent) - state["discarded"]] if workload.ending == "reset" else sent
     peer_received = bytes(peer.received)
     model = Model(limits, received, workload.ending)
-    mismatches = _close_callback_problems(app_callbacks, stream.closed())
+    mismatches = _close_callback_problems(app_callbacks, stream.closed()) + late_streams
     for index, (op, seen) in enumerate(zip(workload.ops, observed)):
         if index in after_end:
             model.peer_ended()

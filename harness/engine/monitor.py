@@ -298,6 +298,8 @@ class Monitor:
         self.ops_started += 1
         if op is not None:
             op.started_at = len(self.delivered)
+            buffered = self.attr("_read_buffer_size", 0)
+            op.buffered_at_start = buffered if isinstance(buffered, int) and not isinstance(buffered, bool) else 0
             self.pending_read = op
 
     def read_finished(self) -> None:

@@ -75,6 +75,8 @@ class ReadOp:
         self.max_bytes = max_bytes
         #: Bytes delivered to the caller before this read started (set by the monitor).
         self.started_at = 0
+        #: What the stream's buffer held when the read started (``_read_buffer_size``), when it says so.
+        self.buffered_at_start = 0
 
     def satisfiable(self, held: bytes) -> bool:
         """Would a correct stream complete this read from ``held`` (bytes received, not yet delivered)?"""
