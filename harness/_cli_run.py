@@ -77,6 +77,8 @@ def _command_line(args: argparse.Namespace) -> str:
     if args.profile is not None:
         parts += ["--profile", args.profile]
     parts += ["--seed", str(args.seed), "--examples", str(args.examples)]
+    if args.sequences is not None:
+        parts += ["--sequences", str(args.sequences)]
     return " ".join(shlex.quote(p) for p in parts)
 
 
@@ -159,7 +161,14 @@ def run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         cells = [cell for cell in cells if not target.lacking(cell[0], cell[1])]
         not_applicable += [f"{', '.join(names)} ({why})" for why, names in lacks.items()]
         not_run += [{"what": ", ".join(names), "reason": why} for why, names in lacks.items()]
-    total = len(cases) + len(cells) * args.examples
+    from ._sequences import sequence_count
+
+    sequences, why_no_sequences = sequence_count(args.sequences, target=target, spec=args.target,
+                                                 transports=transports)
+    if why_no_sequences:
+        not_applicable.append(f"generated sequences ({why_no_sequences})")
+        not_run.append({"what": "generated sequences", "reason": why_no_sequences})
+    total = len(cases) + len(cells) * args.examples + sequences
     progress = _Progress(total, err, args.quiet or args.json)
     seen: list[CaseResult] = []
 
@@ -194,6 +203,11 @@ def run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 results += run_generated(cells, seed=args.seed, examples=args.examples, target_spec=args.target,
                                          jobs=jobs, progress=arrived, invariants=args.invariants,
                                          timeout_s=timeout_s, profile=profile, **memory)
+            if sequences:
+                from ._sequences import run_sequences
+
+                results += run_sequences(sequences, seed=args.seed, target_spec=args.target, jobs=jobs,
+                                         progress=arrived, invariants=args.invariants, **memory)
         except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: every worker is stopped by now
             signal.signal(signal.SIGINT, signal.SIG_DFL)  # a second Ctrl-C stops at once
             how = str(exc) if isinstance(exc, RunInterrupted) else "SIGINT"

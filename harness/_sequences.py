@@ -248,3 +248,26 @@ def _empty_workload() -> Any:
 
 
 _EMPTY = _empty_workload()
+
+
+def sequence_count(requested: int | None, *, target: Target, spec: str, transports: Seq[str]) -> tuple[int, str]:
+    """How many sequences ``run`` draws, and why none when it draws none though some were asked for (or are
+    the default): ``requested`` (``--sequences``), else ``DEFAULT_SEQUENCES`` on faultio's own stream and 0 on
+    another target (whose limits the sequences set as attributes of the Tornado 4 design)."""
+    from ._targets import DEFAULT_TARGET_NAMES
+
+    count = requested if requested is not None else (DEFAULT_SEQUENCES if spec in DEFAULT_TARGET_NAMES else 0)
+    if count and "plain" not in transports:
+        return 0, "they run on the plain transport only, and this run has none"
+    if count and "plain" not in getattr(target, "transports", ("plain",)):
+        return 0, "they run on the plain transport only, and the target has none"
+    lacks = sorted({why for op in SEQUENCE_NEEDS for style in ("future", "callback")
+                    if (why := target.lacking(op, style))})
+    if count and lacks:
+        return 0, f"the target cannot run every call a sequence makes: {'; '.join(lacks)}"
+    return count, ""
+
+
+#: The matrix operations whose calls a sequence makes, each in both styles.
+SEQUENCE_NEEDS = ("read_bytes", "read_bytes_partial", "read_bytes_streaming", "read_until", "read_until_max_bytes",
+                  "read_until_regex", "read_until_close", "write")
