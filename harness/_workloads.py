@@ -24,7 +24,6 @@ from typing import Any
 
 from faultio import FaultPlan, Peer, socketpair
 from faultio._workload import (
-    READ_OP_TYPES,
     CloseOp,
     IdleOp,
     ReadBytesOp,
