@@ -1,0 +1,134 @@
+"""harness._sequences and the sequence ops of harness._workloads: faultio's stream agrees with the model on
+generated sequences; a broken one fails, shrinks to a handful of ops and plan steps, and replays byte for byte."""
+
+import io
+import json
+
+import pytest
+
+from faultio import (
+    CloseOp,
+    FaultPlan,
+    IdleOp,
+    IOStream,
+    PeerEndOp,
+    ReadBytesOp,
+    ReadUntilCloseOp,
+    Sequence,
+    SetCloseCallbackOp,
+    StreamLimits,
+    Workload,
+    WriteOp,
+)
+from harness._cli import main
+from harness._sequences import BATCH, run_sequence_case, run_sequences, sequence_case, sequence_count
+from harness._targets import Target, load_target
+
+LIMITS = StreamLimits(max_buffer_size=16, read_chunk_size=4, max_write_buffer_size=8)
+STYLES = ("future", "callback")
+
+
+def judge(ops, data=b"abcdefghij", chunks=(10,), ending="eof", style="future", target="faultio"):
+    seq = Sequence(workload=Workload(limits=LIMITS, data=data, chunks=chunks, ops=ops, ending=ending),
+                   styles=(style,) * len(ops))
+    return run_sequence_case(sequence_case(seq, seed=0, index=0), load_target(target)
+                             if isinstance(target, str) else target)
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_reads_after_the_application_closed_are_served_from_what_the_stream_held(style):
+    result = judge((ReadBytesOp(nbytes=2), IdleOp(), CloseOp(), ReadBytesOp(nbytes=2), ReadUntilCloseOp()),
+                   style=style)
+    assert result.outcome == "pass", result.violations
+
+
+@pytest.mark.parametrize("ending", ["eof", "reset"])
+@pytest.mark.parametrize("style", STYLES)
+def test_writes_and_reads_after_the_peer_ended_early(style, ending):
+    ops = (SetCloseCallbackOp(), ReadBytesOp(nbytes=3), PeerEndOp(), WriteOp(nbytes=4), IdleOp(seconds=3600.0),
+           ReadBytesOp(nbytes=5), SetCloseCallbackOp())
+    result = judge(ops, chunks=(3, 7), ending=ending, style=style)
+    assert result.outcome == "pass", result.violations
+
+
+class RunsReplacedCloseCallback(IOStream):
+    """Keeps every close callback ever set and runs them all (a replaced one too)."""
+
+    def set_close_callback(self, callback):
+        previous = self._close_callback
+        if previous is None or callback is None:
+            return super().set_close_callback(callback)
+
+        def both():
+            previous()
+            callback()
+
+        return super().set_close_callback(both)
+
+
+def test_a_close_callback_that_runs_after_it_was_replaced_breaks_the_model_contract():
+    target = Target(name="replaced-cb", factory=lambda sock, *, io_loop, transport, max_buffer_size, ssl_context:
+                    RunsReplacedCloseCallback(sock, io_loop=io_loop, max_buffer_size=max_buffer_size))
+    result = judge((SetCloseCallbackOp(), SetCloseCallbackOp(), CloseOp()), target=target)
+    messages = [v.message for v in result.violations if v.slug == "model-contract"]
+    assert messages == ["op 0: the close callback set here ran after set_close_callback replaced it"]
+    assert judge((SetCloseCallbackOp(), SetCloseCallbackOp(), CloseOp())).outcome == "pass"
+
+
+def test_faultio_stream_is_clean_under_generated_sequences():
+    results = run_sequences(6 * BATCH, seed=0, target_spec="faultio")
+    bad = [(r.case.sequence.describe(), [v.message for v in r.violations]) for r in results if r.outcome != "pass"]
+    assert len(results) == 6 * BATCH and not bad, bad
+
+
+def test_the_same_seed_gives_the_same_sequences_and_results_for_any_jobs():
+    def key(results):
+        return [(r.case.id, r.outcome, r.slugs, r.case.sequence.dumps()) for r in results]
+
+    spec = "harness._workload_mutants:WriteLimitOneShort"
+    one = run_sequences(3 * BATCH, seed=0, target_spec=spec, jobs=1)
+    two = run_sequences(3 * BATCH, seed=0, target_spec=spec, jobs=2)
+    assert key(one) == key(two) and any(r.outcome != "pass" for r in one)
+    assert key(run_sequences(2 * BATCH, seed=2, target_spec="faultio")) != key(run_sequences(
+        2 * BATCH, seed=3, target_spec="faultio"))
+
+
+def test_a_failing_sequence_is_saved_shrunk_and_replays_byte_for_byte(tmp_path):
+    spec = "harness._workload_mutants:WriteLimitOneLong"
+    err = io.StringIO()
+    code = main(["run", "--faults", "eintr", "--transport", "plain", "--operations", "write", "--examples", "0",
+                 "--sequences", "200", "--target", spec, "--report", str(tmp_path), "--jobs", "1"],
+                stdout=io.StringIO(), stderr=err)
+    assert code == 1, err.getvalue()
+    (case_file,) = tmp_path.glob("*/cases/sequence.*.json")
+    data = json.loads(case_file.read_text())
+    seq = Sequence.from_json(data["case"]["sequence"])
+    # A handful: the ops and plan steps the bug needs, and at most a couple more.
+    assert len(seq.ops) <= 4 and len(seq.plan.read) + len(seq.plan.write) <= 3, seq.describe()
+    assert data["violations"][0]["slug"] == "model-contract"
+    outputs = []
+    for _ in range(2):
+        out = io.StringIO()
+        assert main(["replay", str(case_file), "--target", spec], stdout=out, stderr=io.StringIO()) == 1
+        outputs.append(out.getvalue())
+    assert outputs[0] == outputs[1]
+    assert f"sequence: {seq.describe()}" in outputs[0] and "VIOLATION model-contract" in outputs[0]
+    report = json.loads(next(tmp_path.glob("*/report.json")).read_text())
+    failing = [c for c in report["cases"] if c["outcome"] != "pass"]
+    assert [c["id"] for c in failing] == [data["case"]["id"]] and failing[0]["sequence"] == data["case"]["sequence"]
+    assert report["summary"]["cases"] == len(report["cases"]) and report["summary"]["violations"] == 1
+
+
+def test_run_says_when_sequences_cannot_run():
+    assert sequence_count(None, target=load_target("faultio"), spec="faultio", transports=("plain",)) == (60, "")
+    assert sequence_count(None, target=load_target("tornado"), spec="tornado", transports=("plain",)) == (0, "")
+    count, why = sequence_count(5, target=load_target("tornado"), spec="tornado", transports=("plain",))
+    assert count == 0 and "no callback" in why
+    count, why = sequence_count(5, target=load_target("faultio"), spec="faultio", transports=("ssl",))
+    assert count == 0 and "plain transport only" in why
+
+
+def test_a_clean_plan_and_an_empty_sequence_pass():
+    seq = Sequence(workload=Workload(limits=LIMITS, data=b"", chunks=(), ops=(IdleOp(),)), styles=("future",),
+                   plan=FaultPlan())
+    assert run_sequence_case(sequence_case(seq, seed=0, index=3), load_target("faultio")).outcome == "pass"
