@@ -82,10 +82,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--profile", type=profile_name, default=None, metavar="{" + ",".join(PROFILES) + "}",
                      help=PROFILE_HELP + " (default: the target's own, raw for faultio's stream)")
     run.add_argument("--examples", type=whole_number, default=DEFAULT_EXAMPLES,
-                     help=f"generated fault plans per cell (default {DEFAULT_EXAMPLES}; 0 for fixed cases only)")
+                     help=f"generated fault plans per cell (default {DEFAULT_EXAMPLES}; 0 for fixed cases only, and "
+                     "no sequences unless --sequences asks)")
     run.add_argument("--sequences", type=whole_number, default=None, metavar="N",
                      help="generated sequences of operations on one stream, judged by the monitors and the reference "
-                     "model (plain transport; default: 60 on faultio's own stream, 0 on another target; 0: none)")
+                     "model (plain transport; plans of the eintr, ewouldblock and dribble kinds among --faults; default: 60 on "
+                     "faultio's own stream, 0 on another target or with --examples 0; 0: none)")
     run.add_argument("--report", default="reports", metavar="DIR", help="where run directories go (default reports/)")
     run.add_argument("--no-report", action="store_true", help="write no report files")
     run.add_argument("--json", action="store_true", help="print the report as JSON on stdout, nothing else")

@@ -161,10 +161,11 @@ def run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         cells = [cell for cell in cells if not target.lacking(cell[0], cell[1])]
         not_applicable += [f"{', '.join(names)} ({why})" for why, names in lacks.items()]
         not_run += [{"what": ", ".join(names), "reason": why} for why, names in lacks.items()]
-    from ._sequences import sequence_count
+    from ._sequences import sequence_count, sequence_kinds
 
     sequences, why_no_sequences = sequence_count(args.sequences, target=target, spec=args.target,
-                                                 transports=transports)
+                                                 transports=transports, faults=faults,
+                                                 fixed_only=args.examples == 0)
     if why_no_sequences:
         not_applicable.append(f"generated sequences ({why_no_sequences})")
         not_run.append({"what": "generated sequences", "reason": why_no_sequences})
@@ -207,7 +208,8 @@ def run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 from ._sequences import run_sequences
 
                 results += run_sequences(sequences, seed=args.seed, target_spec=args.target, jobs=jobs,
-                                         progress=arrived, invariants=args.invariants, **memory)
+                                         progress=arrived, invariants=args.invariants,
+                                         kinds=sequence_kinds(faults), **memory)
         except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: every worker is stopped by now
             signal.signal(signal.SIGINT, signal.SIG_DFL)  # a second Ctrl-C stops at once
             how = str(exc) if isinstance(exc, RunInterrupted) else "SIGINT"

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, Phase, Verbosity, given, note, settings
 from hypothesis import seed as hypothesis_seed
 
 from faultio import FaultPlan, Sequence
-from faultio.strategies import sequences
+from faultio.strategies import fault_plans, sequences
 
 from ._case import SEQUENCE_OPERATION, Case, CaseResult
 from ._generate import GENERATED_FAULT, without_local_constants
@@ -41,6 +41,8 @@ MAX_SHRINK_CALLS = 400
 TRACE_KEEP = 600
 #: The default of ``python -m harness run --sequences``.
 DEFAULT_SEQUENCES = 60
+#: The fault kinds a sequence's plan draws from: those that leave the connection's end to the sequence.
+SEQUENCE_PLAN_KINDS = ("eintr", "ewouldblock", "dribble")
 
 
 def sequence_case(sequence: Sequence, *, seed: int, index: int, profile: str = "raw") -> Case:
@@ -104,10 +106,12 @@ class _InternalError(BaseException):
 
 
 def run_batch(number: int, *, seed: int, count: int, target: Target, profile: str = "raw",
-              shrink_calls: int = MAX_SHRINK_CALLS,
-              strategy: Any = None) -> list[CaseResult]:
-    """Batch ``number`` of a run: up to ``count`` distinct drawn sequences judged in order; the first
-    failure ends the batch and comes back last, shrunk (ops and plan together) by Hypothesis."""
+              shrink_calls: int = MAX_SHRINK_CALLS, kinds: Seq[str] = SEQUENCE_PLAN_KINDS) -> list[CaseResult]:
+    """Batch ``number`` of a run: up to ``count`` distinct drawn sequences, under plans of the fault ``kinds``,
+    judged in order; the first failure ends the batch and comes back last, shrunk (ops and plan together)."""
+    unknown = [k for k in kinds if k not in SEQUENCE_PLAN_KINDS]
+    if unknown or not kinds:
+        raise ValueError(f"kinds {list(kinds)!r} are not valid for sequences; valid: {', '.join(SEQUENCE_PLAN_KINDS)}")
     case_seed = derive_seed(seed, "sequences")
     first = number * BATCH
     seen: dict[str, CaseResult | None] = {}
@@ -145,7 +149,7 @@ def run_batch(number: int, *, seed: int, count: int, target: Target, profile: st
     @settings(max_examples=2 * count + 10, database=None, deadline=None, derandomize=False,
               phases=(Phase.generate, Phase.shrink), report_multiple_bugs=False,
               suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet, print_blob=False)
-    @given(seq=strategy if strategy is not None else sequences())
+    @given(seq=sequences(plans=fault_plans(kinds=",".join(kinds))))
     def property_(seq: Sequence) -> None:
         result = judge(seq)
         if result is not None:
@@ -191,16 +195,17 @@ def batch_sizes(count: int) -> list[int]:
     return [min(BATCH, count - start) for start in range(0, count, BATCH)]
 
 
-def _run_batch_in_worker(args: tuple[str, int, int, int, str, int]) -> list[CaseResult]:
-    spec, number, seed, count, profile, shrink_calls = args
+def _run_batch_in_worker(args: tuple[str, int, int, int, str, int, tuple[str, ...]]) -> list[CaseResult]:
+    spec, number, seed, count, profile, shrink_calls, kinds = args
     return run_batch(number, seed=seed, count=count, target=load_target(spec), profile=profile,
-                     shrink_calls=shrink_calls)
+                     shrink_calls=shrink_calls, kinds=kinds)
 
 
 def run_sequences(count: int, *, seed: int, target_spec: str, jobs: int = 1,
                   progress: Callable[[CaseResult], None] | None = None, invariants: Seq[str] = (),
                   memory_limit: int = DEFAULT_MEMORY_LIMIT, contain: bool = False, profile: str = "raw",
-                  shrink_calls: int = MAX_SHRINK_CALLS, **_: Any) -> list[CaseResult]:
+                  shrink_calls: int = MAX_SHRINK_CALLS, kinds: Seq[str] = SEQUENCE_PLAN_KINDS,
+                  **_: Any) -> list[CaseResult]:
     """Draw, run and judge ``count`` sequences on the target ``target_spec``; results in batch order.
 
     ``jobs > 1`` (or ``contain``) runs batches in worker processes; results are the same for any ``jobs``.
@@ -210,13 +215,14 @@ def run_sequences(count: int, *, seed: int, target_spec: str, jobs: int = 1,
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     sizes = batch_sizes(count)
+    kinds = tuple(kinds)
     load_invariant_specs(invariants)
     if (jobs == 1 and not contain) or not sizes:
         target = load_target(target_spec)
         out: list[CaseResult] = []
         for number, size in enumerate(sizes):
             results = run_batch(number, seed=seed, count=size, target=target, profile=profile,
-                                shrink_calls=shrink_calls)
+                                shrink_calls=shrink_calls, kinds=kinds)
             for result in results:
                 if progress:
                     progress(result)
@@ -235,7 +241,7 @@ def run_sequences(count: int, *, seed: int, target_spec: str, jobs: int = 1,
         case = sequence_case(stand_in, seed=derive_seed(seed, "sequences"), index=number * BATCH, profile=profile)
         return [dead_worker_result(case, why.replace("this case", "this batch of sequences"))]
 
-    tasks = [(target_spec, number, seed, size, profile, shrink_calls) for number, size in enumerate(sizes)]
+    tasks = [(target_spec, number, seed, size, profile, shrink_calls, kinds) for number, size in enumerate(sizes)]
     per_batch = pool_map(_run_batch_in_worker, tasks, jobs=jobs, invariants=invariants, memory_limit=memory_limit,
                          on_result=report, on_dead=dead)
     return [result for results in per_batch for result in results or ()]
@@ -250,13 +256,24 @@ def _empty_workload() -> Any:
 _EMPTY = _empty_workload()
 
 
-def sequence_count(requested: int | None, *, target: Target, spec: str, transports: Seq[str]) -> tuple[int, str]:
+def sequence_kinds(faults: Seq[str]) -> tuple[str, ...]:
+    """The fault kinds of a run (``--faults``) a sequence's plans draw from."""
+    return tuple(k for k in SEQUENCE_PLAN_KINDS if k in faults)
+
+
+def sequence_count(requested: int | None, *, target: Target, spec: str, transports: Seq[str],
+                   faults: Seq[str] = SEQUENCE_PLAN_KINDS, fixed_only: bool = False) -> tuple[int, str]:
     """How many sequences ``run`` draws, and why none when it draws none though some were asked for (or are
     the default): ``requested`` (``--sequences``), else ``DEFAULT_SEQUENCES`` on faultio's own stream and 0 on
-    another target (whose limits the sequences set as attributes of the Tornado 4 design)."""
+    another target (whose limits the sequences set as attributes of the Tornado 4 design) or in a run of
+    fixed cases only (``fixed_only``: ``--examples 0``)."""
     from ._targets import DEFAULT_TARGET_NAMES
 
-    count = requested if requested is not None else (DEFAULT_SEQUENCES if spec in DEFAULT_TARGET_NAMES else 0)
+    default = DEFAULT_SEQUENCES if spec in DEFAULT_TARGET_NAMES and not fixed_only else 0
+    count = requested if requested is not None else default
+    if count and not sequence_kinds(faults):
+        return 0, (f"their plans draw from {', '.join(SEQUENCE_PLAN_KINDS)} (the kinds that leave the connection's "
+                   "end to the sequence), and --faults names none of them")
     if count and "plain" not in transports:
         return 0, "they run on the plain transport only, and this run has none"
     if count and "plain" not in getattr(target, "transports", ("plain",)):
