@@ -483,6 +483,13 @@ def _step(draw: st.DrawFn, lim: StreamLimits, kind: str) -> tuple[list[Op], byte
     return [ReadUntilCloseOp(streaming=draw(st.booleans()))], tail, None
 
 
+def _endings(endings: Iterable[str]) -> tuple[str, ...]:
+    ends = tuple(endings)
+    if not ends or any(e not in ("eof", "reset") for e in ends):
+        raise InvalidArgument(f"endings={endings!r} is not valid; choose from 'eof', 'reset'")
+    return ends
+
+
 def _assemble(draw: st.DrawFn, lim: StreamLimits, steps: list[tuple[list[Op], bytes, int | None]], max_chunks: int,
               ends: tuple[str, ...]) -> Workload:
     """The workload of ``steps``: their ops in order, their bytes cut into sends, how the connection ends."""
@@ -521,9 +528,7 @@ def workloads(
     """
     _check_int("max_ops", max_ops, 1)
     _check_int("max_chunks", max_chunks, 1)
-    ends = tuple(endings)
-    if not ends or any(e not in ("eof", "reset") for e in ends):
-        raise InvalidArgument(f"endings={endings!r} is not valid; choose from 'eof', 'reset'")
+    ends = _endings(endings)
     lims = limits if limits is not None else stream_limits()
 
     kinds = st.sampled_from(["read_until", "read_bytes", "regex", "partial", "write", "streaming", "idle"])
@@ -544,8 +549,7 @@ def workloads(
 
 #: Idle periods of a sequence, in virtual seconds: a loop iteration or two, a second, an hour (a clock jump).
 IDLE_SECONDS = (0.01, 1.0, 3600.0)
-#: The kinds of a sequence's steps: reads twice as likely as the rest (which end or pause reading), writes and
-#: streaming reads (half of them after an idle period) three times.
+#: A sequence's step kinds: reads twice as likely as the rest, writes and streaming reads three times.
 _SEQUENCE_KINDS = ("read_until", "read_bytes", "regex", "partial", "write", "streaming") * 2 + (
     "write", "streaming", "idle", "until_close", "close", "peer_end", "set_close_callback")
 
@@ -553,18 +557,15 @@ _SEQUENCE_KINDS = ("read_until", "read_bytes", "regex", "partial", "write", "str
 @st.composite
 def _sequence_step(draw: st.DrawFn, lim: StreamLimits, kind: str) -> tuple[list[Op], bytes, int | None, list[str]]:
     """One step of a sequence: its ops, the bytes they meet, a cut inside a delimiter, one style per op."""
-    if kind == "close":
-        ops, segment, cut = [CloseOp()], b"", None
-    elif kind == "peer_end":
-        ops, segment, cut = [PeerEndOp()], b"", None
-    elif kind == "set_close_callback":
-        ops, segment, cut = [SetCloseCallbackOp()], b"", None
+    quiet = {"close": CloseOp, "peer_end": PeerEndOp, "set_close_callback": SetCloseCallbackOp}
+    if kind in quiet:
+        ops, segment, cut = [quiet[kind]()], b"", None
     elif kind == "idle":
         ops, segment, cut = [IdleOp(seconds=draw(st.sampled_from(IDLE_SECONDS)))], b"", None
     else:
         ops, segment, cut = draw(_step(lim, kind))
-    styles = [draw(st.sampled_from(READ_STYLES)) if isinstance(op, READ_OP_TYPES) else "future" for op in ops]
-    return ops, segment, cut, styles
+    return ops, segment, cut, [draw(st.sampled_from(READ_STYLES)) if isinstance(op, READ_OP_TYPES) else "future"
+                               for op in ops]
 
 
 def sequences(
@@ -577,21 +578,17 @@ def sequences(
 ) -> st.SearchStrategy[Sequence]:
     """Stateful runs of one stream: 1..``max_ops`` steps of every kind, each read in a drawn style, under a plan.
 
-    The steps are those of ``workloads`` (each read meeting bytes sized around its limit), plus
-    ``read_until_close`` anywhere, an application ``close()``, the peer ending the connection early
-    (``PeerEndOp``), ``set_close_callback`` and idle periods of up to an hour of virtual time. Each read is
-    issued as a future or with a callback. ``plans`` defaults to ``fault_plans`` of the kinds that leave the
-    connection's end to the sequence (``eintr``, ``ewouldblock``, ``dribble``). One value holds it all, so
-    Hypothesis shrinks ops, bytes and plan together, towards one step, one send, a clean EOF, no fault.
+    The steps of ``workloads``, plus ``read_until_close`` anywhere, ``close()``, the peer ending early
+    (``PeerEndOp``), ``set_close_callback`` and idle periods of up to an hour. ``plans`` defaults to
+    ``fault_plans`` of the kinds that leave the connection's end to the sequence (``eintr``, ``ewouldblock``,
+    ``dribble``). One value holds it all, so Hypothesis shrinks ops, bytes and plan together.
     """
     _check_int("max_ops", max_ops, 1)
     _check_int("max_chunks", max_chunks, 1)
-    ends = tuple(endings)
-    if not ends or any(e not in ("eof", "reset") for e in ends):
-        raise InvalidArgument(f"endings={endings!r} is not valid; choose from 'eof', 'reset'")
+    ends = _endings(endings)
     # A write buffer limit three times in four: writes at it, below it and past it are where the bugs are.
-    lims = limits if limits is not None else stream_limits(
-        max_write_buffer_size=st.one_of(st.integers(1, 128), st.integers(1, 128), st.integers(1, 128), st.none()))
+    wbuf = st.integers(1, 128)
+    lims = limits or stream_limits(max_write_buffer_size=st.one_of(wbuf, wbuf, wbuf, st.none()))
     fault = plans if plans is not None else fault_plans(kinds="eintr,ewouldblock,dribble")
     kinds = st.sampled_from(_SEQUENCE_KINDS)
 
