@@ -138,3 +138,16 @@ def test_a_clean_plan_and_an_empty_sequence_pass():
     seq = Sequence(workload=Workload(limits=LIMITS, data=b"", chunks=(), ops=(IdleOp(),)), styles=("future",),
                    plan=FaultPlan())
     assert run_sequence_case(sequence_case(seq, seed=0, index=3), load_target("faultio")).outcome == "pass"
+
+
+def test_sequences_take_their_plans_from_the_runs_fault_kinds():
+    target = load_target("faultio")
+    count, why = sequence_count(None, target=target, spec="faultio", transports=("plain",), faults=("econnreset",))
+    assert count == 0 and "eintr, ewouldblock, dribble" in why
+    assert sequence_count(None, target=target, spec="faultio", transports=("plain",), fixed_only=True) == (0, "")
+    assert sequence_count(7, target=target, spec="faultio", transports=("plain",), fixed_only=True) == (7, "")
+    results = run_sequences(BATCH, seed=0, target_spec="faultio", kinds=("dribble",))
+    kinds = {type(step).__name__ for r in results for step in (*r.case.plan.read, *r.case.plan.write)}
+    assert kinds and kinds <= {"Dribble", "SendPartial"}, kinds
+    with pytest.raises(ValueError, match="not valid for sequences"):
+        run_sequences(1, seed=0, target_spec="faultio", kinds=("econnreset",))
