@@ -123,6 +123,8 @@ def test_a_failing_sequence_is_saved_shrunk_and_replays_byte_for_byte(tmp_path):
     assert len(failing) == len(case_files) and data["case"]["id"] in [c["id"] for c in failing]
     assert next(c for c in failing if c["id"] == data["case"]["id"])["sequence"] == data["case"]["sequence"]
     assert report["summary"]["cases"] == len(report["cases"]) and report["summary"]["violations"] == len(failing)
+    html = next(tmp_path.glob("*/index.html")).read_text()
+    assert "<dt>sequence</dt><dd>limits(" in html and data["case"]["id"] in html
 
 
 def test_run_says_when_sequences_cannot_run():
