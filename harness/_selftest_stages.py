@@ -16,7 +16,6 @@ from typing import Any
 
 from ._cli_common import DEFAULT_EXAMPLES
 from ._mutants import Mutant
-from ._targets import load_target
 
 #: Generated sequences the self-check runs at most on a mutant that fixed cases and generated plans miss.
 SELFTEST_SEQUENCES = 1500
@@ -42,7 +41,7 @@ def escalate(outcome: Any, mutant: Mutant, *, seed: int, jobs: int, plans: int =
     if budget and "plain" in outcome.ran:
         from ._sequences import first_failure
 
-        judged, failure = first_failure(budget, seed=seed, target=load_target(mutant.spec))
+        judged, failure = first_failure(budget, seed=seed, spec=mutant.spec, jobs=jobs)
         outcome = dataclasses.replace(outcome, sequences_run=judged, sequences_budget=budget)
         if failure is not None:
             return _caught(outcome, "sequences", failure, f"sequence #{judged} of at most {budget}")

@@ -176,17 +176,32 @@ def run_batch(number: int, *, seed: int, count: int, target: Target, profile: st
     return passed + [dataclasses.replace(again, shrunk=again.case.plan)]
 
 
-def first_failure(budget: int, *, seed: int, target: Target, shrink_calls: int = MAX_SHRINK_CALLS
-                  ) -> tuple[int, CaseResult | None]:
+def first_failure(budget: int, *, seed: int, target: Target | None = None, spec: str | None = None, jobs: int = 1,
+                  shrink_calls: int = MAX_SHRINK_CALLS) -> tuple[int, CaseResult | None]:
     """Run the batches of a ``budget``-sequence run in order until one fails: ``(sequences judged, the shrunk
-    failure)``, or ``(budget judged, None)``. The same sequences as ``run_sequences(budget, seed=seed)``."""
+    failure)``, or ``(budget judged, None)``. The same sequences as ``run_sequences(budget, seed=seed)``.
+
+    With ``jobs > 1`` (and the target's ``spec``), ``jobs`` batches at a time run in worker processes; the
+    first failing batch in order decides, so the answer is the same for any ``jobs``."""
+    sizes = batch_sizes(budget)
+    group = jobs if jobs > 1 and spec is not None else 1
     judged = 0
-    for number, size in enumerate(batch_sizes(budget)):
-        results = run_batch(number, seed=seed, count=size, target=target, shrink_calls=shrink_calls)
-        failing = [r for r in results if r.outcome != "pass"]
-        if failing:
-            return failing[0].case.index + 1, failing[0]
-        judged += len(results)
+    for start in range(0, len(sizes), group):
+        numbers = range(start, min(start + group, len(sizes)))
+        if group == 1:
+            runs = [run_batch(n, seed=seed, count=sizes[n], target=target or load_target(spec or ""),
+                              shrink_calls=shrink_calls) for n in numbers]
+        else:
+            def dead(args: tuple, why: str) -> list[CaseResult]:
+                raise RuntimeError(f"a worker died running sequence batch {args[1]}: {why}")
+
+            runs = pool_map(_run_batch_in_worker, [(spec, n, seed, sizes[n], "raw", shrink_calls, SEQUENCE_PLAN_KINDS)
+                                                   for n in numbers], jobs=jobs, on_dead=dead)
+        for results in runs:
+            failing = [r for r in results if r.outcome != "pass"]
+            if failing:
+                return failing[0].case.index + 1, failing[0]
+            judged += len(results)
     return judged, None
 
 
