@@ -153,3 +153,14 @@ def test_sequences_take_their_plans_from_the_runs_fault_kinds():
     assert kinds and kinds <= {"Dribble", "SendPartial"}, kinds
     with pytest.raises(ValueError, match="not valid for sequences"):
         run_sequences(1, seed=0, target_spec="faultio", kinds=("econnreset",))
+
+
+def test_first_failure_finds_the_same_shrunk_sequence_with_one_job_and_with_two():
+    from harness._sequences import first_failure
+
+    spec = "harness._workload_mutants:WriteLimitOneShort"
+    one = first_failure(3 * BATCH, seed=0, spec=spec, jobs=1)
+    two = first_failure(3 * BATCH, seed=0, spec=spec, jobs=2)
+    assert one[1] is not None and one[0] == two[0]
+    assert one[1].case.sequence == two[1].case.sequence and one[1].slugs == two[1].slugs
+    assert first_failure(BATCH, seed=0, spec="faultio", jobs=2) == (BATCH, None)
