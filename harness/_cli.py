@@ -86,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
                      "no sequences unless --sequences asks)")
     run.add_argument("--sequences", type=whole_number, default=None, metavar="N",
                      help="generated sequences of operations on one stream, judged by the monitors and the reference "
-                     "model (plain transport; plans of the eintr, ewouldblock and dribble kinds among --faults; default: 60 on "
+                     "model (plain transport; plans of the eintr, ewouldblock and dribble kinds among --faults; default: 50 on "
                      "faultio's own stream, 0 on another target or with --examples 0; 0: none)")
     run.add_argument("--report", default="reports", metavar="DIR", help="where run directories go (default reports/)")
     run.add_argument("--no-report", action="store_true", help="write no report files")

@@ -40,7 +40,7 @@ MAX_SHRINK_CALLS = 400
 #: Trace events a failing sequence keeps in a run's report (``replay`` prints them all).
 TRACE_KEEP = 600
 #: The default of ``python -m harness run --sequences``.
-DEFAULT_SEQUENCES = 60
+DEFAULT_SEQUENCES = 50
 #: The fault kinds a sequence's plan draws from: those that leave the connection's end to the sequence.
 SEQUENCE_PLAN_KINDS = ("eintr", "ewouldblock", "dribble")
 
@@ -97,6 +97,11 @@ class _Failed(Exception):
         self.result = result
 
 
+class _Enough(BaseException):
+    """The batch's share is judged, and passed: end the Hypothesis run (a ``BaseException``, which Hypothesis
+    passes through, so the draws it would still make cost nothing)."""
+
+
 class _InternalError(BaseException):
     """The harness raised: passed through Hypothesis instead of being shrunk as the target's failure."""
 
@@ -125,7 +130,7 @@ def run_batch(number: int, *, seed: int, count: int, target: Target, profile: st
             return seen[key]
         if not failure:
             if len(passed) >= count:
-                return None  # the batch's share is judged: further draws pass unrun
+                raise _Enough()
             index = first + len(passed)
         else:
             if budget[0] <= 0:
@@ -133,8 +138,8 @@ def run_batch(number: int, *, seed: int, count: int, target: Target, profile: st
             budget[0] -= 1
             index = failure[0].case.index
         try:
-            result = run_sequence_case(sequence_case(seq, seed=case_seed, index=index, profile=profile), target,
-                                       keep_trace=True)
+            # No trace while judging (most pass): the failure that comes back is run once more, with it.
+            result = run_sequence_case(sequence_case(seq, seed=case_seed, index=index, profile=profile), target)
         except Exception as exc:
             raise _InternalError(exc) from exc
         if not failure and result.outcome == "pass":
@@ -162,6 +167,8 @@ def run_batch(number: int, *, seed: int, count: int, target: Target, profile: st
             property_()
     except _Failed as exc:
         shrunk = exc.result
+    except _Enough:
+        return passed
     except _InternalError as exc:
         raise exc.exc from None
     if not failure:

@@ -128,7 +128,7 @@ def test_a_failing_sequence_is_saved_shrunk_and_replays_byte_for_byte(tmp_path):
 
 
 def test_run_says_when_sequences_cannot_run():
-    assert sequence_count(None, target=load_target("faultio"), spec="faultio", transports=("plain",)) == (60, "")
+    assert sequence_count(None, target=load_target("faultio"), spec="faultio", transports=("plain",)) == (50, "")
     assert sequence_count(None, target=load_target("tornado"), spec="tornado", transports=("plain",)) == (0, "")
     count, why = sequence_count(5, target=load_target("tornado"), spec="tornado", transports=("plain",))
     assert count == 0 and "no callback" in why
