@@ -28,7 +28,7 @@ from faultio.strategies import fault_plans, sequences
 from ._case import SEQUENCE_OPERATION, Case, CaseResult
 from ._generate import GENERATED_FAULT, without_local_constants
 from ._matrix import DEFAULT_MEMORY_LIMIT, dead_worker_result, load_invariant_specs, pool_map
-from ._runner import derive_seed
+from ._runner import CaseHung, _wall_clock_guard, derive_seed
 from ._targets import Target, load_target
 from ._workloads import run_workload
 from .engine import Violation
@@ -39,6 +39,8 @@ BATCH = 25
 MAX_SHRINK_CALLS = 400
 #: Trace events a failing sequence keeps in a run's report (``replay`` prints them all).
 TRACE_KEEP = 600
+#: Wall-clock seconds one sequence may run (they take milliseconds): past it, the target hangs in a step.
+SEQUENCE_TIMEOUT = 30.0
 #: The default of ``python -m harness run --sequences``.
 DEFAULT_SEQUENCES = 50
 #: The fault kinds a sequence's plan draws from: those that leave the connection's end to the sequence.
@@ -61,8 +63,13 @@ def run_sequence_case(case: Case, target: Target, *, keep_trace: bool = False,
     seq = case.sequence
     if seq is None:
         raise ValueError(f"case {case.id} is not a sequence case")
-    result = run_workload(seq.workload, seq.plan, target=target, styles=seq.styles,
-                          keep_trace=keep_trace or full_trace)
+    # A target that hangs inside one loop step (no loop budget can see it) is stopped by the wall clock.
+    try:
+        with _wall_clock_guard(SEQUENCE_TIMEOUT):
+            result = run_workload(seq.workload, seq.plan, target=target, styles=seq.styles,
+                                  keep_trace=keep_trace or full_trace)
+    except CaseHung as exc:
+        return CaseResult(case=case, violations=(Violation(slug="no-busy-loop", message=str(exc), step=0),))
     violations = list(result.violations)
     for message in result.mismatches:
         violations.append(Violation(slug="model-contract", message=message, step=result.steps))

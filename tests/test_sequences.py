@@ -164,3 +164,21 @@ def test_first_failure_finds_the_same_shrunk_sequence_with_one_job_and_with_two(
     assert one[1] is not None and one[0] == two[0]
     assert one[1].case.sequence == two[1].case.sequence and one[1].slugs == two[1].slugs
     assert first_failure(BATCH, seed=0, spec="faultio", jobs=2) == (BATCH, None)
+
+
+class HangsInARead(IOStream):
+    """A stream whose read_bytes never returns (no loop step ends: only the wall clock sees it)."""
+
+    def read_bytes(self, *args, **kwargs):
+        while True:
+            pass
+
+
+def test_a_target_that_hangs_inside_a_step_is_stopped_by_the_wall_clock(monkeypatch):
+    import harness._sequences as sequences_module
+
+    monkeypatch.setattr(sequences_module, "SEQUENCE_TIMEOUT", 0.5)
+    target = Target(name="hangs", factory=lambda sock, *, io_loop, transport, max_buffer_size, ssl_context:
+                    HangsInARead(sock, io_loop=io_loop, max_buffer_size=max_buffer_size))
+    result = judge((ReadBytesOp(nbytes=1),), target=target)
+    assert result.slugs == ["no-busy-loop"] and "wall-clock" in result.violations[0].message
