@@ -182,3 +182,28 @@ def test_a_target_that_hangs_inside_a_step_is_stopped_by_the_wall_clock(monkeypa
                     HangsInARead(sock, io_loop=io_loop, max_buffer_size=max_buffer_size))
     result = judge((ReadBytesOp(nbytes=1),), target=target)
     assert result.slugs == ["no-busy-loop"] and "wall-clock" in result.violations[0].message
+
+
+# Regressions: two false positives of the monitors that generated sequences found on faultio's own stream.
+
+
+def test_bytes_queued_for_a_streaming_callback_are_not_taken_for_an_overflow():
+    # overflow-error counted 59 streamed bytes, still queued for their callbacks at EOF, as held by the stream.
+    limits = StreamLimits(max_buffer_size=55, read_chunk_size=1)
+    seq = Sequence(workload=Workload(limits=limits, data=b"a" * 60, chunks=(60,),
+                                     ops=(IdleOp(seconds=0.01), PeerEndOp(), ReadUntilCloseOp(streaming=True),
+                                          ReadBytesOp(nbytes=1, partial=True))),
+                   styles=("future",) * 4)
+    assert run_sequence_case(sequence_case(seq, seed=0, index=0), load_target("faultio")).outcome == "pass"
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_a_read_served_from_what_an_unbounded_read_before_it_read_ahead_is_not_an_unbounded_read(style):
+    # bounded-read blamed read_bytes(1) for the 3 bytes read_until(b"\r\n") (no max_bytes) had read ahead.
+    from faultio import ReadUntilOp
+
+    limits = StreamLimits(max_buffer_size=10, read_chunk_size=1)
+    ops = (ReadBytesOp(nbytes=1), ReadUntilOp(delimiter=b"\r\n"), ReadBytesOp(nbytes=1), ReadUntilOp(delimiter=b"\n"))
+    seq = Sequence(workload=Workload(limits=limits, data=b"aaaaa\r\naaaaaaaaaa\n", chunks=(5, 12, 1), ops=ops),
+                   styles=("future", "future", style, "future"))
+    assert run_sequence_case(sequence_case(seq, seed=0, index=0), load_target("faultio")).outcome == "pass"
