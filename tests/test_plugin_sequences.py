@@ -2,11 +2,20 @@
 
 import re
 
+import pytest
+from _plugin_project import STRICT_INI
+
 import harness._plugin_sequences  # noqa: F401 - kept across pytester's in-process runs
 import harness._sequences  # noqa: F401
-from _plugin_project import project  # noqa: F401 - project is a fixture
 
 pytest_plugins = ["pytester"]
+
+
+@pytest.fixture
+def project(pytester):
+    """A fresh project directory with the repository's own strict pytest policy."""
+    pytester.makeini(STRICT_INI)
+    return pytester
 
 CONFTEST = '''
 import pytest
