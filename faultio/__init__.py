@@ -42,12 +42,16 @@ from ._plan import (
 )
 from ._shaped import PROFILES
 from ._trace import Trace, TraceEvent
+from ._sequence import Sequence
 from ._workload import (
+    CloseOp,
     IdleOp,
     ReadBytesOp,
     ReadUntilCloseOp,
     ReadUntilOp,
     ReadUntilRegexOp,
+    PeerEndOp,
+    SetCloseCallbackOp,
     SplitDelimiter,
     StreamLimits,
     Workload,
@@ -89,6 +93,7 @@ __all__ = [
     "BusyLoopError",
     "CertificateVerificationError",
     "Chunk",
+    "CloseOp",
     "Dribble",
     "Eintr",
     "Eof",
@@ -105,6 +110,7 @@ __all__ = [
     "NonDrainingSSLIOStream",
     "Pass",
     "Peer",
+    "PeerEndOp",
     "PlanError",
     "RaggedEOFError",
     "ReadBytesOp",
@@ -118,6 +124,8 @@ __all__ = [
     "SendPartial",
     "SendReset",
     "SendWouldBlock",
+    "Sequence",
+    "SetCloseCallbackOp",
     "SimEventLoop",
     "SplitDelimiter",
     "StalledError",

@@ -139,8 +139,35 @@ class IdleOp:
             raise PlanError(f"IdleOp.seconds = {self.seconds!r} is not valid; it must be a number > 0")
 
 
-Op = Union[ReadBytesOp, ReadUntilOp, ReadUntilRegexOp, ReadUntilCloseOp, WriteOp, IdleOp]
-OP_TYPES: tuple[type, ...] = (ReadBytesOp, ReadUntilOp, ReadUntilRegexOp, ReadUntilCloseOp, WriteOp, IdleOp)
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CloseOp:
+    """The application calls ``stream.close()`` (no read is pending: the ops run one after another)."""
+
+    name: ClassVar[str] = "close"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PeerEndOp:
+    """The peer ends the connection now, as the workload's ``ending`` says (a clean close or a reset); the
+    chunks it has not sent yet are never sent."""
+
+    name: ClassVar[str] = "peer_end"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SetCloseCallbackOp:
+    """The application sets a close callback of its own (``set_close_callback``), replacing the one set
+    before. Set before the stream closed, it must run exactly once after the stream closed."""
+
+    name: ClassVar[str] = "set_close_callback"
+
+
+Op = Union[ReadBytesOp, ReadUntilOp, ReadUntilRegexOp, ReadUntilCloseOp, WriteOp, IdleOp, CloseOp, PeerEndOp,
+           SetCloseCallbackOp]
+OP_TYPES: tuple[type, ...] = (ReadBytesOp, ReadUntilOp, ReadUntilRegexOp, ReadUntilCloseOp, WriteOp, IdleOp,
+                              CloseOp, PeerEndOp, SetCloseCallbackOp)
+#: The ops that read (and so run in a style: ``future`` or ``callback``).
+READ_OP_TYPES: tuple[type, ...] = (ReadBytesOp, ReadUntilOp, ReadUntilRegexOp, ReadUntilCloseOp)
 
 
 def write_payload(index: int, nbytes: int) -> bytes:

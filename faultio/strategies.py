@@ -49,7 +49,10 @@ from ._plan import (
     plan_for_kind,
 )
 from ._plan import CONNECT_KINDS, TLS_KINDS
+from ._sequence import READ_STYLES, Sequence
 from ._workload import (
+    READ_OP_TYPES,
+    CloseOp,
     IdleOp,
     Op,
     StreamLimits,
@@ -57,6 +60,8 @@ from ._workload import (
     ReadUntilCloseOp,
     ReadUntilOp,
     ReadUntilRegexOp,
+    PeerEndOp,
+    SetCloseCallbackOp,
     SplitDelimiter,
     Workload,
     WriteOp,
@@ -70,6 +75,7 @@ __all__ = [
     "fault_plans",
     "partial_read_sizes",
     "read_steps",
+    "sequences",
     "sizes_around",
     "split_delimiters",
     "stream_limits",
@@ -485,6 +491,62 @@ def _filler(draw: st.DrawFn, nbytes: int, avoid: bytes | None = None) -> bytes:
     return out
 
 
+@st.composite
+def _step(draw: st.DrawFn, lim: StreamLimits, kind: str) -> tuple[list[Op], bytes, int | None]:
+    """One op of a workload (an ``IdleOp`` may come first), the bytes it will meet, and a cut inside its
+    delimiter."""
+    if kind in ("read_until", "regex"):
+        delim = draw(delimiters())
+        # Room for a line one byte shorter than max_bytes (a smaller max_bytes only ever refuses).
+        max_bytes = draw(st.one_of(st.none(), st.integers(len(delim) + 1, lim.max_buffer_size + len(delim) + 2)))
+        limit = max_bytes if max_bytes is not None else lim.max_buffer_size
+        length = max(len(delim), draw(sizes_around(limit, minimum=len(delim))))
+        line = _filler(draw, length - len(delim), avoid=delim) + delim
+        cut = length - len(delim) + draw(st.integers(0, len(delim) - 1))
+        if kind == "read_until":
+            return [ReadUntilOp(delimiter=delim, max_bytes=max_bytes)], line, cut
+        return [ReadUntilRegexOp(pattern=draw(delimiter_regexes(delim)), max_bytes=max_bytes)], line, cut
+    if kind in ("read_bytes", "streaming"):
+        # Idle first, now and then: the stream reads ahead, so a streaming read starts with bytes buffered.
+        idle: list[Op] = [IdleOp()] if kind == "streaming" and draw(st.booleans()) else []
+        nbytes = draw(sizes_around(draw(st.sampled_from([lim.read_chunk_size, lim.max_buffer_size]))))
+        return idle + [ReadBytesOp(nbytes=nbytes, streaming=kind == "streaming")], _filler(draw, nbytes), None
+    if kind == "partial":
+        nbytes = draw(partial_read_sizes(lim.read_chunk_size))
+        return [ReadBytesOp(nbytes=nbytes, partial=True)], _filler(draw, draw(st.integers(0, nbytes + 1))), None
+    if kind == "idle":
+        return [IdleOp()], b"", None
+    if kind == "write":
+        return [WriteOp(nbytes=draw(write_sizes(lim.max_write_buffer_size)))], b"", None
+    tail = _filler(draw, draw(st.integers(0, 2 * lim.max_buffer_size)))
+    return [ReadUntilCloseOp(streaming=draw(st.booleans()))], tail, None
+
+
+def _endings(endings: Iterable[str]) -> tuple[str, ...]:
+    ends = tuple(endings)
+    if not ends or any(e not in ("eof", "reset") for e in ends):
+        raise InvalidArgument(f"endings={endings!r} is not valid; choose from 'eof', 'reset'")
+    return ends
+
+
+def _assemble(draw: st.DrawFn, lim: StreamLimits, steps: list[tuple[list[Op], bytes, int | None]], max_chunks: int,
+              ends: tuple[str, ...]) -> Workload:
+    """The workload of ``steps``: their ops in order, their bytes cut into sends, how the connection ends."""
+    ops: list[Op] = []
+    data = bytearray()
+    cuts: list[int] = []
+    for step_ops, segment, cut in steps:
+        if cut is not None:
+            cuts.append(len(data) + cut)
+        ops += step_ops
+        data += segment
+    # The connection may end before the ops' bytes are all sent (an EOF or a reset mid-read).
+    keep = draw(st.one_of(st.just(len(data)), st.integers(0, len(data))))
+    data = data[:keep]
+    chunks = draw(chunkings(len(data), max_chunks=max_chunks, cuts=cuts))
+    return Workload(limits=lim, data=bytes(data), chunks=chunks, ops=tuple(ops), ending=draw(st.sampled_from(ends)))
+
+
 def workloads(
     *,
     limits: st.SearchStrategy[StreamLimits] | None = None,
@@ -505,39 +567,8 @@ def workloads(
     """
     _check_int("max_ops", max_ops, 1)
     _check_int("max_chunks", max_chunks, 1)
-    ends = tuple(endings)
-    if not ends or any(e not in ("eof", "reset") for e in ends):
-        raise InvalidArgument(f"endings={endings!r} is not valid; choose from 'eof', 'reset'")
+    ends = _endings(endings)
     lims = limits if limits is not None else stream_limits()
-
-    @st.composite
-    def step(draw: st.DrawFn, lim: StreamLimits, kind: str) -> tuple[list[Op], bytes, int | None]:
-        """One op (an ``IdleOp`` may come first), the bytes it will meet, and a cut inside its delimiter."""
-        if kind in ("read_until", "regex"):
-            delim = draw(delimiters())
-            # Room for a line one byte shorter than max_bytes (a smaller max_bytes only ever refuses).
-            max_bytes = draw(st.one_of(st.none(), st.integers(len(delim) + 1, lim.max_buffer_size + len(delim) + 2)))
-            limit = max_bytes if max_bytes is not None else lim.max_buffer_size
-            length = max(len(delim), draw(sizes_around(limit, minimum=len(delim))))
-            line = _filler(draw, length - len(delim), avoid=delim) + delim
-            cut = length - len(delim) + draw(st.integers(0, len(delim) - 1))
-            if kind == "read_until":
-                return [ReadUntilOp(delimiter=delim, max_bytes=max_bytes)], line, cut
-            return [ReadUntilRegexOp(pattern=draw(delimiter_regexes(delim)), max_bytes=max_bytes)], line, cut
-        if kind in ("read_bytes", "streaming"):
-            # Idle first, now and then: the stream reads ahead, so a streaming read starts with bytes buffered.
-            idle: list[Op] = [IdleOp()] if kind == "streaming" and draw(st.booleans()) else []
-            nbytes = draw(sizes_around(draw(st.sampled_from([lim.read_chunk_size, lim.max_buffer_size]))))
-            return idle + [ReadBytesOp(nbytes=nbytes, streaming=kind == "streaming")], _filler(draw, nbytes), None
-        if kind == "partial":
-            nbytes = draw(partial_read_sizes(lim.read_chunk_size))
-            return [ReadBytesOp(nbytes=nbytes, partial=True)], _filler(draw, draw(st.integers(0, nbytes + 1))), None
-        if kind == "idle":
-            return [IdleOp()], b"", None
-        if kind == "write":
-            return [WriteOp(nbytes=draw(write_sizes(lim.max_write_buffer_size)))], b"", None
-        tail = _filler(draw, draw(st.integers(0, 2 * lim.max_buffer_size)))
-        return [ReadUntilCloseOp(streaming=draw(st.booleans()))], tail, None
 
     kinds = st.sampled_from(["read_until", "read_bytes", "regex", "partial", "write", "streaming", "idle"])
 
@@ -546,23 +577,66 @@ def workloads(
         lim = draw(lims)
         # A list of whole steps: shrinking deletes a step with its bytes, leaving the others as they were.
         closing = draw(st.booleans())
-        steps = draw(st.lists(kinds.flatmap(lambda kind: step(lim, kind)), min_size=0 if closing else 1,
+        steps = draw(st.lists(kinds.flatmap(lambda kind: _step(lim, kind)), min_size=0 if closing else 1,
                               max_size=max_ops - 1 if closing else max_ops))
         if closing:
-            steps.append(draw(step(lim, "until_close")))
-        ops: list[Op] = []
-        data = bytearray()
-        cuts: list[int] = []
-        for step_ops, segment, cut in steps:
-            if cut is not None:
-                cuts.append(len(data) + cut)
-            ops += step_ops
-            data += segment
-        # The connection may end before the ops' bytes are all sent (an EOF or a reset mid-read).
-        keep = draw(st.one_of(st.just(len(data)), st.integers(0, len(data))))
-        data = data[:keep]
-        chunks = draw(chunkings(len(data), max_chunks=max_chunks, cuts=cuts))
-        return Workload(limits=lim, data=bytes(data), chunks=chunks, ops=tuple(ops),
-                        ending=draw(st.sampled_from(ends)))
+            steps.append(draw(_step(lim, "until_close")))
+        return _assemble(draw, lim, steps, max_chunks, ends)
 
     return workload()
+
+
+#: Idle periods of a sequence, in virtual seconds: a loop iteration or two, a second, an hour (a clock jump).
+IDLE_SECONDS = (0.01, 1.0, 3600.0)
+#: A sequence's step kinds: reads twice as likely as the rest, writes and streaming reads three times.
+_SEQUENCE_KINDS = ("read_until", "read_bytes", "regex", "partial", "write", "streaming") * 2 + (
+    "write", "streaming", "idle", "until_close", "close", "peer_end", "set_close_callback")
+
+
+@st.composite
+def _sequence_step(draw: st.DrawFn, lim: StreamLimits, kind: str) -> tuple[list[Op], bytes, int | None, list[str]]:
+    """One step of a sequence: its ops, the bytes they meet, a cut inside a delimiter, one style per op."""
+    quiet = {"close": CloseOp, "peer_end": PeerEndOp, "set_close_callback": SetCloseCallbackOp}
+    if kind in quiet:
+        ops, segment, cut = [quiet[kind]()], b"", None
+    elif kind == "idle":
+        ops, segment, cut = [IdleOp(seconds=draw(st.sampled_from(IDLE_SECONDS)))], b"", None
+    else:
+        ops, segment, cut = draw(_step(lim, kind))
+    return ops, segment, cut, [draw(st.sampled_from(READ_STYLES)) if isinstance(op, READ_OP_TYPES) else "future"
+                               for op in ops]
+
+
+def sequences(
+    *,
+    limits: st.SearchStrategy[StreamLimits] | None = None,
+    plans: st.SearchStrategy[FaultPlan] | None = None,
+    max_ops: int = 8,
+    max_chunks: int = 12,
+    endings: Iterable[str] = ("eof", "reset"),
+) -> st.SearchStrategy[Sequence]:
+    """Stateful runs of one stream: 1..``max_ops`` steps of every kind, each read in a drawn style, under a plan.
+
+    The steps of ``workloads``, plus ``read_until_close`` anywhere, ``close()``, the peer ending early
+    (``PeerEndOp``), ``set_close_callback`` and idle periods of up to an hour. ``plans`` defaults to
+    ``fault_plans`` of the kinds that leave the connection's end to the sequence (``eintr``, ``ewouldblock``,
+    ``dribble``). One value holds it all, so Hypothesis shrinks ops, bytes and plan together.
+    """
+    _check_int("max_ops", max_ops, 1)
+    _check_int("max_chunks", max_chunks, 1)
+    ends = _endings(endings)
+    # A write buffer limit three times in four: writes at it, below it and past it are where the bugs are.
+    wbuf = st.integers(1, 128)
+    lims = limits or stream_limits(max_write_buffer_size=st.one_of(wbuf, wbuf, wbuf, st.none()))
+    fault = plans if plans is not None else fault_plans(kinds="eintr,ewouldblock,dribble")
+    kinds = st.sampled_from(_SEQUENCE_KINDS)
+
+    @st.composite
+    def sequence(draw: st.DrawFn) -> Sequence:
+        lim = draw(lims)
+        steps = draw(st.lists(kinds.flatmap(lambda kind: _sequence_step(lim, kind)), min_size=1, max_size=max_ops))
+        workload = _assemble(draw, lim, [(ops, segment, cut) for ops, segment, cut, _ in steps], max_chunks, ends)
+        styles = tuple(style for *_, step_styles in steps for style in step_styles)
+        return Sequence(workload=workload, styles=styles, plan=draw(fault))
+
+    return sequence()

@@ -16,6 +16,8 @@ from faultio import PROFILES, FaultPlan
 from .engine import CLASSES, Violation
 
 STYLES = ("callback", "future", "scenario")
+#: The ``operation`` of a generated sequence (``harness._sequences``): its ops are in ``Case.sequence``.
+SEQUENCE_OPERATION = "sequence"
 TRANSPORTS = ("plain", "ssl")
 OUTCOMES = ("pass", "violation", "error")
 
@@ -36,6 +38,8 @@ class Case:
     #: The fds' realism profile (``faultio.PROFILES``): what an interruption the plan injects looks like to the
     #: stream. Not part of ``id``: the same cell under another profile is the same case in another world.
     profile: str = "raw"
+    #: A generated sequence's ops, styles and plan (``faultio.Sequence``; ``plan`` is its plan); None otherwise.
+    sequence: Any = None
 
     def __post_init__(self) -> None:
         if self.style not in STYLES:
@@ -52,6 +56,15 @@ class Case:
             raise ValueError(f"profile {self.profile!r} is not valid; valid: {', '.join(PROFILES)}")
 
     def _check_operation(self) -> None:
+        if self.operation == SEQUENCE_OPERATION or self.sequence is not None:
+            from faultio import Sequence
+
+            if self.operation != SEQUENCE_OPERATION or not isinstance(self.sequence, Sequence):
+                raise ValueError(f"operation {SEQUENCE_OPERATION!r} goes with a faultio.Sequence in 'sequence' and "
+                                 f"only with it; got operation {self.operation!r}, sequence {self.sequence!r:.60}")
+            if self.plan != self.sequence.plan or self.style != "scenario":
+                raise ValueError("a sequence case's plan is its sequence's plan, and its style is 'scenario'")
+            return
         # Imported here: the scenarios import the monitors, which import this module.
         from ._scenarios import OPERATIONS
 
@@ -81,6 +94,7 @@ class Case:
             "index": self.index,
             "profile": self.profile,
             "plan": self.plan.to_json(),
+            **({"sequence": self.sequence.to_json()} if self.sequence is not None else {}),
         }
 
     @classmethod
@@ -89,6 +103,11 @@ class Case:
         written before profiles existed (no ``profile``) ran under ``raw`` and loads as such."""
         if not isinstance(data, dict):
             raise ValueError(f"a case must be a JSON object, got {type(data).__name__} {data!r:.60}")
+        sequence = None
+        if data.get("sequence") is not None:
+            from faultio import Sequence
+
+            sequence = Sequence.from_json(data["sequence"])
         try:
             return cls(
                 operation=data["operation"],
@@ -100,6 +119,7 @@ class Case:
                 origin=data.get("origin", "fixed"),
                 index=int(data.get("index", 0)),
                 profile=data.get("profile", "raw"),
+                sequence=sequence,
             )
         except KeyError as exc:
             raise ValueError(f"a case needs the key {exc.args[0]!r}; got keys {sorted(data)}") from None

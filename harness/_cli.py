@@ -84,7 +84,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--profile", type=profile_name, default=None, metavar="{" + ",".join(PROFILES) + "}",
                      help=PROFILE_HELP + " (default: the target's own, raw for faultio's stream)")
     run.add_argument("--examples", type=whole_number, default=DEFAULT_EXAMPLES,
-                     help=f"generated fault plans per cell (default {DEFAULT_EXAMPLES}; 0 for fixed cases only)")
+                     help=f"generated fault plans per cell (default {DEFAULT_EXAMPLES}; 0 for fixed cases only, and "
+                     "no sequences unless --sequences asks)")
+    run.add_argument("--sequences", type=whole_number, default=None, metavar="N",
+                     help="generated sequences of operations on one stream, judged by the monitors and the reference "
+                     "model (plain transport; plans of the eintr, ewouldblock and dribble kinds among --faults; default: 50 on "
+                     "faultio's own stream, 0 on another target or with --examples 0; 0: none)")
     run.add_argument("--report", default="reports", metavar="DIR", help="where run directories go (default reports/)")
     run.add_argument("--no-report", action="store_true", help="write no report files")
     run.add_argument("--json", action="store_true", help="print the report as JSON on stdout, nothing else")
@@ -306,10 +311,14 @@ def _replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         ran = "" if args.profile == case.profile else f"; the case ran under {case.profile}"
         why_profile = f"given by --profile{ran}"
         case = dataclasses.replace(case, profile=args.profile)
+    if case.sequence is not None:
+        from ._sequences import run_sequence_case as run_case  # noqa: F811 - a sequence runs its own way
     result = run_case(case, target, keep_trace=True, full_trace=True)
     print(f"case {case.id} (seed {case.seed}) against {target.name} ({why}); profile {case.profile} "
           f"({why_profile})", file=out)
     print(f"plan: {case.plan.describe()}", file=out)
+    if case.sequence is not None:
+        print(f"sequence: {case.sequence.describe()}", file=out)
     events = list(result.trace)
     limit = args.limit or len(events)
     if len(events) > limit:

@@ -82,6 +82,8 @@ def _command_line(args: argparse.Namespace) -> str:
         parts += ["--budget", f"{args.budget:g}s"]
     if getattr(args, "shard", None) is not None:
         parts += ["--shard", str(args.shard)]
+    if args.sequences is not None:
+        parts += ["--sequences", str(args.sequences)]
     return " ".join(shlex.quote(p) for p in parts)
 
 
@@ -222,7 +224,17 @@ def run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     run_id = new_run_id(args.seed, base)
     run_dir = base / run_id
     report_path = None if args.no_report else run_dir / "report.json"
-    total = len(cases) + len(cells) * args.examples
+    from ._sequences import sequence_count, sequence_kinds
+
+    sequences, why_no_sequences = sequence_count(args.sequences, target=target, spec=args.target,
+                                                 transports=transports, faults=faults,
+                                                 fixed_only=args.examples == 0)
+    if why_no_sequences:
+        not_applicable.append(f"generated sequences ({why_no_sequences})")
+        not_run.append({"what": "generated sequences", "reason": why_no_sequences})
+    if sequences and getattr(args, "shard", None) is not None and not args.shard.holds("sequences"):
+        sequences = 0  # the generated sequences are one unit of work: one shard runs them all
+    total = len(cases) + len(cells) * args.examples + sequences
     progress = _Progress(total, err, args.quiet or args.json)
     seen: list[CaseResult] = []
 
@@ -249,6 +261,12 @@ def run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 results += run_generated(cells, seed=args.seed, examples=args.examples, target_spec=args.target,
                                          jobs=jobs, progress=arrived, invariants=args.invariants,
                                          timeout_s=timeout_s, profile=profile, **memory)
+            if sequences:
+                from ._sequences import run_sequences
+
+                results += run_sequences(sequences, seed=args.seed, target_spec=args.target, jobs=jobs,
+                                         progress=arrived, invariants=args.invariants,
+                                         kinds=sequence_kinds(faults), **memory)
         except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: every worker is stopped by now
             signal.signal(signal.SIGINT, signal.SIG_DFL)  # a second Ctrl-C stops at once
             how = str(exc) if isinstance(exc, RunInterrupted) else "SIGINT"

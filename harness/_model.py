@@ -18,6 +18,10 @@ Rules for this module:
 - Where a correct stream has a choice, the model says so (a range of lengths, or "either"): how much a
   partial read returns, and what is still buffered after the stream gave up on an unsatisfiable read
   (it may have read ahead anywhere up to ``max_buffer_size``).
+- Sequences add the application's ``close()`` (the stream holds whatever it read ahead, up to
+  ``max_buffer_size``; reads are then served from that or fail with ``real_error=None``) and the peer's
+  end *before* an op (``peer_ended``): a write may then complete, be refused or fail, and once it fails
+  the stream's error may be that of the write; nothing written after the end counts as received.
 """
 
 from __future__ import annotations
@@ -27,15 +31,23 @@ import re
 
 from faultio._errors import StreamBufferFullError, StreamClosedError, UnsatisfiableReadError
 from faultio._workload import (
+    CloseOp,
     IdleOp,
     Op,
     StreamLimits,
     ReadBytesOp,
     ReadUntilCloseOp,
     ReadUntilOp,
+    PeerEndOp,
+    SetCloseCallbackOp,
     WriteOp,
     write_payload,
 )
+
+#: Ops that neither read nor write: the model has nothing to say about what they return.
+QUIET_OPS = (IdleOp, PeerEndOp, SetCloseCallbackOp)
+#: The ``real_error`` of a stream closed by a failed write after the peer's end: any of these, or None.
+WRITE_END_ERRORS = (None, ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
 
 #: The ``real_error`` of a read refused at each end of the connection.
 ENDING_ERRORS: dict[str, type[BaseException] | None] = {"eof": None, "reset": ConnectionResetError}
@@ -48,7 +60,8 @@ class Expect:
     """What one op must do.
 
     ``outcome`` is ``"ok"`` (completes), ``"fail"`` (fails with ``StreamClosedError`` whose ``real_error``
-    is an instance of ``error``, or ``None`` when ``error`` is ``None``), or ``"either"``. ``lengths`` is
+    is an instance of ``error``, or ``None`` when ``error`` is ``None``; a tuple of them: any of those), or
+    ``"either"``. ``lengths`` is
     the inclusive range of how many bytes the op delivers (its result, or what its streaming callback
     got): always the next bytes of ``received``. ``raises`` is the exception type a write must raise
     synchronously (``StreamBufferFullError`` past the write buffer limit, ``StreamClosedError`` on a
@@ -57,9 +70,11 @@ class Expect:
 
     outcome: str
     lengths: tuple[int, int] = (0, 0)
-    error: type[BaseException] | None = None
+    error: type[BaseException] | None | tuple[type[BaseException] | None, ...] = None
     raises: type[BaseException] | None = None
     why: str = ""
+    #: A write whose fate the model leaves open (after the peer's end): completing, refused or failed.
+    any_write: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,6 +113,12 @@ class Model:
         #: Bytes the peer must have received from the stream's writes.
         self.written = bytearray()
         self._index = 0
+        #: Whether the peer had ended the connection before the op about to be judged started.
+        self.ended = False
+
+    def peer_ended(self) -> None:
+        """The peer has ended the connection (before the next op started): tell the model, once."""
+        self.ended = True
 
     # -- the open stream ---------------------------------------------------------------------------
     def _grow(self, op: Op) -> tuple[Expect, tuple[int, int] | None, type[BaseException] | None]:
@@ -200,11 +221,15 @@ class Model:
     # -- the public walk ---------------------------------------------------------------------------
     def expect(self, op: Op) -> Expect:
         """What ``op`` must do now (call ``advance`` with what it did before asking about the next)."""
-        if isinstance(op, IdleOp):
+        if isinstance(op, QUIET_OPS):
             return Expect(OK, why="nothing asked")
+        if isinstance(op, CloseOp):
+            return Expect(OK, why="the application closes")
         if isinstance(op, WriteOp):
             if self.closed:
                 return Expect(FAIL, raises=StreamClosedError, why="write on a closed stream")
+            if self.ended:
+                return Expect(EITHER, any_write=True, why="a write after the peer's end")
             limit = self.limits.max_write_buffer_size
             if limit is not None and op.nbytes > limit:
                 return Expect(FAIL, raises=StreamBufferFullError, why=f"more than max_write_buffer_size={limit}")
@@ -216,9 +241,21 @@ class Model:
     def advance(self, op: Op, observed: Observed) -> None:
         """Move past ``op``, given what the stream did (already judged by ``check``)."""
         index, self._index = self._index, self._index + 1
-        if isinstance(op, IdleOp):
+        if isinstance(op, QUIET_OPS):
+            return
+        if isinstance(op, CloseOp):
+            if not self.closed:
+                # The stream holds what it read ahead: nothing, up to max_buffer_size. Closed by the peer's
+                # end already (an idle stream notices it), its error is the end's.
+                rest = len(self.received) - self.pos
+                self.closed, self.error = True, ((None, self.ending_error) if self.ended else None)
+                self.held = (self.pos, self.pos + min(rest, self.limits.max_buffer_size))
             return
         if isinstance(op, WriteOp):
+            if self.ended:
+                if observed.raised is not None or observed.failed:
+                    self._write_failed()
+                return
             if observed.raised is None:
                 self.written += write_payload(index, op.nbytes)
             return
@@ -232,10 +269,27 @@ class Model:
             self.closed, self.error = True, error
             self.held = (max(held[0], self.pos), max(held[1], self.pos))
 
+    def _write_failed(self) -> None:
+        """A write after the peer's end failed or was refused: the stream may have closed with its error, with
+        what it read ahead still buffered."""
+        if self.closed:
+            return
+        rest = len(self.received) - self.pos
+        self.closed, self.error = True, WRITE_END_ERRORS + (self.ending_error,)
+        self.held = (self.pos, self.pos + min(rest, self.limits.max_buffer_size))
+
     def check(self, op: Op, observed: Observed) -> str | None:
         """Why ``observed`` breaks ``expect(op)``, or ``None`` when it is what the model allows."""
         want = self.expect(op)
-        if isinstance(op, IdleOp):
+        if isinstance(op, QUIET_OPS):
+            return None
+        if isinstance(op, CloseOp):
+            if observed.raised is not None:
+                return f"close() raised {observed.raised!r}"
+            return None
+        if want.any_write:
+            if observed.raised is not None and type(observed.raised).__name__ not in ("StreamClosedError",):
+                return f"{_name(op)} raised {observed.raised!r} after the peer's end; only StreamClosedError may be"
             return None
         if isinstance(op, WriteOp):
             raised = type(observed.raised) if observed.raised is not None else None
@@ -260,21 +314,36 @@ class Model:
                 return (f"{_name(op)} failed with real_error={observed.real_error!r}; the model says it "
                         f"completes with {low}..{high} bytes ({want.why})")
             got = type(observed.real_error) if observed.real_error is not None else None
-            # By name too: another stream (Tornado's) raises its own classes of the same names.
-            if not (got is want.error or (want.error is not None and got is not None
-                                          and (issubclass(got, want.error) or got.__name__ == want.error.__name__))):
+            if not _error_matches(got, want.error):
                 return (f"{_name(op)} failed with real_error={observed.real_error!r}; the model says "
-                        f"real_error={want.error.__name__ if want.error else None} ({want.why})")
+                        f"real_error={_error_name(want.error)} ({want.why})")
             # A failed streaming read delivers what it streamed; any other delivers nothing.
             if not (isinstance(op, (ReadBytesOp, ReadUntilCloseOp)) and getattr(op, "streaming", False)):
                 low = high = 0
         elif want.outcome == FAIL:
             return (f"{_name(op)} completed with {len(observed.delivered)} bytes; the model says it fails "
-                    f"with real_error={want.error.__name__ if want.error else None} ({want.why})")
+                    f"with real_error={_error_name(want.error)} ({want.why})")
         if not low <= len(observed.delivered) <= high:
             return (f"{_name(op)} delivered {len(observed.delivered)} bytes; the model says {low}..{high} "
                     f"({want.why})")
         return None
+
+
+def _error_matches(got: type[BaseException] | None, want: object) -> bool:
+    """Whether a ``real_error`` of type ``got`` is ``want`` (a type, ``None``, or a tuple of alternatives).
+
+    By name too: another stream (Tornado's) raises its own classes of the same names."""
+    if isinstance(want, tuple):
+        return any(_error_matches(got, one) for one in want)
+    if got is None or want is None:
+        return got is want
+    return got is want or issubclass(got, want) or got.__name__ == want.__name__  # type: ignore[attr-defined]
+
+
+def _error_name(want: object) -> str:
+    if isinstance(want, tuple):
+        return " or ".join(_error_name(one) for one in want)
+    return want.__name__ if want is not None else "None"  # type: ignore[attr-defined]
 
 
 def _name(op: Op) -> str:

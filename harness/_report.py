@@ -64,6 +64,8 @@ def case_to_json(result: CaseResult, *, report_path: str | Path | None, target: 
         "replay": replay_command(report_path, case.id, target=target),
         "steps": result.steps,
     }
+    if case.sequence is not None:  # a generated sequence: what replay runs again
+        data["sequence"] = case.sequence.to_json()
     if result.error:
         data["details"].append({"slug": "", "class": "error", "explanation": "the case could not be judged",
                                 "message": result.error, "step": None})

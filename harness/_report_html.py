@@ -312,6 +312,13 @@ def _meta(case: dict) -> str:
     fields.append(("fails this run", "yes" if case["fails"] else "no"))
     if case["classes"]:
         fields.append(("classes", ", ".join(case["classes"])))
+    if isinstance(case.get("sequence"), dict):  # a generated sequence: its ops, each read's style, its plan
+        from faultio import PlanError, Sequence
+
+        try:
+            fields.append(("sequence", Sequence.from_json(case["sequence"]).describe()))
+        except PlanError as exc:
+            fields.append(("sequence", f"not readable: {exc}"))
     return '<dl class="meta">' + "".join(
         f'<div><dt>{_e(k)}</dt><dd>{_e(v)}</dd></div>' for k, v in fields) + "</dl>"
 

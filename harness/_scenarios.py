@@ -79,6 +79,7 @@ class Driver:
     async def read(self, op: ReadOp, method: str, *args: Any, streaming: bool = False, **kwargs: Any) -> tuple[str, Any]:
         """Run one read; returns ``("ok", data)``, ``("closed", exc)`` or ``("crashed", exc)``."""
         monitor = self.monitor
+        op.streaming = streaming
         monitor.op_started(op)
         self._after_close = bool(self.stream.closed())
         # A read started after the close callback ran may still be served from the buffer: its callbacks

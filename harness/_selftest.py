@@ -2,8 +2,10 @@
 
 Rules for this module:
 - Two claims are checked, and both must hold for exit 0: the reference (faultio's own streams) comes out
-  of the fixed matrix clean, and every mutant of ``harness._mutants`` is caught (at least one violation,
-  of any slug, on some case). A mutant's ``expects`` is shown, never required.
+  of the fixed matrix clean, and every mutant of ``harness._mutants`` and ``harness._workload_mutants`` is
+  caught (at least one violation, of any slug, on some case): by the fixed matrix, else by generated plans,
+  else by generated sequences (``harness._selftest_stages``); each block says which. A mutant's ``expects``
+  is shown, never required.
 - Cases come only from ``build_cases`` and run only through ``run_cases``; worker processes load each
   mutant by its spec string. A mutant runs only on the transports it applies to.
 - Deterministic: for one seed, every line before the timing lines is the same on every run and for any
@@ -25,6 +27,8 @@ from faultio._plan import ALL_KINDS
 from ._case import TRANSPORTS, Case, CaseResult
 from ._matrix import build_cases, run_cases
 from ._mutants import MUTANTS, Mutant, get_mutant
+from ._selftest_stages import SELFTEST_SEQUENCES, STAGE_NAMES, escalate, stage_line
+from ._workload_mutants import WORKLOAD_MUTANTS
 from ._report import replay_command
 from ._shrink import MAX_RUNS, shrink_case
 from ._targets import DEFAULT_TARGET_SPEC, load_target
@@ -57,6 +61,13 @@ class MutantOutcome:
     shrunk_from: str = ""
     shrunk_message: str = ""
     shrink_runs: int = 0
+    #: The stage that caught it (``fixed``, ``plans``, ``sequences``; empty: none), and what the later stages
+    #: judged (``harness._selftest_stages``).
+    stage: str = ""
+    plans_cases: int = 0
+    plans_failing: int = 0
+    sequences_run: int = 0
+    sequences_budget: int = 0
     seconds: float = dataclasses.field(default=0.0, compare=False)
 
     @property
@@ -66,8 +77,8 @@ class MutantOutcome:
 
     @property
     def caught(self) -> bool:
-        """True when at least one of the mutant's cases failed."""
-        return self.failing > 0
+        """True when a stage caught it: a fixed case, a generated plan or a generated sequence failed."""
+        return self.failing > 0 or self.stage in ("plans", "sequences")
 
     @property
     def expected_seen(self) -> bool:
@@ -88,6 +99,11 @@ class MutantOutcome:
             "failing": self.failing,
             "caught": self.caught,
             "skipped": self.skipped,
+            "stage": "fixed" if self.failing else self.stage,
+            "stages": {"fixed": {"cases": self.cases, "failing": self.failing},
+                       "plans": {"cases": self.plans_cases, "failing": self.plans_failing},
+                       "sequences": {"run": self.sequences_run, "budget": self.sequences_budget,
+                                     "caught": self.stage == "sequences"}},
             "slugs": dict(self.slugs),
             "classes": {slug: _klass(slug) for slug, _ in self.slugs},
             "shrunk": None if self.shrunk is None else {
@@ -201,10 +217,13 @@ def selftest(*, seed: int = 0, jobs: int = 1, faults: Sequence[str] = ALL_KINDS,
              transports: Sequence[str] = TRANSPORTS, operations: Sequence[str] | None = None,
              mutants: Sequence[Mutant] | None = None, shrink_runs: int = MAX_RUNS,
              report: Callable[[str], None] | None = None,
-             save_dir: str | Path | None = None) -> SelftestResult:
+             save_dir: str | Path | None = None, plans: int | None = None,
+             sequences: int = SELFTEST_SEQUENCES) -> SelftestResult:
     """Run the self-check and return its result; ``report(text)`` gets each block as soon as it is known.
 
-    ``mutants`` defaults to the whole catalogue; ``operations`` (default: all) narrows the matrix. With
+    ``mutants`` defaults to the whole catalogue (``MUTANTS`` then ``WORKLOAD_MUTANTS``); ``operations``
+    (default: all) narrows the matrix. A mutant the fixed matrix misses is tried with ``plans`` generated plans
+    per plain cell (default ``DEFAULT_EXAMPLES``), then up to ``sequences`` generated sequences. With
     ``save_dir``, each shrunk case is also written there as ``<mutant>.json``, a case file
     ``python -m harness replay`` accepts.
     """
@@ -213,7 +232,7 @@ def selftest(*, seed: int = 0, jobs: int = 1, faults: Sequence[str] = ALL_KINDS,
     unknown = [t for t in transports if t not in TRANSPORTS]
     if unknown or not transports:
         raise ValueError(f"transports {transports!r} are not valid; valid: {', '.join(TRANSPORTS)}")
-    chosen = tuple(MUTANTS if mutants is None else mutants)
+    chosen = tuple(MUTANTS + WORKLOAD_MUTANTS if mutants is None else mutants)
     emit = report or (lambda text: None)
     started = time.perf_counter()
     if jobs > 1 and "ssl" in transports:
@@ -233,6 +252,15 @@ def selftest(*, seed: int = 0, jobs: int = 1, faults: Sequence[str] = ALL_KINDS,
     for mutant in chosen:
         outcome = check_mutant(mutant, seed=seed, jobs=jobs, faults=faults, transports=transports,
                                operations=operations, shrink_runs=shrink_runs)
+        if not outcome.caught and not outcome.skipped:
+            from ._cli_common import DEFAULT_EXAMPLES
+
+            began = time.perf_counter()
+            outcome = escalate(outcome, mutant, seed=seed, jobs=jobs,
+                               plans=DEFAULT_EXAMPLES if plans is None else plans, budget=sequences)
+            outcome = dataclasses.replace(outcome, seconds=outcome.seconds + time.perf_counter() - began)
+        elif outcome.caught:
+            outcome = dataclasses.replace(outcome, stage="fixed")
         saved = _save(outcome, Path(save_dir)) if save_dir is not None and outcome.shrunk else None
         outcomes.append(outcome)
         emit(format_mutant(outcome, seed=seed, saved=saved))
@@ -244,16 +272,19 @@ def selftest(*, seed: int = 0, jobs: int = 1, faults: Sequence[str] = ALL_KINDS,
 def run_selftest(*, seed: int = 0, jobs: int = 1, out: TextIO | None = None,
                  faults: Sequence[str] = ALL_KINDS, transports: Sequence[str] = TRANSPORTS,
                  operations: Sequence[str] | None = None, mutants: Sequence[Mutant] | None = None,
-                 shrink_runs: int = MAX_RUNS, save_dir: str | Path | None = None) -> int:
+                 shrink_runs: int = MAX_RUNS, save_dir: str | Path | None = None, plans: int | None = None,
+                 sequences: int = SELFTEST_SEQUENCES) -> int:
     """Run the self-check, print one block per mutant on ``out`` (default ``sys.stderr``), return the exit
-    code: 0 if the reference is clean and every mutant is caught, 1 otherwise."""
+    code: 0 if the reference is clean and every mutant is caught, 1 otherwise (``plans``, ``sequences``: the
+    budgets of the later stages, as for ``selftest``)."""
     stream = out if out is not None else sys.stderr
 
     def emit(text: str) -> None:
         print(text, file=stream, flush=True)
 
     result = selftest(seed=seed, jobs=jobs, faults=faults, transports=transports, operations=operations,
-                      mutants=mutants, shrink_runs=shrink_runs, report=emit, save_dir=save_dir)
+                      mutants=mutants, shrink_runs=shrink_runs, report=emit, save_dir=save_dir, plans=plans,
+                      sequences=sequences)
     emit(format_summary(result))
     emit(format_timing(result, jobs=jobs))
     return result.exit_code
@@ -293,23 +324,33 @@ def format_mutant(outcome: MutantOutcome, *, seed: int, saved: Path | None = Non
     if outcome.skipped:
         return (f"{outcome.name}: SKIPPED (applies to {','.join(outcome.transports)}; not among the requested "
                 "transports)")
-    if outcome.caught:
+    if outcome.caught and outcome.failing:
         head = f"{outcome.name}: caught on {outcome.failing} of {outcome.cases} cases ({where})"
+    elif outcome.caught:
+        head = (f"{outcome.name}: caught by {STAGE_NAMES[outcome.stage]}; the fixed matrix missed it on all "
+                f"{outcome.cases} cases ({where})")
     else:
         head = f"{outcome.name}: NOT caught on any of {outcome.cases} cases ({where})"
-    lines = [head, f"  bug: {outcome.description}"]
+    lines = [head, f"  bug: {outcome.description}", stage_line(outcome)]
     expects = ", ".join(f"{slug} [{_klass(slug)}]" for slug in outcome.expects) or "-"
-    if outcome.caught:
+    if outcome.caught and outcome.failing:
         note = "seen" if outcome.expected_seen else "not seen; caught by others"
         lines.append(f"  expected: {expects} ({note})")
         lines.append("  caught by: " + ", ".join(f"{slug} [{_klass(slug)}] x{count}" for slug, count in outcome.slugs))
+    elif outcome.caught:
+        lines.append(f"  expected: {expects}")
+        lines.append(f"  caught by: {outcome.shrunk_slug} [{_klass(outcome.shrunk_slug)}]")
     else:
         lines.append(f"  expected: {expects}")
         lines.append("  no invariant noticed this bug: a gap in the monitors or the scenarios")
     if outcome.shrunk is not None:
-        lines.append(f"  shrunk ({outcome.shrink_runs} runs) from {outcome.shrunk_from}:")
+        runs = f"{outcome.shrink_runs} runs" if outcome.shrink_runs else "by Hypothesis"
+        lines.append(f"  shrunk ({runs}) from {outcome.shrunk_from}:")
         clean = " (no fault needed)" if outcome.shrunk.plan.is_clean else ""
-        lines.append(f"    {outcome.shrunk.plan.describe()}{clean}")
+        if outcome.shrunk.sequence is not None:
+            lines.append(f"    {outcome.shrunk.sequence.describe()}")
+        else:
+            lines.append(f"    {outcome.shrunk.plan.describe()}{clean}")
         lines.append(f"    {outcome.shrunk_slug}: {outcome.shrunk_message}")
         lines.append(f"  replay: {replay_hint(outcome, seed=seed, saved=saved)}")
     return "\n".join(lines)
@@ -324,6 +365,10 @@ def format_summary(result: SelftestResult) -> str:
     extra = f", {skipped} skipped" if skipped else ""
     verdict = "passed" if result.ok else "FAILED"
     missed = f" (missed: {', '.join(result.missed)})" if result.missed else ""
+    later = [m for m in ran if m.caught and not m.failing]
+    if later:  # some needed a later stage: say how many each stage caught
+        counts = {stage: sum(1 for m in ran if m.caught and (m.stage or "fixed") == stage) for stage in STAGE_NAMES}
+        extra += " (" + ", ".join(f"{n} by {STAGE_NAMES[stage]}" for stage, n in counts.items()) + ")"
     return f"selftest {verdict}: {caught} of {len(ran)} mutants caught{extra}{missed}; {reference}"
 
 

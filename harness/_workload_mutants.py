@@ -5,10 +5,9 @@ marked ``# BUG:``, module-level classes, knowing nothing of plans or monitors):
 - Each mutant here breaks the stream only where the matrix's fixed workloads never go: a line that ends
   exactly at ``max_bytes`` or ``max_buffer_size``, one byte past it, a delimiter of three or more bytes
   split across two arrivals, a recv that fills ``read_chunk_size`` exactly, bytes already buffered when a
-  streaming read starts, a write that fills ``max_write_buffer_size`` exactly.
-- ``WORKLOAD_MUTANTS`` is their catalogue. They are not (yet) in the self-check's ``MUTANTS``: the
-  self-check requires the fixed matrix to catch every mutant, and these are caught by generated workloads
-  (``harness._workloads``), which the self-check does not run yet.
+  streaming read starts, a write that fills ``max_write_buffer_size`` exactly or one byte past it.
+- ``WORKLOAD_MUTANTS`` is their catalogue. The self-check runs them after ``MUTANTS`` and, for each mutant
+  the fixed matrix misses, tries generated plans and then generated sequences (``harness._selftest_stages``).
 """
 
 from __future__ import annotations
@@ -122,16 +121,44 @@ class EarlyWriteAtLimit(IOStream):
         return real
 
 
+class WriteLimitOneShort(IOStream):
+    """A write that fills ``max_write_buffer_size`` exactly is refused as if it overflowed the write buffer."""
+
+    def write(self, data: bytes, callback: Any = None) -> Future | None:
+        limit = self.max_write_buffer_size
+        # BUG: ">=" where the limit is inclusive: a write buffer exactly full is taken for an overflow.
+        if limit is not None and data and not self.closed() and self._write_buffer_size + len(data) >= limit:
+            raise StreamBufferFullError(f"Reached maximum write buffer size: {self._write_buffer_size} bytes queued")
+        return super().write(data, callback)
+
+
+class WriteLimitOneLong(IOStream):
+    """A write one byte past ``max_write_buffer_size`` is accepted."""
+
+    def write(self, data: bytes, callback: Any = None) -> Future | None:
+        limit = self.max_write_buffer_size
+        if limit is None:
+            return super().write(data, callback)
+        # BUG: one byte of slack on the write buffer limit.
+        self.max_write_buffer_size = limit + 1
+        try:
+            return super().write(data, callback)
+        finally:
+            self.max_write_buffer_size = limit
+
+
 PLAIN = ("plain",)
 
-#: The catalogue of the mutants only generated workloads catch, in display order. ``expects`` is empty: what
-#: catches them is the reference model (``WorkloadResult.mismatches``), which has no invariant slug yet.
+#: The catalogue of the mutants only generated workloads and sequences catch, in display order. What catches
+#: them is the reference model (``model-contract``), and for some an invariant too.
 WORKLOAD_MUTANTS: tuple[Mutant, ...] = (
-    _m("max-bytes-one-short", MaxBytesOneShort, PLAIN),
-    _m("max-bytes-one-long", MaxBytesOneLong, PLAIN),
-    _m("buffer-full-one-early", BufferFullOneEarly, PLAIN),
-    _m("long-delimiter-split-missed", LongDelimiterSplitMissed, PLAIN),
-    _m("loses-byte-of-full-chunk", LosesByteOfFullChunk, PLAIN),
-    _m("late-streaming-callback", LateStreamingCallback, PLAIN),
-    _m("early-write-at-limit", EarlyWriteAtLimit, PLAIN),
+    _m("max-bytes-one-short", MaxBytesOneShort, PLAIN, "model-contract"),
+    _m("max-bytes-one-long", MaxBytesOneLong, PLAIN, "model-contract"),
+    _m("buffer-full-one-early", BufferFullOneEarly, PLAIN, "model-contract"),
+    _m("long-delimiter-split-missed", LongDelimiterSplitMissed, PLAIN, "model-contract"),
+    _m("loses-byte-of-full-chunk", LosesByteOfFullChunk, PLAIN, "model-contract"),
+    _m("late-streaming-callback", LateStreamingCallback, PLAIN, "model-contract"),
+    _m("early-write-at-limit", EarlyWriteAtLimit, PLAIN, "model-contract"),
+    _m("write-limit-one-short", WriteLimitOneShort, PLAIN, "model-contract"),
+    _m("write-limit-one-long", WriteLimitOneLong, PLAIN, "model-contract"),
 )

@@ -10,6 +10,10 @@ Rules for this module:
   still pending after that, and a little patience, is reported and ends the workload.
 - The model is told what the stream's fd really delivered (for a reset, the bytes before it); nothing
   the stream itself reports is trusted as the truth.
+- A sequence (``styles``: one read style per op) may also close the stream (``CloseOp``), end the connection
+  from the peer's side (``PeerEndOp``) and set close callbacks of its own (``SetCloseCallbackOp``, chained to
+  the driver's so the monitor still hears the close): the last one set while the stream was open must run
+  exactly once, after the close; one replaced must never run.
 """
 
 from __future__ import annotations
@@ -20,19 +24,24 @@ from typing import Any
 
 from faultio import FaultPlan, Peer, socketpair
 from faultio._workload import (
+    CloseOp,
     IdleOp,
     ReadBytesOp,
     ReadUntilCloseOp,
     ReadUntilOp,
     ReadUntilRegexOp,
+    PeerEndOp,
+    SetCloseCallbackOp,
     Workload,
     WriteOp,
     write_payload,
 )
 
+from faultio import BusyLoopError, LoopBudgetExceeded, StalledError
+
 from ._compat import adopt
 from ._model import Model, Observed
-from ._runner import Run, attach_monitor
+from ._runner import Run, _event_json, attach_monitor
 from ._scenarios import Driver
 from ._targets import DEFAULT_TARGET, Target
 from .engine import ReadOp
@@ -55,6 +64,10 @@ class WorkloadResult:
     received: bytes
     peer_received: bytes
     error: str = ""
+    #: Loop steps taken, the whole trace as JSON events (only with ``keep_trace``), the user's story.
+    steps: int = 0
+    trace: tuple[dict[str, Any], ...] = ()
+    story: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -85,15 +98,18 @@ def _read_call(op: Any) -> tuple[ReadOp, str, tuple[Any, ...], dict[str, Any], b
 
 
 def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: Target = DEFAULT_TARGET,
-                 transport: str = "plain", style: str = "future") -> WorkloadResult:
+                 transport: str = "plain", style: str = "future", styles: tuple[str, ...] | None = None,
+                 keep_trace: bool = False) -> WorkloadResult:
     """Run ``workload`` on a stream made by ``target`` over a fake fd obeying ``plan``; judge it.
 
     ``style`` is how reads are issued: ``"future"`` or ``"callback"`` (a callback-style read that fails is
-    told only by the close callback, so its ``real_error`` is the stream's ``error``). Only the plain
-    transport is supported so far (the model's truth is what the fd delivered).
+    told only by the close callback, so its ``real_error`` is the stream's ``error``); ``styles``, one per
+    op, overrides it op by op (a sequence's). ``keep_trace`` keeps the whole trace in the result. Only the
+    plain transport is supported so far (the model's truth is what the fd delivered).
     """
-    if style not in ("future", "callback"):
-        raise ValueError(f"style must be 'future' or 'callback', not {style!r}")
+    per_op = tuple(styles) if styles is not None else (style,) * len(workload.ops)
+    if len(per_op) != len(workload.ops) or any(s not in ("future", "callback") for s in per_op):
+        raise ValueError(f"style must be 'future' or 'callback' (one per op in styles), not {style!r}/{styles!r}")
     if transport != "plain":
         raise ValueError(f"run_workload supports transport='plain' only, not {transport!r}")
     limits = workload.limits
@@ -120,10 +136,18 @@ def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: T
     monitor.deliver = deliver_and_keep  # type: ignore[method-assign]
     state = {"ended": False, "discarded": 0}
     peer_at_done: dict[int, int] = {}
+    #: The ops that started after the peer had ended the connection.
+    after_end: set[int] = set()
+    #: The application's own close callbacks: (op index, stream closed when set, times run, closed when run).
+    app_callbacks: list[dict[str, Any]] = []
+    late_streams: list[str] = []
     pieces = list(workload.pieces())
 
     def end_connection() -> None:
+        if state["ended"]:
+            return
         state["ended"] = True
+        pieces.clear()
         if workload.ending == "reset":
             state["discarded"] = fd.pending()  # unread bytes the reset throws away
             peer_sock.reset()
@@ -139,12 +163,46 @@ def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: T
 
     def drain() -> None:
         """The peer reads what the stream wrote (its pipe never fills up between two ops)."""
-        while peer_sock.pending():
+        while not peer_sock.closed() and peer_sock.pending():
             peer.received += peer_sock.recv(1 << 16)
 
     async def scenario() -> None:
-        driver = Driver(run, style)
+        driver = Driver(run, per_op[0] if per_op else style)
         for index, op in enumerate(workload.ops):
+            driver.style = per_op[index]
+            if state["ended"]:
+                after_end.add(index)
+            if isinstance(op, PeerEndOp):
+                end_connection()
+                await loop.sleep(IDLE)
+                observed.append(Observed(b""))
+                continue
+            if isinstance(op, CloseOp):
+                try:
+                    driver.close()
+                except Exception as exc:
+                    observed.append(Observed(b"", raised=exc))
+                    continue
+                await loop.sleep(IDLE)
+                observed.append(Observed(b""))
+                continue
+            if isinstance(op, SetCloseCallbackOp):
+                record: dict[str, Any] = {"index": index, "open": not stream.closed(), "runs": 0,
+                                          "runs_open": 0, "replaced_at": None}
+
+                def on_close(record: dict[str, Any] = record) -> None:
+                    record["runs"] += 1
+                    record["runs_open"] += not stream.closed()
+                    if not driver.closed.done():  # the monitor hears of the close once (it judges the driver's)
+                        driver._on_close()
+
+                if app_callbacks:
+                    app_callbacks[-1]["replaced_at"] = app_callbacks[-1]["runs"]
+                app_callbacks.append(record)
+                stream.set_close_callback(on_close)
+                await loop.sleep(IDLE)
+                observed.append(Observed(b""))
+                continue
             if isinstance(op, IdleOp):
                 # The peer does not wait for the application: its next chunk arrives while no read is pending.
                 if pieces:
@@ -172,10 +230,17 @@ def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: T
                 continue
             read_op, method, args, kwargs, streaming = _read_call(op)
             streamed_chunks.clear()
+            # What the stream holds that no read has delivered yet (on plain, the fd's count is the truth).
+            held = len(fd.received) - len(monitor.delivered)
             task = loop.spawn(driver.read(read_op, method, *args, streaming=streaming, **kwargs))
             idle = 0
             # The op first gets what is already there; only then does the peer send more, or end.
             await loop.sleep(IDLE)
+            owed = min(held, getattr(op, "nbytes", held)) if streaming and not stream.closed() else 0
+            if sum(map(len, streamed_chunks)) < owed:
+                # Bytes already buffered go to a streaming callback at once, not when more arrive.
+                late_streams.append(f"op {index}: {op.name} started with {held} bytes buffered but its streaming "
+                                    f"callback got {sum(map(len, streamed_chunks))} of them before the peer sent more")
             while not task.done() and idle < PATIENCE:
                 if pieces:
                     send(pieces.pop(0))
@@ -213,7 +278,13 @@ def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: T
     try:
         loop.run_sync(scenario)
         loop.run_until_quiescent()
-    except Exception as exc:  # a stall, a busy loop, a crash: the invariants' business, reported as is
+    except (LoopBudgetExceeded, BusyLoopError) as exc:
+        monitor.violate("no-busy-loop", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    except StalledError as exc:
+        if not monitor.violations:
+            monitor.violate("liveness", "the sequence stalled: the loop went quiet with the application still "
+                            f"waiting ({str(exc).splitlines()[0][:160] if str(exc) else ''})")
+    except Exception as exc:  # a crash: reported as is
         error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
     finally:
         try:
@@ -226,21 +297,41 @@ def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: T
     received = sent[: len(sent) - state["discarded"]] if workload.ending == "reset" else sent
     peer_received = bytes(peer.received)
     model = Model(limits, received, workload.ending)
-    mismatches = []
+    mismatches = _close_callback_problems(app_callbacks, stream.closed()) + late_streams
     for index, (op, seen) in enumerate(zip(workload.ops, observed)):
+        if index in after_end:
+            model.peer_ended()
         problem = model.check(op, seen)
         if problem is not None:
             mismatches.append(f"op {index}: {problem}")
             break
         model.advance(op, seen)
-        if index in peer_at_done and peer_at_done[index] < len(model.written):
+        if index in peer_at_done and index not in after_end and peer_at_done[index] < len(model.written):
             mismatches.append(f"op {index}: {op.name}(nbytes={op.nbytes}) completed when the peer could read "
                               f"{peer_at_done[index]} bytes of the {len(model.written)} written so far")
             break
     else:
-        if peer_received != bytes(model.written):
+        if not after_end and peer_received != bytes(model.written):
             mismatches.append(f"the peer received {len(peer_received)} bytes of writes, the model says "
                               f"{len(model.written)} ({peer_received[:24]!r} vs {bytes(model.written)[:24]!r})")
+    trace = tuple(_event_json(e) for e in loop.trace) if keep_trace else ()
     return WorkloadResult(observed=tuple(observed), mismatches=tuple(mismatches),
                           violations=tuple(monitor.violations.values()), received=received,
-                          peer_received=peer_received, error=error)
+                          peer_received=peer_received, error=error, steps=loop.step, trace=trace,
+                          story=tuple(monitor.story()))
+
+
+def _close_callback_problems(callbacks: list[dict[str, Any]], closed: bool) -> list[str]:
+    """What the application's own close callbacks say is wrong (see the module's rules)."""
+    problems = []
+    for record in callbacks:
+        where, runs, replaced_at = f"op {record['index']}", record["runs"], record["replaced_at"]
+        if runs > 1:
+            problems.append(f"{where}: the close callback set here ran {runs} times")
+        if record["runs_open"]:
+            problems.append(f"{where}: the close callback set here ran while the stream was still open")
+        if replaced_at is not None and runs > replaced_at:
+            problems.append(f"{where}: the close callback set here ran after set_close_callback replaced it")
+        if replaced_at is None and closed and record["open"] and runs == 0:
+            problems.append(f"{where}: the close callback set here (the stream open) never ran; the stream closed")
+    return problems

@@ -343,6 +343,22 @@ def fault_streams(request: pytest.FixtureRequest, fault_plan: Any, fault_loop: A
 
 
 @pytest.fixture
+def fault_sequences(request: pytest.FixtureRequest, fault_stream_factory: Any) -> Any:
+    """Generated sequences of calls on the stream ``fault_stream_factory`` gives, judged by the monitors and
+    the reference model (plain transport).
+
+    ``fault_sequences.check(count=100)`` draws ``count`` sequences (reads of every kind in both styles, writes,
+    closes from either side, ``set_close_callback``, idle periods) under drawn fault plans, each on a fresh
+    stream, seeded from ``--fault-seed``; the first failure fails the test, shrunk, with its JSON.
+    ``fault_sequences.run(sequence)`` judges one ``faultio.Sequence`` (from your own Hypothesis test of
+    ``faultio.strategies.sequences()``) and returns the result (``.outcome``, ``.violations``).
+    """
+    from ._plugin_sequences import FaultSequences
+
+    return FaultSequences(fault_stream_factory, seed=request.config.stash[SETTINGS_KEY].seed)
+
+
+@pytest.fixture
 def fault_event_loop(request: pytest.FixtureRequest, fault_plan: Any) -> Iterator[Any]:
     """The simulated asyncio loop and a faulty connection on it, for your own asyncio code.
 

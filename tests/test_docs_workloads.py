@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import settings
+from hypothesis import given, settings
 
 #: Seeded, and no example database: the example's tests run as the user would run them, reproducibly.
 SEEDED = settings(database=None, derandomize=True, max_examples=100, deadline=None)
@@ -19,9 +19,24 @@ def _example_namespace(source: str) -> dict:
     return namespace
 
 
+def _blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", DOC, re.S)
+
+
 def _example() -> str:
-    (block,) = re.findall(r"```python\n(.*?)```", DOC, re.S)
-    return block
+    """The example of the workload strategies in a user's own test: the first block."""
+    return _blocks()[0]
+
+
+def test_the_documented_sequence_example_runs():
+    (block,) = [b for b in _blocks() if "Sequence.from_json" in b]
+    namespace = _example_namespace(block)
+    from faultio import Sequence
+
+    assert namespace["seq"].size == 4
+    found = []
+    SEEDED(given(namespace["drawn"])(lambda seq: found.append(isinstance(seq, Sequence))))()
+    assert found and all(found)
 
 
 def test_the_documented_example_passes():

@@ -129,3 +129,47 @@ def test_the_model_names_what_the_stream_got_wrong():
     assert "never completed" in model.check(op, Observed(b"", pending=True))
     assert model.check(IdleOp(), Observed(b"")) is None
     assert "completed" in Model(LIMITS, b"", "eof").check(WriteOp(nbytes=9), Observed(b""))
+
+
+# --- sequences: the application's close, the peer's end before an op ---------------------------------
+
+
+def test_after_the_application_closes_reads_are_served_from_what_it_read_ahead_or_fail_with_no_error():
+    from faultio import CloseOp
+
+    model = Model(LIMITS, b"abcdefghijklmnop", "reset")
+    model.advance(ReadBytesOp(nbytes=2), Observed(b"ab"))
+    model.advance(CloseOp(), Observed(b""))
+    # It may have read ahead anything up to max_buffer_size=10 bytes past what it delivered.
+    assert (model.closed, model.error, model.held) == (True, None, (2, 12))
+    assert model.expect(ReadBytesOp(nbytes=3)).outcome == EITHER
+    assert model.check(ReadBytesOp(nbytes=3), Observed(b"cde")) is None
+    assert model.check(ReadBytesOp(nbytes=3), Observed(b"", failed=True, real_error=None)) is None
+    assert "real_error=None" in model.check(ReadBytesOp(nbytes=3),
+                                            Observed(b"", failed=True, real_error=ConnectionResetError()))
+    assert model.expect(ReadBytesOp(nbytes=11)).outcome == FAIL
+    assert model.expect(WriteOp(nbytes=1)).raises is StreamClosedError
+
+
+def test_a_write_after_the_peer_ended_may_complete_or_fail_and_then_the_error_may_be_the_writes():
+    model = Model(LIMITS, b"abcdef", "eof")
+    model.advance(ReadBytesOp(nbytes=2), Observed(b"ab"))
+    model.peer_ended()
+    write = WriteOp(nbytes=4)
+    assert model.expect(write).outcome == EITHER
+    assert model.check(write, Observed(b"")) is None
+    assert model.check(write, Observed(b"", raised=StreamClosedError())) is None
+    assert "only StreamClosedError" in model.check(write, Observed(b"", raised=ValueError("no")))
+    model.advance(write, Observed(b"", failed=True, real_error=BrokenPipeError()))
+    assert model.closed and not model.written
+    assert model.check(ReadBytesOp(nbytes=9), Observed(b"", failed=True, real_error=BrokenPipeError())) is None
+
+
+def test_the_ops_that_neither_read_nor_write_expect_nothing():
+    from faultio import PeerEndOp, SetCloseCallbackOp
+
+    model = Model(LIMITS, b"abc", "eof")
+    for op in (PeerEndOp(), SetCloseCallbackOp(), IdleOp(seconds=3600.0)):
+        assert model.check(op, Observed(b"")) is None
+        model.advance(op, Observed(b""))
+    assert model.pos == 0 and not model.closed

@@ -25,7 +25,8 @@ ECONNRESET_CAUGHT = [
 NOT_A_BUG = Mutant(name="not-a-bug", cls=IOStream, description="faultio's correct IOStream posing as a mutant",
                    transports=("plain",), expects=("eintr-invisible",))
 
-SMALL = dict(faults=["eintr"], transports=["plain"], operations=["read_bytes", "write"])
+#: The later stages (generated plans, sequences) off: a mutant the small matrix misses stays missed, quickly.
+SMALL = dict(faults=["eintr"], transports=["plain"], operations=["read_bytes", "write"], plans=0, sequences=0)
 
 
 def run(**kwargs):
@@ -169,3 +170,35 @@ def test_the_selftest_runs_the_tls_kinds_by_default():
     from faultio._plan import TLS_KINDS
 
     assert set(TLS_KINDS) <= set(selftest.__kwdefaults__["faults"])
+
+
+def test_a_mutant_the_fixed_matrix_misses_is_tried_with_generated_plans_then_sequences(tmp_path):
+    from harness._workload_mutants import WORKLOAD_MUTANTS
+
+    (loses,) = [m for m in WORKLOAD_MUTANTS if m.name == "loses-byte-of-full-chunk"]
+    code, text = run(mutants=[loses, NOT_A_BUG], faults=["eintr"], transports=["plain"],
+                     operations=["read_bytes", "write"], plans=1, sequences=30, save_dir=tmp_path)
+    assert code == 1
+    block = text.split("\nloses-byte-of-full-chunk: ", 1)[1].split("\nnot-a-bug: ", 1)[0]
+    assert block.startswith("caught by generated sequences; the fixed matrix missed it on all 4 cases (plain)")
+    assert ("found by: generated sequences (fixed cases: 0 of 4 failing; generated plans: 0 of 17 failing; "
+            "generated sequences: caught at #1 (budget 30))") in block
+    assert "ops: read_until(" in block and f"replay: python -m harness replay {tmp_path}" in block
+    assert ("found by: nothing (fixed cases: 0 of 4 failing; generated plans: 0 of 17 failing; generated "
+            "sequences: none failing of 30 (budget 30))") in text
+    assert "selftest FAILED: 1 of 2 mutants caught (0 by fixed cases, 0 by generated plans, 1 by generated " \
+           "sequences) (missed: not-a-bug)" in text
+    saved = json.loads((tmp_path / "loses-byte-of-full-chunk.json").read_text())
+    case = Case.from_json(saved["case"])
+    from harness._sequences import run_sequence_case
+
+    assert saved["slug"] in run_sequence_case(case, load_target(saved["target"])).slugs
+
+
+def test_the_whole_catalogue_includes_the_workload_mutants():
+    from harness._mutants import MUTANTS
+    from harness._workload_mutants import WORKLOAD_MUTANTS
+
+    result = selftest(mutants=None, faults=["eintr"], transports=["ssl"], operations=["read_bytes"], plans=0,
+                      sequences=0)
+    assert [m.name for m in result.mutants] == [m.name for m in MUTANTS + WORKLOAD_MUTANTS]

@@ -81,6 +81,8 @@ class Monitor:
         #: ``fd.fd``, read once: the monitor asks for it at every trace event it hears and the checkers after
         #: every step (a fake fd's number never changes). ``None`` for an fd without a number.
         self.fd_number: int | None = number if isinstance(number, int) else None
+        #: ``fd_taken()`` when the last read to finish was unbounded, else None (see ``ReadOp.carried``).
+        self._unbounded_end: int | None = None
         self.truth = truth
         self.held_len = held_len
         self.ssl_pending = ssl_pending
@@ -302,10 +304,22 @@ class Monitor:
         self.ops_started += 1
         if op is not None:
             op.started_at = len(self.delivered)
+            buffered = self.attr("_read_buffer_size", 0)
+            if (self._unbounded_end is not None and self._unbounded_end == self.fd_taken()
+                    and isinstance(buffered, int) and not isinstance(buffered, bool)):
+                op.carried = buffered
             self.pending_read = op
+
+    def fd_taken(self) -> int | None:
+        """How many bytes the stream has taken from its fd so far (None when the fd does not keep them)."""
+        received = getattr(self.fd, "received", None)
+        return len(received) if received is not None else None
 
     def read_finished(self) -> None:
         """The outstanding read ended (served or failed): no read is pending now."""
+        op = self.pending_read
+        # An unbounded read (no nbytes, no max_bytes) may read ahead: remember how far the fd was taken then.
+        self._unbounded_end = self.fd_taken() if op is not None and op.bound is None else None
         self.pending_read = None
 
     def deliver(self, data: bytes, via: str) -> None:

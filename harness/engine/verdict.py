@@ -75,6 +75,11 @@ class ReadOp:
         self.max_bytes = max_bytes
         #: Bytes delivered to the caller before this read started (set by the monitor).
         self.started_at = 0
+        #: Bytes buffered when the read started that an unbounded read just before it read ahead (set by the
+        #: monitor: the stream pulled them for that read, not for this one).
+        self.carried = 0
+        #: Whether the read hands its bytes to a streaming callback (set by the driver).
+        self.streaming = False
 
     def satisfiable(self, held: bytes) -> bool:
         """Would a correct stream complete this read from ``held`` (bytes received, not yet delivered)?"""

@@ -147,3 +147,8 @@ class WriteFifo(Checker):
 declare("target-crashed", klass="contract", group=GROUP, observes=("callbacks", "trace"),
         explanation="The stream under test raised an unexpected exception to its caller or out of the loop "
         "(a failure of harness code is an error outcome instead, never this).")
+
+declare("model-contract", klass="contract", group=GROUP, observes=("delivered", "callbacks"),
+        explanation="A generated workload or sequence got from each read, write and close what the reference model "
+        "(harness._model) says a correct stream returns for the bytes the peer sent, the stream's limits and how "
+        "the connection ended; a close callback set while the stream was open runs once, after the close.")
