@@ -1,5 +1,6 @@
 import io
 import json
+import re
 
 import pytest
 
@@ -181,11 +182,12 @@ def test_a_mutant_the_fixed_matrix_misses_is_tried_with_generated_plans_then_seq
     assert code == 1
     block = text.split("\nloses-byte-of-full-chunk: ", 1)[1].split("\nnot-a-bug: ", 1)[0]
     assert block.startswith("caught by generated sequences; the fixed matrix missed it on all 4 cases (plain)")
-    assert ("found by: generated sequences (fixed cases: 0 of 4 failing; generated plans: 0 of 17 failing; "
-            "generated sequences: caught at #1 (budget 30))") in block
+    # (how many generated plans a cell judges is Hypothesis' business: the count is read, not fixed)
+    assert re.search(r"found by: generated sequences \(fixed cases: 0 of 4 failing; generated plans: 0 of \d+ "
+                     r"failing; generated sequences: caught at #1 \(budget 30\)\)", block)
     assert "ops: read_until(" in block and f"replay: python -m harness replay {tmp_path}" in block
-    assert ("found by: nothing (fixed cases: 0 of 4 failing; generated plans: 0 of 17 failing; generated "
-            "sequences: none failing of 30 (budget 30))") in text
+    assert re.search(r"found by: nothing \(fixed cases: 0 of 4 failing; generated plans: 0 of \d+ failing; "
+                     r"generated sequences: none failing of 30 \(budget 30\)\)", text)
     assert "selftest FAILED: 1 of 2 mutants caught (0 by fixed cases, 0 by generated plans, 1 by generated " \
            "sequences) (missed: not-a-bug)" in text
     saved = json.loads((tmp_path / "loses-byte-of-full-chunk.json").read_text())
