@@ -41,6 +41,7 @@ from ._plan import (
     plan_for_kind,
 )
 from ._shaped import PROFILES
+from ._time_faults import TIME_KINDS, DeadlineError, Delay, LateFin, SendPass, SendStall, with_timeout
 from ._trace import Trace, TraceEvent
 from ._workload import (
     IdleOp,
@@ -84,11 +85,14 @@ def __getattr__(name: str):
 __all__ = [
     "FAULT_KINDS",
     "PROFILES",
+    "TIME_KINDS",
     "AsyncioIOLoop",
     "BaseIOStream",
     "BusyLoopError",
     "CertificateVerificationError",
     "Chunk",
+    "DeadlineError",
+    "Delay",
     "Dribble",
     "Eintr",
     "Eof",
@@ -101,6 +105,7 @@ __all__ = [
     "IOStream",
     "IdleOp",
     "InvalidStateError",
+    "LateFin",
     "LoopBudgetExceeded",
     "NonDrainingSSLIOStream",
     "Pass",
@@ -116,7 +121,9 @@ __all__ = [
     "SendBrokenPipe",
     "SendEintr",
     "SendPartial",
+    "SendPass",
     "SendReset",
+    "SendStall",
     "SendWouldBlock",
     "SimEventLoop",
     "SplitDelimiter",
@@ -137,5 +144,6 @@ __all__ = [
     "parse_kinds",
     "plan_for_kind",
     "socketpair",
+    "with_timeout",
     "write_payload",
 ]

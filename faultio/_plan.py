@@ -46,8 +46,17 @@ FAULT_KINDS: tuple[str, ...] = ("eintr", "econnreset", "ewouldblock", "dribble",
 TLS_KINDS: tuple[str, ...] = ("ragged-eof", "eof-mid-record", "record-split", "records-coalesced",
                               "handshake-fail", "tls-flood")
 
-#: Every fault kind, core first.
-ALL_KINDS: tuple[str, ...] = FAULT_KINDS + TLS_KINDS
+#: The time fault kinds, valid on both transports (steps and builders in ``faultio._time_faults``, which
+#: registers them here when ``faultio`` is imported): ``stall``, ``latency``, ``bandwidth``, ``limit-data``,
+#: ``slow-close``, ``send-stall``. On ``ssl`` they act on the ciphertext the fd carries.
+TIME_KINDS: tuple[str, ...] = ("stall", "latency", "bandwidth", "limit-data", "slow-close", "send-stall")
+
+#: Every fault kind, core first, then the TLS kinds, then the time kinds.
+ALL_KINDS: tuple[str, ...] = FAULT_KINDS + TLS_KINDS + TIME_KINDS
+
+#: kind -> ``builder(kind, rng, *, inbound_size, outbound_size, at)`` for kinds built outside this module
+#: (filled by the module that defines them: ``_time_faults``).
+KIND_BUILDERS: dict[str, Any] = {}
 
 #: The variants of ``handshake-fail``, in the order a case's seed picks from.
 HANDSHAKE_VARIANTS: tuple[str, ...] = ("peer-rejects", "untrusted-cert", "wrong-hostname")
@@ -56,6 +65,7 @@ HANDSHAKE_VARIANTS: tuple[str, ...] = ("peer-rejects", "untrusted-cert", "wrong-
 KIND_TRANSPORTS: dict[str, tuple[str, ...]] = {
     **{kind: ("plain", "ssl") for kind in FAULT_KINDS},
     **{kind: ("ssl",) for kind in TLS_KINDS},
+    **{kind: ("plain", "ssl") for kind in TIME_KINDS},
 }
 
 #: The default flood: far beyond the default ``max_buffer_size`` (100 MiB), and never materialised.
@@ -554,6 +564,8 @@ def plan_for_kind(
         read += [Pass(nbytes=offset), Flood(nbytes=flood_bytes, pattern_seed=rng.randrange(1 << 16))]
     elif kind in TLS_KINDS:
         return _tls_plan(kind, rng, inbound_size=inbound_size, at=at)
+    elif kind in KIND_BUILDERS:
+        return KIND_BUILDERS[kind](kind, rng, inbound_size=inbound_size, outbound_size=outbound_size, at=at)
     return FaultPlan(read=tuple(read), write=tuple(write), name=kind)
 
 
