@@ -53,6 +53,18 @@ SEGMENT_BYTES = 1448
 PIECES_PER_SECOND = 10
 
 
+#: One line per time kind, for ``python -m harness list``.
+TIME_KIND_HELP: dict[str, str] = {
+    "stall": "no data and no readiness for 60-120 virtual s at a seeded offset, then the data resumes, or the "
+             "peer closes or resets (seeded per case)",
+    "latency": "each piece of 1-64 bytes arrives 20-50 virtual ms late (seeded jitter)",
+    "bandwidth": "at most 200, 1000 or 4000 bytes per virtual second, in pieces of a tenth of that",
+    "limit-data": "the peer closes (or resets) after a seeded number of bytes, in either direction",
+    "slow-close": "the data arrives in pieces, the peer's FIN 5-30 virtual s after it",
+    "send-stall": "the peer stops reading after some bytes: sends see EWOULDBLOCK for 60-120 virtual s",
+}
+
+
 def _check_seconds(step: str, name: str, value: Any) -> None:
     if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
             or not 0 < value <= MAX_SECONDS):

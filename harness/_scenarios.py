@@ -19,6 +19,7 @@ from faultio import Future, StreamClosedError
 from faultio._seed import REPLY, frame, handle_connection, seed_messages
 
 from ._compat import adopt, future_exception
+from ._deadline import scenario_read_deadline
 from .engine import ReadOp
 from .engine.verdict import is_closed_error
 
@@ -514,7 +515,7 @@ class _TrackedStream:
 
 #: Virtual seconds the echo client waits for a reply before it hangs up, as a real client would: a server
 #: still waiting for bytes that never come (a length prefix a flood made huge) sees the close.
-REPLY_PATIENCE = 60.0
+REPLY_PATIENCE = 300.0
 
 
 async def _within(loop: Any, awaitable: Any, seconds: float) -> Any:
@@ -575,6 +576,7 @@ OPERATIONS: dict[str, tuple[Callable[..., Awaitable[None]], tuple[str, ...]]] = 
     "read_until_close": (scenario_read_until_close, ("callback", "future")),
     "write": (scenario_write, ("callback", "future")),
     "echo": (scenario_echo, ("scenario",)),
+    "read_deadline": (scenario_read_deadline, ("future",)),
 }
 
 OPERATION_HELP = {
@@ -587,4 +589,6 @@ OPERATION_HELP = {
     "read_until_close": "read_until_close() across an idle period and EOF",
     "write": "several writes (one empty) the peer reads, then the peer closes",
     "echo": "the seed's length-prefixed exchange: 13 messages and 'break', each answered",
+    "read_deadline": "read_bytes, read_until, read_bytes(partial) in turn, each under a seeded deadline "
+                     "(with_timeout on faultio's loop, asyncio.wait_for on asyncio's)",
 }

@@ -360,6 +360,22 @@ class Monitor:
             self.violate("target-crashed", f"{method} raised {exc!r}")
         return "crashed"
 
+    def deadline_set(self, op: ReadOp, method: str, deadline: float) -> None:
+        """The caller waits for ``op`` until virtual time ``deadline`` (a read under a deadline)."""
+        self.loop.trace.record("harness", "deadline_set", op=op.name, deadline=deadline)
+        self._call("on_deadline", op, method, deadline)
+
+    def timed_out(self, op: ReadOp, method: str, deadline: float) -> None:
+        """The caller's wait for ``op`` ended at its deadline (``deadline``) without the read's outcome."""
+        self.tell("read timed out")
+        self.loop.trace.record("harness", "timed_out", op=op.name, deadline=deadline)
+        self._call("on_timeout", op, method, deadline)
+
+    def deadline_cleared(self, op: ReadOp) -> None:
+        """The caller's wait for ``op`` ended with the read's own outcome (or the caller gave up): no deadline
+        is pending any more."""
+        self._call("on_deadline_cleared", op)
+
     def close_callback_ran(self) -> None:
         """The close callback ran."""
         self.close_cb_runs += 1
