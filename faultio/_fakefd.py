@@ -402,6 +402,14 @@ class FakeSocket(PlanShapedSocket):
         if isinstance(self._writes.step, SendStall):
             self._send_stalled()
         view = memoryview(data).cast("B")
+        try:
+            return self._send_view(view)
+        finally:
+            # No export of the caller's buffer may outlive the call (an exception's traceback keeps this frame):
+            # asyncio clears and resizes its bytearray write buffer after a failed send.
+            view.release()
+
+    def _send_view(self, view: memoryview) -> int:
         space = self._out.capacity - self._out.available
         bound_to_fail = self._so_error or self._out.dead or self._out.fin
         step, interrupted = self._send_fault(len(view), 0 if bound_to_fail else min(len(view), max(space, 0)))

@@ -96,13 +96,21 @@ async def read_within(run: Any, driver: Any, op: ReadOp, method: str, args: tupl
     loop, monitor, stream = run.loop, run.monitor, run.stream
     waiter = deadline_for(run)
     future = None
+    refused: tuple[str, Any] | None = None
     for _ in range(MAX_WAITS):
         if future is None:
             monitor.op_started(op)
             try:
                 future = getattr(stream, method)(*args, **kwargs)
             except Exception as exc:
-                return driver._raised(op, method, exc)
+                refused = driver._raised(op, method, exc)
+                if refused[0] == "closed" or stream.closed() or not monitor.timeouts:
+                    return refused
+                # Refused after a cancelled read (Tornado's "Already reading"): a user would try again a while
+                # later, once the cancelled read's bytes may have come and gone.
+                await loop.sleep(seconds)
+                continue
+            monitor.track_future(future, method)
         deadline = loop.time() + seconds
         monitor.deadline_set(op, method, deadline)
         outcome, value = await waiter.wait(loop, future, deadline)
@@ -123,10 +131,10 @@ async def read_within(run: Any, driver: Any, op: ReadOp, method: str, args: tupl
                 monitor.deliver(bytes(partial), f"{method} refusal's partial bytes")
             monitor.read_failed(op, value, "future failed")
             return ("closed", value)
-        return (monitor.read_raised(op, method, value, after_close=False), value)
+        return ("failed", value)  # judged where the future completed (``track_future``), as for other reads
     monitor.deadline_cleared(op)
     monitor.read_finished()
-    return ("gave-up", None)
+    return refused or ("gave-up", None)
 
 
 def _lines(rng: random.Random, total: int) -> bytes:

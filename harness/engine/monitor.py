@@ -96,6 +96,8 @@ class Monitor:
         self.was_closed = False
         self.eintr_seen = False
         self.reset_seen = False
+        #: How many reads under a deadline timed out (``timed_out``).
+        self.timeouts = 0
         #: The read future pending at the last fd read: the one an EOF, reset or overflow there must not fail.
         self.read_future_at_recv: Any = None
         self.log_records: list[logging.LogRecord] = []
@@ -368,6 +370,7 @@ class Monitor:
     def timed_out(self, op: ReadOp, method: str, deadline: float) -> None:
         """The caller's wait for ``op`` ended at its deadline (``deadline``) without the read's outcome."""
         self.tell("read timed out")
+        self.timeouts += 1
         self.loop.trace.record("harness", "timed_out", op=op.name, deadline=deadline)
         self._call("on_timeout", op, method, deadline)
 
