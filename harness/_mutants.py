@@ -21,6 +21,8 @@ from faultio._ssl import RaggedEOFError
 from faultio._iostream_util import gen_log
 
 from ._case import TRANSPORTS
+from ._time_mutants import (CancelDropsTakenBytes, CancelLeavesReadState, DeadlineFiresEarly, DeadlineFiresLate,
+                            DeadlineNeverFires)
 from .engine import INVARIANTS
 
 # --- EINTR ---------------------------------------------------------------------------------------------
@@ -441,6 +443,11 @@ MUTANTS: tuple[Mutant, ...] = (
     _m("eintr-logs-retry", EintrLogsRetry, PLAIN, "eintr-invisible"),
     _m("truncates-read-until-close", TruncatesReadUntilClose, PLAIN, "data-integrity"),
     _m("refuses-reads-after-close", RefusesReadsAfterClose, PLAIN, "reads-after-close", "no-already-reading"),
+    _m("cancel-drops-taken-bytes", CancelDropsTakenBytes, PLAIN, "timeout-no-byte-lost"),
+    _m("cancel-leaves-read-state", CancelLeavesReadState, PLAIN, "timeout-stream-usable"),
+    _m("deadline-never-fires", DeadlineNeverFires, PLAIN, "deadline-on-time"),
+    _m("deadline-fires-early", DeadlineFiresEarly, PLAIN, "deadline-on-time"),
+    _m("deadline-fires-late", DeadlineFiresLate, PLAIN, "deadline-on-time"),
 )
 
 
