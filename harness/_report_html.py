@@ -25,7 +25,7 @@ from typing import Any, Iterable, Optional
 from ._junit import render_junit
 from ._report_evidence import HEX_BYTES_MAX, LOG_ROWS_MAX, _hexdump, _logs, _payload  # noqa: F401  (re-exported)
 from ._report_text import SEVERITY, SYMBOL, WORD, _e, _UNSHOWABLE, _visible  # noqa: F401  (re-exported)
-from ._report_timeline import LANES, _injected, _pins, _timeline  # noqa: F401  (re-exported)
+from ._report_timeline import LANES, _injected, _ms, _pins, _timeline  # noqa: F401  (re-exported)
 from ._report_assets import _CSS, _JS
 from ._report_json import PathLike, dumps_report, validate_report, write_atomic
 
@@ -288,6 +288,10 @@ def _data_attrs(case: dict) -> str:
 def _meta(case: dict) -> str:
     fields = [(f, case[f]) for f in ("operation", "style", "fault", "transport", "profile", "origin", "seed")
               if f in case]
+    if "virtual_ms" in case:
+        fields.append(("virtual time covered", _ms(case["virtual_ms"])))
+    if case.get("held_ms"):
+        fields.append(("held back by time faults", _ms(case["held_ms"])))
     fields.append(("fails this run", "yes" if case["fails"] else "no"))
     if case["classes"]:
         fields.append(("classes", ", ".join(case["classes"])))

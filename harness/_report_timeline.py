@@ -16,6 +16,22 @@ from ._report_text import SYMBOL, _e
 LANES = ("fd", "loop", "stream", "harness", "log")
 
 
+def _ms(ms: float) -> str:
+    """Virtual milliseconds for people: ``0 ms``, ``36.5 ms``, ``97000 ms (97 s)``."""
+    text = f"{ms:.3f}".rstrip("0").rstrip(".") + " ms"
+    return f"{text} ({ms / 1000:g} s)" if ms >= 1000 else text
+
+
+def _time_at(trace: list, step: int) -> float | None:
+    """The virtual time (ms) of the last event at or before ``step`` (the first event's, before it)."""
+    best = None
+    for event in trace:
+        if event["step"] > step and best is not None:
+            break
+        best = event.get("time", 0.0) * 1000
+    return best
+
+
 def _injected(event: dict) -> bool:
     return bool(event["detail"].get("injected"))
 
@@ -44,7 +60,7 @@ def _timeline(case: dict, ident: str, fail_on: list[str]) -> str:
     width, left, right, lane_h = 960, 78, 24, 26
     top = 46 if pins else 10
     plot = width - left - right
-    height = top + lane_h * len(LANES) + 34
+    height = top + lane_h * len(LANES) + 48
 
     def x(step: int) -> float:
         return left + (plot / 2 if hi == lo else (step - lo) / (hi - lo) * plot)
@@ -58,9 +74,24 @@ def _timeline(case: dict, ident: str, fail_on: list[str]) -> str:
                    f'<text class="lane-label" x="{left - 8}" y="{y + lane_h / 2 + 4}">{lane}</text>')
     base = top + lane_h * len(LANES)
     for t in _ticks(lo, hi):
+        at = _time_at(trace, t)
+        label = f"{_ms(at).split(' (')[0]}" if at is not None else ""
         out.append(f'<line class="tick" x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{top}" y2="{base + 4}"/>'
-                   f'<text class="tick-label" x="{x(t):.1f}" y="{base + 16}">{t}</text>')
-    out.append(f'<text class="axis-label" x="{left + plot}" y="{base + 30}">loop step \u2192</text>')
+                   f'<text class="tick-label" x="{x(t):.1f}" y="{base + 16}">{_e(label)}</text>'
+                   f'<text class="tick-label" x="{x(t):.1f}" y="{base + 28}">@{t}</text>')
+    # Each jump of the virtual clock (nothing was ready: the loop moved to the next timeout) is marked on the
+    # axis with its size, so a stall reads as the gap it was.
+    before = trace[0].get("time", 0.0) if trace else 0.0
+    for event in trace:
+        now = event.get("time", before)
+        if event["source"] == "loop" and event["kind"] == "clock" and now > before:
+            cx = x(event["step"])
+            gap = _ms((now - before) * 1000)
+            out.append(f'<g class="jump-mark"><title>{_e(f"the virtual clock jumped {gap} to {_ms(now * 1000)}")}'
+                       f'</title><path d="M{cx:.1f} {base - 2}l4 6-8 0z"/></g>')
+        before = now
+    out.append(f'<text class="axis-label" x="{left + plot}" y="{base + 42}">virtual ms at loop step @N \u2192'
+               '</text>')
     # Events sharing a narrow column of the lane become one mark whose tooltip lists a few of them. This
     # bounds the picture's size however long the trace is, and keeps dense marks from merging into a
     # band: ordinary events snap to 4-unit columns, injected faults (wider diamonds) to 10-unit ones.
