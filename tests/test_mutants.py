@@ -57,6 +57,11 @@ TARGETED = {
                                   FaultPlan(name="handshake-fail:peer-rejects")),
     "client-skips-verification": ("write", "future", "handshake-fail", "ssl",
                                   FaultPlan(name="handshake-fail:wrong-hostname")),
+    "cancel-drops-taken-bytes": ("read_deadline", "future", "dribble", "plain", FaultPlan(read=(Dribble(),))),
+    "cancel-leaves-read-state": ("read_deadline", "future", "dribble", "plain", CLEAN),
+    "deadline-never-fires": ("read_deadline", "future", "dribble", "plain", CLEAN),
+    "deadline-fires-early": ("read_deadline", "future", "dribble", "plain", CLEAN),
+    "deadline-fires-late": ("read_deadline", "future", "dribble", "plain", CLEAN),
 }
 
 
@@ -80,7 +85,7 @@ def test_every_mutant_has_a_targeted_case():
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name)
 def test_every_mutant_loads_as_a_target_by_its_spec(mutant):
     target = load_target(mutant.spec)
-    assert mutant.spec.startswith("harness._mutants:")
+    assert mutant.spec.startswith(("harness._mutants:", "harness._time_mutants:"))
     assert set(mutant.transports) <= set(target.transports)
     base = SSLIOStream if mutant.transports == ("ssl",) else IOStream
     assert issubclass(mutant.cls, base)
