@@ -160,8 +160,9 @@ async def _peer(run: Any, first: bytes, second: bytes, gate: Future) -> None:
 
 
 async def scenario_read_deadline(run: Any, driver: Any) -> None:
-    """Reads under a seeded deadline (``read_bytes``, ``read_until``, a partial ``read_bytes`` in turn) over
-    seeded lines: each read waits deadline after deadline until it completes; then the stream is closed."""
+    """Reads under a seeded deadline (``read_bytes``, ``read_until``, a partial ``read_bytes`` in turn, from a
+    seeded first one) over seeded lines: each read waits deadline after deadline until it completes; then the
+    stream is closed."""
     rng = random.Random(f"harness:read_deadline:{run.case.seed}:{run.case.id}")
     seconds = rng.choice(DEADLINES)
     payload = _lines(rng, MIN_INBOUND)
@@ -170,10 +171,11 @@ async def scenario_read_deadline(run: Any, driver: Any) -> None:
     run.loop.spawn(_peer(run, payload[:cut], payload[cut:], gate))
     run.loop.call_later(1.0, gate.set_result, None)
     run.loop.trace.record("harness", "deadline_seconds", seconds=seconds)
+    first = rng.randrange(len(METHODS))  # which method meets the first fault varies from case to case
     for i in range(payload.count(DELIMITER) + EXTRA_OPS):
         if len(run.monitor.delivered) >= len(payload):
             break
-        method = METHODS[i % len(METHODS)]
+        method = METHODS[(first + i) % len(METHODS)]
         if method == "read_until":
             op, args, kwargs = ReadOp("read_until", delimiter=DELIMITER), (DELIMITER,), {}
         else:

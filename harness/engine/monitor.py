@@ -371,7 +371,8 @@ class Monitor:
         """The caller's wait for ``op`` ended at its deadline (``deadline``) without the read's outcome."""
         self.tell("read timed out")
         self.timeouts += 1
-        self.loop.trace.record("harness", "timed_out", op=op.name, deadline=deadline)
+        self.loop.trace.record("harness", "timed_out", op=op.name, method=method, deadline=deadline,
+                               held=max(0, self.held_len()))
         self._call("on_timeout", op, method, deadline)
 
     def deadline_cleared(self, op: ReadOp) -> None:
