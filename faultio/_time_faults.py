@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 from . import _plan
 from ._errors import PlanError
@@ -280,6 +280,15 @@ def with_timeout(loop: Any, deadline: float, future: Any, *, label: str = "") ->
     return out
 
 
+#: The injected faults that hold a connection back for a while, by the name the fake fd traces them with.
+HOLD_FAULTS = ("delay", "late_fin", "send_stall")
+
+
+def held_seconds(trace: Any) -> float:
+    """Virtual seconds time faults held connections back in ``trace``: the sum of every hold that started."""
+    return float(sum(e.get("seconds", 0.0) for e in trace.events("fd", "inject") if e.get("fault") in HOLD_FAULTS))
+
+
 # --- registration into the plan module --------------------------------------------------------------
 
 def _register() -> None:
@@ -289,7 +298,3 @@ def _register() -> None:
 
 
 _register()
-BUILDERS: dict[str, Callable[..., FaultPlan]] = {
-    "stall": stall_plan, "latency": latency_plan, "bandwidth": bandwidth_plan, "limit-data": limit_data_plan,
-    "slow-close": slow_close_plan, "send-stall": send_stall_plan,
-}

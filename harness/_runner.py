@@ -47,6 +47,7 @@ from faultio import (
     socketpair,
 )
 from faultio._plan import FaultPlan
+from faultio._time_faults import held_seconds
 from faultio._trace import TraceEvent
 
 from ._case import Case, CaseResult
@@ -400,15 +401,6 @@ def _judge(run: Run, target: Target, *, hung: int, timeout_s: float, keep_trace:
     return CaseResult(case=case, violations=violations, error=error, steps=loop.step, trace=trace, sent=sent,
                       received=got, not_applicable=tuple(sorted(monitor.not_applicable.items())), logs=logs,
                       story=monitor.story(), virtual_s=loop.time(), held_s=held_seconds(loop.trace))
-
-
-#: The injected faults that hold a connection back for a while (``faultio._time_faults``), by trace name.
-HOLD_FAULTS = ("delay", "late_fin", "send_stall")
-
-
-def held_seconds(trace: Any) -> float:
-    """Virtual seconds the time faults held the connection back: the sum of every hold that started."""
-    return float(sum(e.get("seconds", 0.0) for e in trace.events("fd", "inject") if e.get("fault") in HOLD_FAULTS))
 
 
 #: How many times its own buffer bound a stream may take in past what the peer sent before the harness, as

@@ -481,9 +481,8 @@ async def scenario_write(run: Any, driver: Driver) -> None:
         # leaves the close to its application, which is us.
         driver.close()
     await driver.closed
-    # The peer may still be reading what the stream flushed as it closed (a send held back by a stall): its
-    # reads are one more loop iteration each, so wait for them (bounded) before judging what it received.
-    await _within(run.loop, _wait(reader), READ_AFTER_CLOSE_PATIENCE)
+    # The peer may still be reading what the stream flushed as it closed: wait for it (bounded) before judging.
+    await _within(run.loop, lambda: reader, READ_AFTER_CLOSE_PATIENCE)
     if not run.reset_injected() and not stream.error:
         got = bytes(peer.received)
         if got != expected:
@@ -519,11 +518,6 @@ class _TrackedStream:
 #: Virtual seconds the echo client waits for a reply before it hangs up, as a real client would: a server
 #: still waiting for bytes that never come (a length prefix a flood made huge) sees the close.
 REPLY_PATIENCE = 300.0
-
-
-async def _wait(future: Any) -> Any:
-    """``future``'s result, as a coroutine (for ``_within``)."""
-    return await future
 
 
 async def _within(loop: Any, awaitable: Any, seconds: float) -> Any:
