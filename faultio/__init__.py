@@ -41,6 +41,7 @@ from ._plan import (
     plan_for_kind,
 )
 from ._shaped import PROFILES
+from ._time_faults import TIME_KINDS, DeadlineError, Delay, LateFin, SendPass, SendStall, with_timeout
 from ._trace import Trace, TraceEvent
 from ._sequence import Sequence
 from ._workload import (
@@ -88,12 +89,15 @@ def __getattr__(name: str):
 __all__ = [
     "FAULT_KINDS",
     "PROFILES",
+    "TIME_KINDS",
     "AsyncioIOLoop",
     "BaseIOStream",
     "BusyLoopError",
     "CertificateVerificationError",
     "Chunk",
     "CloseOp",
+    "DeadlineError",
+    "Delay",
     "Dribble",
     "Eintr",
     "Eof",
@@ -106,6 +110,7 @@ __all__ = [
     "IOStream",
     "IdleOp",
     "InvalidStateError",
+    "LateFin",
     "LoopBudgetExceeded",
     "NonDrainingSSLIOStream",
     "Pass",
@@ -122,7 +127,9 @@ __all__ = [
     "SendBrokenPipe",
     "SendEintr",
     "SendPartial",
+    "SendPass",
     "SendReset",
+    "SendStall",
     "SendWouldBlock",
     "Sequence",
     "SetCloseCallbackOp",
@@ -145,5 +152,6 @@ __all__ = [
     "parse_kinds",
     "plan_for_kind",
     "socketpair",
+    "with_timeout",
     "write_payload",
 ]

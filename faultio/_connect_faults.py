@@ -121,8 +121,9 @@ def connect_variant(plan: FaultPlan) -> str:
     return ""
 
 
-def connect_plan(kind: str, rng: random.Random) -> FaultPlan:
-    """The plan of connect ``kind``, its variant drawn from ``rng`` and named in the plan (``kind:variant``)."""
+def connect_plan(kind: str, rng: random.Random, **sizes: object) -> FaultPlan:
+    """The plan of connect ``kind``, its variant drawn from ``rng`` and named in the plan (``kind:variant``); the
+    sizes and offset ``plan_for_kind`` passes every builder do not shape a connect."""
     if kind == "connect-refused":
         step: Step = ConnectRefused(report=REFUSED_REPORTS[rng.randrange(len(REFUSED_REPORTS))])
         return FaultPlan(write=(step,), name=f"{kind}:{step.report}")

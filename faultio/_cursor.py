@@ -227,12 +227,29 @@ class WriteCursor:
         return None
 
     def limit(self, wanted: int) -> int:
-        """How many of ``wanted`` bytes the next send may accept (a ``SendPartial`` caps it)."""
+        """How many of ``wanted`` bytes the next send may accept (a ``SendPartial`` caps it, and so does the
+        rest of a byte budget: ``step.nbytes`` of a step with ``counts_bytes``, ``faultio._time_faults.SendPass``)."""
         step = self.step
-        return min(wanted, step.max_bytes) if isinstance(step, SendPartial) else wanted
+        if isinstance(step, SendPartial):
+            return min(wanted, step.max_bytes)
+        if getattr(step, "counts_bytes", False):
+            return min(wanted, self._left if self._left is not None else step.nbytes)  # type: ignore[union-attr]
+        return wanted
 
-    def sent(self) -> None:
-        """A send moved bytes: a ``SendPartial`` counts one of its sends."""
+    def sent(self, nbytes: int = 0) -> None:
+        """A send moved ``nbytes``: a ``SendPartial`` counts one of its sends, a byte budget the bytes."""
         step = self.step
         if isinstance(step, SendPartial):
             self._count_down(step.count)
+        elif getattr(step, "counts_bytes", False):
+            left = (self._left if self._left is not None else step.nbytes) - nbytes  # type: ignore[union-attr]
+            if left > 0:
+                self._left = left
+            else:
+                self.index += 1
+                self._left = None
+
+    def advance(self) -> None:
+        """The current step is over (a stall whose time has come): the plan goes on with the next one."""
+        self.index += 1
+        self._left = None

@@ -25,6 +25,7 @@ from ._cursor import GeneratedBytes, ReadCursor, WriteCursor, oserror
 from ._errors import BusyLoopError
 from ._plan import Chunk, Dribble, Eintr, Eof, FaultPlan, Flood, Pass, Reset, SendBrokenPipe, SendReset
 from ._shaped import PlanShapedSocket, check_profile
+from ._time_faults import HOLD_STEPS, SendStall
 from ._trace import hexdump_bytes
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -173,6 +174,10 @@ class FakeSocket(PlanShapedSocket):
         self._blocking = True
         self._eagain_step = -1
         self._eagain_count = 0
+        #: Virtual time until which a read-side time step (``Delay``, ``LateFin``) holds the connection back,
+        #: or None; and the same for a ``SendStall`` on the write side.
+        self._hold_until: float | None = None
+        self._stall_until: float | None = None
         #: Counters the monitors and benchmarks read.
         self.recv_calls = 0
         self.send_calls = 0
@@ -309,6 +314,12 @@ class FakeSocket(PlanShapedSocket):
         trace = self.loop.trace
         if self._connect.state != "idle" and self._connect.state != "connected":
             return self._deliver_unconnected(bufsize, call)
+        if self._hold_until is not None:
+            # A time step holds back what waits (bytes, or the FIN): the call sees nothing yet.
+            self._trace(call, asked=bufsize, result="EAGAIN", injected=True, step=self._reads.shaped,
+                        until=self._hold_until)
+            self._count_eagain(call)
+            raise oserror(BlockingIOError, errno.EAGAIN)
         if not inbound.available:
             if inbound.fin or self._reset:
                 self._trace(call, asked=bufsize, result="EOF", nbytes=0)
@@ -388,12 +399,48 @@ class FakeSocket(PlanShapedSocket):
 
     def _settle(self) -> None:
         """Apply the steps that happen *to* the connection rather than to one call: a flood arriving,
-        the peer's FIN, the peer's RST. They take effect as soon as the cursor reaches them (and so does the
-        reset a connect step left for right after the connection came up)."""
+        the peer's FIN, the peer's RST, a time step holding the connection back (or letting it go). They take
+        effect as soon as the cursor reaches them (and so does the reset a connect step left for right after the
+        connection came up)."""
         if self._connect.reset_pending:
             self._reset_after_connect()
-        if not self._reads.arrivals_pending():
-            return
+        reads = self._reads
+        if reads.arrivals_pending():
+            self._arrive()
+        if isinstance(reads.step, HOLD_STEPS):
+            self._settle_time()
+
+    def _settle_time(self) -> None:
+        """Start the clock of the time step the cursor is at when it applies (something waits), and end it
+        when its time has come (the plan goes on; what follows may arrive, or be held by the next step).
+        A hold registers a timeout for its end, so the loop's clock jumps there when nothing else is ready."""
+        reads = self._reads
+        for _ in range(len(reads.steps) + 1):
+            step = reads.step
+            if not isinstance(step, HOLD_STEPS):
+                return
+            now = self.loop.time()
+            if self._hold_until is None:
+                if not step.holds(self._in.available, self._in.fin):  # type: ignore[attr-defined]
+                    return
+                self._hold_until = now + step.seconds  # type: ignore[attr-defined]
+                self.faults_injected += 1
+                self._trace("inject", fault=step.kind, seconds=step.seconds, until=self._hold_until)  # type: ignore[attr-defined]
+                self.loop.add_timeout(self._hold_until, self._time_up)
+                return
+            if now < self._hold_until:
+                return
+            self._trace("release", fault=step.kind, held=step.seconds)  # type: ignore[attr-defined]
+            self._hold_until = None
+            reads._advance()
+            if reads.arrivals_pending():
+                self._arrive()
+
+    def _time_up(self) -> None:
+        """The moment a time step ends: nothing to do here (the next poll or call settles the fd); the timeout
+        only makes the loop's clock come to this moment."""
+
+    def _arrive(self) -> None:
         for step in self._reads.arrivals():
             if isinstance(step, Flood):
                 self._in.insert_generated(step.nbytes, step.pattern_seed)
@@ -460,6 +507,8 @@ class FakeSocket(PlanShapedSocket):
         self._check_open("send")
         if self._connect.reset_pending:
             self._reset_after_connect()
+        if isinstance(self._writes.step, SendStall):
+            self._send_stalled()
         view = memoryview(data).cast("B")
         try:
             return self._send_view(view)
@@ -513,7 +562,7 @@ class FakeSocket(PlanShapedSocket):
         else:
             shaped = self._writes.shaped
             limit = self._writes.limit(min(len(view), space))
-            self._writes.sent()
+            self._writes.sent(limit)
             outcome = {"result": "data"}
         chunk = bytes(view[:limit])
         self._out.append(chunk)
@@ -545,25 +594,48 @@ class FakeSocket(PlanShapedSocket):
         self._count_eagain("send")
         raise oserror(BlockingIOError, errno.EAGAIN)
 
+    def _send_stalled(self) -> None:
+        """A ``SendStall`` step: start its clock at the first send that meets it and answer EWOULDBLOCK until its
+        time has come; then the plan goes on with the next write step (this send is served by it)."""
+        step = self._writes.step
+        now = self.loop.time()
+        if self._stall_until is None:
+            self._stall_until = now + step.seconds  # type: ignore[union-attr]
+            self.faults_injected += 1
+            self._trace("inject", fault=step.kind, seconds=step.seconds, until=self._stall_until)  # type: ignore[union-attr]
+            self.loop.add_timeout(self._stall_until, self._time_up)
+        if now < self._stall_until:
+            self._trace("send", result="EAGAIN", injected=True, step=step.kind, until=self._stall_until)  # type: ignore[union-attr]
+            self._count_eagain("send")
+            raise oserror(BlockingIOError, errno.EAGAIN)
+        self._trace("release", fault=step.kind, held=step.seconds)  # type: ignore[union-attr]
+        self._stall_until = None
+        self._writes.advance()
+
     # -- what the loop asks -------------------------------------------------------------------------
     def poll_events(self) -> int:
-        """The readiness an ``epoll`` would report now (level-triggered)."""
+        """The readiness an ``epoll`` would report now (level-triggered); a time step holding the connection
+        back hides what waits (no READ) or the room to write (no WRITE) until its time has come."""
         if self._closed:
             return 0
         if self._connect.state != "idle" and self._connect.state != "connected":
             return self._poll_unconnected()
         reads = self._reads
-        if self._connect.reset_pending or (reads.fixed_limit < 0 and reads.arrivals_pending()):
-            # (a step with a fixed limit settles nothing; a reset left by the connect always does)
+        if self._connect.reset_pending or (reads.fixed_limit < 0 and (reads.arrivals_pending()
+                                                                     or isinstance(reads.step, HOLD_STEPS))):
+            # (a step with a fixed limit settles nothing; a reset left by the connect always does, and a time
+            # step starts or ends its hold here)
             self._settle()
         events = 0
-        if self._in.available or self._in.fin or self._reset or self._read_fault_pending():
+        if self._hold_until is None and (self._in.available or self._in.fin or self._read_fault_pending()):
             events |= READ
         if self._reset:
-            events |= ERROR | WRITE
+            events |= READ | ERROR | WRITE
         elif self._connecting:
             self._connecting = False  # the handshake with the fake peer completes at the first poll
             events |= WRITE
+        elif self._stall_until is not None and self.loop.time() < self._stall_until:
+            pass  # the peer does not read: no room to write yet
         elif self._out.dead or self._out.available < self._out.capacity:
             events |= WRITE
         return events

@@ -46,6 +46,11 @@ FAULT_KINDS: tuple[str, ...] = ("eintr", "econnreset", "ewouldblock", "dribble",
 TLS_KINDS: tuple[str, ...] = ("ragged-eof", "eof-mid-record", "record-split", "records-coalesced",
                               "handshake-fail", "tls-flood")
 
+#: The time fault kinds, valid on both transports (steps and builders in ``faultio._time_faults``, which
+#: registers them here when ``faultio`` is imported): ``stall``, ``latency``, ``bandwidth``, ``limit-data``,
+#: ``slow-close``, ``send-stall``. On ``ssl`` they act on the ciphertext the fd carries.
+TIME_KINDS: tuple[str, ...] = ("stall", "latency", "bandwidth", "limit-data", "slow-close", "send-stall")
+
 #: The connect kinds, valid on every transport (a connect fails before any TLS handshake): the target's
 #: ``connect()`` is refused (a variant seeded per case: ``at-once``, raised by the call, or ``so-error``,
 #: reported at the first poll through ``SO_ERROR``), reset (``connecting``: the connect fails; ``established``:
@@ -53,8 +58,8 @@ TLS_KINDS: tuple[str, ...] = ("ragged-eof", "eof-mid-record", "record-split", "r
 #: are in ``faultio._connect_faults``; a case of these kinds runs the ``connect`` operation only.
 CONNECT_KINDS: tuple[str, ...] = ("connect-refused", "connect-reset", "connect-timeout")
 
-#: Every fault kind, core first.
-ALL_KINDS: tuple[str, ...] = FAULT_KINDS + TLS_KINDS + CONNECT_KINDS
+#: Every fault kind: core first, then the TLS, time and connect kinds.
+ALL_KINDS: tuple[str, ...] = FAULT_KINDS + TLS_KINDS + TIME_KINDS + CONNECT_KINDS
 
 #: The variants of ``handshake-fail``, in the order a case's seed picks from.
 HANDSHAKE_VARIANTS: tuple[str, ...] = ("peer-rejects", "untrusted-cert", "wrong-hostname")
@@ -63,6 +68,7 @@ HANDSHAKE_VARIANTS: tuple[str, ...] = ("peer-rejects", "untrusted-cert", "wrong-
 KIND_TRANSPORTS: dict[str, tuple[str, ...]] = {
     **{kind: ("plain", "ssl") for kind in FAULT_KINDS},
     **{kind: ("ssl",) for kind in TLS_KINDS},
+    **{kind: ("plain", "ssl") for kind in TIME_KINDS},
     **{kind: ("plain", "ssl") for kind in CONNECT_KINDS},
 }
 
@@ -494,9 +500,10 @@ def tls_variant(plan: FaultPlan) -> str:
     return variant if head == "handshake-fail" and variant in HANDSHAKE_VARIANTS else ""
 
 
-#: Plan builders of kinds whose steps live in their own module (``faultio._connect_faults`` registers the connect
-#: kinds when it is imported, which importing ``faultio`` does): ``builder(kind, rng) -> FaultPlan``.
-KIND_BUILDERS: dict[str, Callable[[str, random.Random], FaultPlan]] = {}
+#: Plan builders of kinds whose steps live in their own module (``faultio._time_faults`` and
+#: ``faultio._connect_faults`` register theirs when imported, which importing ``faultio`` does):
+#: ``builder(kind, rng, *, inbound_size, outbound_size, at) -> FaultPlan``.
+KIND_BUILDERS: dict[str, Callable[..., FaultPlan]] = {}
 
 
 def _rng(kind: str, seed: int) -> random.Random:
@@ -568,7 +575,7 @@ def plan_for_kind(
     elif kind in TLS_KINDS:
         return _tls_plan(kind, rng, inbound_size=inbound_size, at=at)
     elif kind in KIND_BUILDERS:
-        return KIND_BUILDERS[kind](kind, rng)
+        return KIND_BUILDERS[kind](kind, rng, inbound_size=inbound_size, outbound_size=outbound_size, at=at)
     return FaultPlan(read=tuple(read), write=tuple(write), name=kind)
 
 

@@ -28,6 +28,13 @@ from ._cursor import GeneratedBytes, ReadCursor, WriteCursor, oserror
 from ._plan import Eof, FaultPlan, Flood, Reset, SendBrokenPipe, SendEintr, SendReset
 from ._shaped import RETRIED, PlanShapedSocket, check_profile
 from ._trace import Trace, hexdump_bytes
+from ._errors import PlanError
+from ._time_faults import HOLD_STEPS, SendStall
+
+
+def _is_timed(step: object) -> bool:
+    """Whether ``step`` names virtual time (a real socket has no virtual clock to honour it with)."""
+    return isinstance(step, (*HOLD_STEPS, SendStall))
 
 __all__ = ["FaultySocket", "real_socketpair"]
 
@@ -54,6 +61,10 @@ class FaultySocket(PlanShapedSocket):
         if plan is not None and not isinstance(plan, FaultPlan):
             raise TypeError(f"plan must be a FaultPlan or None, got {type(plan).__name__}")
         self.profile = check_profile(profile)
+        timed = [s.kind for s in (plan.read + plan.write if plan is not None else ()) if _is_timed(s)]
+        if timed:
+            raise PlanError(f"a real socket cannot honour the time steps {', '.join(sorted(set(timed)))}: they need "
+                            "the simulated kernel's virtual clock (faultio.socketpair)")
         self._sock = sock
         sock.setblocking(False)
         self.plan = plan or FaultPlan()
@@ -258,7 +269,7 @@ class FaultySocket(PlanShapedSocket):
         if interrupted:
             outcome = self._partial_send()
         else:
-            self._writes.sent()
+            self._writes.sent(sent)
             outcome = {"result": "data"}
         self.bytes_sent += sent
         self._trace("send", asked=len(view), **outcome, nbytes=sent, data_hex=hexdump_bytes(view[:sent]),

@@ -48,8 +48,9 @@ from ._plan import (
     parse_kinds,
     plan_for_kind,
 )
-from ._plan import CONNECT_KINDS, TLS_KINDS
+from ._plan import CONNECT_KINDS, TIME_KINDS, TLS_KINDS
 from ._sequence import READ_STYLES, Sequence
+from . import _time_faults as _tf
 from ._workload import (
     READ_OP_TYPES,
     CloseOp,
@@ -79,6 +80,7 @@ __all__ = [
     "sizes_around",
     "split_delimiters",
     "stream_limits",
+    "time_fault_plans",
     "tls_fault_plans",
     "workloads",
     "write_sizes",
@@ -330,6 +332,51 @@ def connect_fault_plans(
         return FaultPlan(write=(step, *rest), name=f"{kind}:{variant}" if variant else kind)
 
     return st.sampled_from(chosen).flatmap(lambda kind: st.builds(build, st.just(kind), steps[kind], after))
+
+
+def time_fault_plans(
+    *,
+    kinds: str | Iterable[str] = TIME_KINDS,
+    inbound_size: int = 600,
+    outbound_size: int = 600,
+) -> st.SearchStrategy[FaultPlan]:
+    """A strategy for plans of the time kinds (``faultio.TIME_KINDS``; ``"all"`` or a comma list): stalls,
+    latency, bandwidth limits, data limits, slow closes and send stalls, in virtual seconds.
+
+    Each parameter is drawn (the offset of a stall, its length and how it ends, each piece's delay and size, a
+    rate, a byte budget, ...) and the plan built from them by the kind's builder in ``faultio._time_faults``,
+    so a failing plan shrinks: towards the first kind, the earliest offsets, the smallest sizes and the
+    shortest times (a stall shrinks to 60 s, the shortest the matrix uses; pass ``stall_plan`` your own).
+    They need the simulated kernel (``faultio.socketpair``): a real socket has no virtual clock.
+    """
+    if isinstance(kinds, str):
+        try:
+            chosen = tuple(k for k in parse_kinds(kinds, transports=("plain", "ssl")) if k in TIME_KINDS)
+        except PlanError as exc:
+            raise InvalidArgument(str(exc)) from None
+    else:
+        chosen = tuple(kinds)
+    unknown = [k for k in chosen if k not in TIME_KINDS]
+    if unknown or not chosen:
+        raise InvalidArgument(f"kinds={kinds!r} is not valid; valid time kinds: {', '.join(TIME_KINDS)}")
+    _check_int("inbound_size", inbound_size, 0)
+    _check_int("outbound_size", outbound_size, 0)
+    seconds = st.integers(60, 120).map(float)
+    ms = st.integers(1, 50).map(lambda n: n / 1000)
+    builders = {
+        "stall": st.builds(_tf.stall_plan, at=st.integers(0, inbound_size), seconds=seconds,
+                           ending=st.sampled_from(_tf.STALL_ENDINGS)),
+        "latency": st.lists(st.tuples(ms, st.integers(1, MAX_CHUNK)), min_size=1, max_size=16).map(
+            lambda pieces: _tf.latency_plan(delays=tuple(d for d, _ in pieces), sizes=tuple(n for _, n in pieces))),
+        "bandwidth": st.integers(100, 16_000).map(lambda rate: _tf.bandwidth_plan(rate=rate, total=inbound_size + 1)),
+        "limit-data": st.builds(_tf.limit_data_plan, inbound=st.integers(0, inbound_size),
+                                outbound=st.integers(1, max(1, outbound_size)),
+                                ending=st.sampled_from(_tf.LIMIT_ENDINGS)),
+        "slow-close": st.builds(_tf.slow_close_plan, seconds=st.integers(1, 30).map(float),
+                                sizes=st.lists(st.integers(1, 256), max_size=8).map(tuple)),
+        "send-stall": st.builds(_tf.send_stall_plan, after=st.integers(0, outbound_size), seconds=seconds),
+    }
+    return st.one_of(*(builders[k] for k in chosen))
 
 
 # --- workloads ---------------------------------------------------------------------------------------

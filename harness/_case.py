@@ -148,6 +148,11 @@ class CaseResult:
     #: What the stream's user saw, in order (``Monitor.story``: ``read ok 12``, ``close-callback``, ...,
     #: ending with ``delivered N crc32:...``); empty for a case that never ran its scenario.
     story: tuple[str, ...] = ()
+    #: The virtual time the case covered (the loop's clock at its end), in seconds.
+    virtual_s: float = 0.0
+    #: How long time faults held the connection back (stalls, delays, a late FIN, a send stall), in virtual
+    #: seconds, summed over every hold that started.
+    held_s: float = 0.0
 
     @property
     def outcome(self) -> str:

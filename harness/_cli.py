@@ -26,7 +26,8 @@ from typing import Any, Sequence, TextIO
 
 from faultio import FAULT_KINDS, PROFILES, PlanError
 from faultio._connect_faults import KIND_HELP as CONNECT_HELP
-from faultio._plan import TLS_KINDS
+from faultio._plan import TIME_KINDS, TLS_KINDS
+from faultio._time_faults import TIME_KIND_HELP
 
 from ._case import Case
 from ._cli_common import (budget, byte_size, profile_name, seconds, shard_spec, whole_number, worker_count,
@@ -76,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.required = True
     run = sub.add_parser("run", help="run the fault matrix and write a report")
     run.add_argument("--faults", default="all", help="fault kinds: all, or a comma list of "
-                     + ", ".join(FAULT_KINDS) + " (default: all)")
+                     + ", ".join(FAULT_KINDS + TIME_KINDS) + " (and the TLS kinds on ssl; default: all)")
     run.add_argument("--transport", default="all", help="plain, ssl or all (default: all)")
     run.add_argument("--operations", default="all", help="operations: all, or a comma list (see `list`)")
     run.add_argument("--target", default=DEFAULT_TARGET_SPEC, help="module:factory of the stream under test")
@@ -201,6 +202,9 @@ def _list(out: TextIO) -> int:
     print("TLS fault kinds (ssl transport only; 'all' includes them on ssl):", file=out)
     for kind in TLS_KINDS:
         print(f"  {kind:<17} {FAULT_HELP[kind]}", file=out)
+    print("time fault kinds (virtual time; both transports, on ssl under the TLS layer):", file=out)
+    for kind in TIME_KINDS:
+        print(f"  {kind:<17} {TIME_KIND_HELP[kind]}", file=out)
     print("connect fault kinds (the connect operation only, both transports; 'all' includes them):", file=out)
     for kind, text in CONNECT_HELP.items():
         print(f"  {kind:<17} {text}", file=out)

@@ -288,7 +288,7 @@ def run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     where = f"; report: {index}" if report_path is not None else ""
     print(f"{summary['cases']} cases, {summary['passed']} passed, {summary['violations']} with violations "
           f"({summary['contract']} contract, {summary['design']} design), {summary['errors']} errors in "
-          f"{duration:.1f}s (seed {args.seed}, {jobs} jobs){where}", file=err)
+          f"{duration:.1f}s (seed {args.seed}, {jobs} jobs; {_virtual(report['cases'])}){where}", file=err)
     print(f"failing on {why_fail_on}: {summary['failing']} failing case(s); profile {profile}{why_profile}",
           file=err)
     if not_applicable:
@@ -381,3 +381,10 @@ def _profile_of(args: argparse.Namespace, target: Any) -> tuple[str, str]:
     if args.profile is not None:
         return args.profile, " (--profile)"
     return target.default_profile, f" (the default of {target.name})"
+
+
+def _virtual(cases: list) -> str:
+    """The virtual time the cases covered, and how much of it time faults held connections back."""
+    covered = sum(c.get("virtual_ms", 0.0) for c in cases) / 1000
+    held = sum(c.get("held_ms", 0.0) for c in cases) / 1000
+    return f"{covered:.1f} virtual s covered, {held:.1f} s of it held by time faults"

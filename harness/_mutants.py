@@ -29,6 +29,8 @@ from ._connect_mutants import (
     QueuedWritesDropped,
     QueuedWritesReordered,
 )
+from ._time_mutants import (CancelDropsTakenBytes, CancelLeavesReadState, DeadlineFiresEarly, DeadlineFiresLate,
+                            DeadlineNeverFires)
 from .engine import INVARIANTS
 
 # --- EINTR ---------------------------------------------------------------------------------------------
@@ -456,6 +458,11 @@ MUTANTS: tuple[Mutant, ...] = (
     _m("connect-queued-writes-dropped", QueuedWritesDropped, PLAIN, "connect-writes"),
     _m("connect-queued-writes-reordered", QueuedWritesReordered, PLAIN, "connect-writes"),
     _m("connect-close-cb-twice", CloseCallbackTwiceOnRefusal, PLAIN, "connect-outcome", "close-cb-once"),
+    _m("cancel-drops-taken-bytes", CancelDropsTakenBytes, PLAIN, "timeout-no-byte-lost"),
+    _m("cancel-leaves-read-state", CancelLeavesReadState, PLAIN, "timeout-stream-usable"),
+    _m("deadline-never-fires", DeadlineNeverFires, PLAIN, "deadline-on-time"),
+    _m("deadline-fires-early", DeadlineFiresEarly, PLAIN, "deadline-on-time"),
+    _m("deadline-fires-late", DeadlineFiresLate, PLAIN, "deadline-on-time"),
 )
 
 

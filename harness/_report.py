@@ -63,9 +63,12 @@ def case_to_json(result: CaseResult, *, report_path: str | Path | None, target: 
         "plan": case.plan.to_json(),
         "replay": replay_command(report_path, case.id, target=target),
         "steps": result.steps,
+        "virtual_ms": round(result.virtual_s * 1000, 3),
     }
     if case.sequence is not None:  # a generated sequence: what replay runs again
         data["sequence"] = case.sequence.to_json()
+    if result.held_s:
+        data["held_ms"] = round(result.held_s * 1000, 3)
     if result.error:
         data["details"].append({"slug": "", "class": "error", "explanation": "the case could not be judged",
                                 "message": result.error, "step": None})

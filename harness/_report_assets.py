@@ -77,7 +77,7 @@ table.cases td.slugs .chip{display:inline-block;margin:0 0 .15rem}
 .svgwrap{border:1px solid var(--line);border-radius:6px;padding:.25rem;overflow-x:auto}
 svg.timeline{display:block;width:100%;min-width:640px;height:auto;font-family:inherit}
 .lane0{fill:#f8fafc}.lane1{fill:#eef2f6}.lane-label{font-size:12px;text-anchor:end;fill:#374151;font-family:var(--mono)}
-.tick{stroke:#cbd5e1;stroke-width:1}.tick-label{font-size:11px;text-anchor:middle;fill:var(--muted)}
+.tick{stroke:#cbd5e1;stroke-width:1}.tick-label{font-size:11px;text-anchor:middle;fill:var(--muted)}.jump-mark path{fill:#7c3aed}
 .axis-label{font-size:11px;text-anchor:end;fill:var(--muted)}
 .mark{fill:#6b7280}.mark.fd{fill:#0072b2}.mark.stream{fill:#009e73}.mark.harness{fill:#7a5195}.mark.log{fill:#cc79a7}
 .mark.inj{fill:#e69f00;stroke:#5c3d00;stroke-width:1}

@@ -16,49 +16,29 @@ Rules for this module:
 
 from __future__ import annotations
 
-import html
 import json
-import math
 import re
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
 from ._junit import render_junit
+from ._report_evidence import HEX_BYTES_MAX, LOG_ROWS_MAX, _hexdump, _logs, _payload  # noqa: F401  (re-exported)
+from ._report_text import SEVERITY, SYMBOL, WORD, _e, _UNSHOWABLE, _visible  # noqa: F401  (re-exported)
+from ._report_timeline import LANES, _injected, _ms, _pins, _timeline  # noqa: F401  (re-exported)
 from ._report_assets import _CSS, _JS
 from ._report_scale import scale_facts
 from ._report_json import PathLike, dumps_report, validate_report, write_atomic
 
 __all__ = ["render_html", "write_report_dir"]
 
-SYMBOL = {"pass": "\u2713", "violation": "\u2717", "error": "!", "noted": "\u25b3"}
-WORD = {"pass": "pass", "violation": "violation", "error": "error", "noted": "finding, not failing"}
-SEVERITY = {"violation": 4, "error": 3, "noted": 2, "pass": 1}
 STATUSES = ("violation", "error", "noted", "pass")     # worst first, the order counts are shown in
 CLASS_WORDS = ("contract", "design")                   # the invariant classes, in the order they are shown
-LANES = ("fd", "loop", "stream", "harness", "log")
-LOG_ROWS_MAX = 200      # a case's log block shows at most this many records
 
 TRACE_ROWS_MAX = 600    # a trace longer than this is shown as head + windows around pins + tail
 TRACE_HEAD = TRACE_TAIL = 100
 TRACE_WINDOW = 40       # events kept either side of each violation step
 DETAIL_CHARS = 240      # one trace-detail cell is cut after this many characters
-HEX_BYTES_MAX = 4096    # a hex dump shows at most this many bytes
-
-
-# Characters HTML forbids or the page's UTF-8 cannot carry: C0/C1 controls other than tab, newline and
-# carriage return, lone surrogates and the two noncharacters at the end of the BMP.
-_UNSHOWABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
-
-
-def _visible(m: re.Match) -> str:
-    code = ord(m.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-def _e(value: Any) -> str:
-    """HTML-escape any value (quotes too, so it is safe in attributes); controls become ``\\xNN``."""
-    return html.escape(_UNSHOWABLE.sub(_visible, str(value)), quote=True)
 
 
 def _script_json(obj: Any) -> str:
@@ -309,6 +289,10 @@ def _data_attrs(case: dict) -> str:
 def _meta(case: dict) -> str:
     fields = [(f, case[f]) for f in ("operation", "style", "fault", "transport", "profile", "origin", "seed")
               if f in case]
+    if "virtual_ms" in case:
+        fields.append(("virtual time covered", _ms(case["virtual_ms"])))
+    if case.get("held_ms"):
+        fields.append(("held back by time faults", _ms(case["held_ms"])))
     fields.append(("fails this run", "yes" if case["fails"] else "no"))
     if case["classes"]:
         fields.append(("classes", ", ".join(case["classes"])))
@@ -383,96 +367,6 @@ def _plan_table(plan: dict) -> str:
             '<p class="note">Steps run in order; after the last one the fd behaves like an ordinary socket.</p>')
 
 
-def _injected(event: dict) -> bool:
-    return bool(event["detail"].get("injected"))
-
-
-def _pins(case: dict) -> list[tuple[int, str, str, str]]:
-    """``(step, slug, message, class)`` of every detail tied to a loop step."""
-    return [(d["step"], d["slug"], d["message"], d["class"]) for d in case["details"] if d["step"] is not None]
-
-
-def _ticks(lo: int, hi: int, count: int = 8) -> list[int]:
-    span = max(hi - lo, 1)
-    raw = span / count
-    mag = 10 ** math.floor(math.log10(raw)) if raw >= 1 else 1
-    step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
-    first = -(-lo // step) * step
-    return list(range(int(first), hi + 1, int(step)))
-
-
-def _timeline(case: dict, ident: str, fail_on: list[str]) -> str:
-    """An inline SVG: x is the trace step, one lane per event source, faults and violations marked."""
-    trace, pins = case.get("trace") or [], _pins(case)
-    if not trace and not pins:
-        return ""
-    steps = [e["step"] for e in trace] + [p[0] for p in pins]
-    lo, hi = min(steps), max(steps)
-    width, left, right, lane_h = 960, 78, 24, 26
-    top = 46 if pins else 10
-    plot = width - left - right
-    height = top + lane_h * len(LANES) + 34
-
-    def x(step: int) -> float:
-        return left + (plot / 2 if hi == lo else (step - lo) / (hi - lo) * plot)
-
-    out = [f'<svg class="timeline" viewBox="0 0 {width} {height}" role="img" aria-labelledby="{ident}-t" '
-           f'preserveAspectRatio="xMinYMin meet"><title id="{ident}-t">Timeline of {_e(case["id"])}: '
-           f'{len(trace)} trace events over steps {lo}\u2013{hi}, {len(pins)} violation marker(s)</title>']
-    for i, lane in enumerate(LANES):
-        y = top + i * lane_h
-        out.append(f'<rect class="lane{i % 2}" x="{left}" y="{y}" width="{plot}" height="{lane_h}"/>'
-                   f'<text class="lane-label" x="{left - 8}" y="{y + lane_h / 2 + 4}">{lane}</text>')
-    base = top + lane_h * len(LANES)
-    for t in _ticks(lo, hi):
-        out.append(f'<line class="tick" x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{top}" y2="{base + 4}"/>'
-                   f'<text class="tick-label" x="{x(t):.1f}" y="{base + 16}">{t}</text>')
-    out.append(f'<text class="axis-label" x="{left + plot}" y="{base + 30}">loop step \u2192</text>')
-    # Events sharing a narrow column of the lane become one mark whose tooltip lists a few of them. This
-    # bounds the picture's size however long the trace is, and keeps dense marks from merging into a
-    # band: ordinary events snap to 4-unit columns, injected faults (wider diamonds) to 10-unit ones.
-    groups: dict[tuple[str, int, bool], list[dict]] = {}
-    for event in trace:
-        inj = _injected(event)
-        grid = 10 if inj else 4
-        col = left + round((x(event["step"]) - left) / grid) * grid
-        groups.setdefault((event["source"], col, inj), []).append(event)
-    for (source, col, injected), events in sorted(groups.items(), key=lambda kv: kv[0][2]):
-        cy = top + LANES.index(source) * lane_h + lane_h / 2
-        lines = [f'step {e["step"]} \u00b7 {e["source"]} {e["kind"]}' + (" (injected)" if injected else "")
-                 + (f': {e["detail"].get("logger", "")} {str(e["detail"].get("message", ""))[:80]}'
-                    if source == "log" else "")
-                 for e in events[:4]]
-        if len(events) > 4:
-            lines.append(f"\u2026 and {len(events) - 4} more")
-        tip = f"<title>{_e(chr(10).join(lines))}</title>"
-        if injected:
-            out.append(f'<path class="mark inj" d="M{col} {cy - 7}l6 7-6 7-6-7z">{tip}</path>')
-        else:
-            out.append(f'<rect class="mark {source}" x="{col - 1}" y="{cy - 6}" width="2" height="12">{tip}</rect>')
-    for n, (step, slug, message, klass) in enumerate(pins):
-        px, ly = x(step), 14 + (n % 2) * 16
-        anchor = "end" if px > left + plot * 0.7 else "start"
-        dx = -6 if anchor == "end" else 9
-        fails = klass == "error" or klass in fail_on
-        symbol = SYMBOL["violation" if fails else "noted"]
-        what = f"{klass} violation {slug}" if slug else "error"
-        verdict = "" if klass == "error" else (" (fails the run)" if fails else " (does not fail the run)")
-        out.append(f'<g class="pin {_e(klass)}"><title>{_e(f"{what} at step {step}{verdict}: {message}")}</title>'
-                   f'<line x1="{px:.1f}" x2="{px:.1f}" y1="{ly + 2}" y2="{base}"/>'
-                   f'<path d="M{px:.1f} {ly - 8}l6 0 0 10-6 0z"/>'
-                   f'<text x="{px + dx:.1f}" y="{ly}" text-anchor="{anchor}">'
-                   f'{symbol} {_e(slug or "error")} [{_e(klass)}] @ {step}</text></g>')
-    out.append("</svg>")
-    lanes = "".join(f'<span class="lk"><span class="key lane-{lane}">\u2503</span>\u2009{lane}</span>' for lane in LANES)
-    legend = (f'<p class="legend">Events by lane: {lanes}<span class="lk"><span class="key inj">\u25c6</span>'
-              f'\u2009injected fault</span> Findings at their step: <span class="lk"><span class="key pin">'
-              f'\u2503</span>\u2009contract</span><span class="lk"><span class="key pin design">\u2507</span>'
-              f'\u2009design</span><span class="lk"><span class="key pin error">\u2503</span>\u2009error</span>'
-              f'({SYMBOL["violation"]} fails the run, {SYMBOL["noted"]} does not)</p>')
-    return f'<h4>Timeline</h4><div class="svgwrap">{"".join(out)}</div>{legend}'
-
-
 def _culprit(slug: str, klass: str, fail_on: list[str]) -> str:
     """The badge on the trace row a detail names: its slug and class, marked as failing the run or not."""
     status = "violation" if klass == "error" or klass in fail_on else "noted"
@@ -525,58 +419,6 @@ def _trace_table(case: dict, ident: str, fail_on: list[str]) -> str:
     head = "".join(f'<th scope="col">{h}</th>' for h in ("#", "step", "time", "source", "kind", "detail"))
     return (f'<h4>Trace ({n} events)</h4>{note}<div class="scroll"><table class="trace"><thead><tr>{head}'
             f'</tr></thead><tbody>{"".join(rows)}</tbody></table></div>')
-
-
-def _hexdump(data: bytes) -> str:
-    lines = []
-    for off in range(0, min(len(data), HEX_BYTES_MAX), 16):
-        row = data[off:off + 16]
-        hexes = " ".join(f"{b:02x}" for b in row[:8]) + "  " + " ".join(f"{b:02x}" for b in row[8:])
-        text = "".join(chr(b) if 0x20 <= b < 0x7F else "." for b in row)
-        lines.append(f"{off:08x}  {hexes:<48}  |{text}|")
-    return _e("\n".join(lines)) if lines else "(empty)"
-
-
-def _payload(case: dict) -> str:
-    payload = case.get("payload")
-    if not payload:
-        return ""
-    sent, received = bytes.fromhex(payload["sent"]), bytes.fromhex(payload["received"])
-    common = next((i for i, (a, b) in enumerate(zip(sent, received)) if a != b), min(len(sent), len(received)))
-    if common < len(received):
-        verdict = f"received differs from sent at offset {common} (0x{common:x})"
-    else:
-        verdict = f"received is the first {len(received)} of the {len(sent)} bytes sent"
-    blocks = []
-    for label, data, key in (("sent", sent, "sent_len"), ("received", received, "received_len")):
-        total = payload.get(key, len(data))
-        notes = []
-        if total > len(data):
-            notes.append(f"the report keeps {len(data)} of {total} bytes")
-        if len(data) > HEX_BYTES_MAX:
-            notes.append(f"showing the first {HEX_BYTES_MAX}")
-        extra = f' <span class="muted">({"; ".join(notes)})</span>' if notes else ""
-        blocks.append(f'<div><p class="sub"><strong>{label}</strong>: {total} bytes{extra}</p>'
-                      f'<pre class="hex">{_hexdump(data)}</pre></div>')
-    return f'<h4>Payload</h4><p class="note">{_e(verdict)}.</p><div class="payload">{"".join(blocks)}</div>'
-
-
-def _logs(case: dict) -> str:
-    """The target's log records captured during the case, as a table (only when the case has ``logs``)."""
-    if "logs" not in case:
-        return ""
-    logs = case["logs"]
-    if not logs:
-        return '<h4>Logs</h4><p class="note">The target logged nothing during this case.</p>'
-    shown = logs[:LOG_ROWS_MAX]
-    rows = "".join(f'<tr class="lvl-{_e(r["level"].lower())}"><td class="num">{i}</td><td>{_e(r["level"])}</td>'
-                   f'<td><code>{_e(r["logger"])}</code></td><td class="logmsg">{_e(r["message"])}</td></tr>'
-                   for i, r in enumerate(shown))
-    note = (f'<p class="note">Showing the first {len(shown)} of {len(logs)} records; all are in report.json.</p>'
-            if len(shown) < len(logs) else "")
-    head = "".join(f'<th scope="col">{h}</th>' for h in ("#", "level", "logger", "message"))
-    return (f'<h4>Logs ({len(logs)} record{"s" * (len(logs) != 1)})</h4>{note}<div class="scroll">'
-            f'<table class="logs"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>')
 
 
 def _case_section(case: dict, anchor: str, open_: bool, fail_on: list[str]) -> str:

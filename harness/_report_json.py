@@ -127,6 +127,9 @@ def _validate_case(case: Any, where: str) -> None:
         _check(case, "profile", where, "str", PROFILES)
     if "seed" in case:
         _check(case, "seed", where, "int")
+    for key in ("virtual_ms", "held_ms"):
+        if key in case:
+            _check(case, key, where, "number")
     outcome = _check(case, "outcome", where, "str", OUTCOMES)
     slugs = _check(case, "violations", where, "str-list")
     if slugs != sorted(set(slugs)):

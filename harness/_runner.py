@@ -47,6 +47,7 @@ from faultio import (
     socketpair,
 )
 from faultio._plan import FaultPlan
+from faultio._time_faults import held_seconds
 from faultio._trace import TraceEvent
 
 from ._case import Case, CaseResult
@@ -406,7 +407,7 @@ def _judge(run: Run, target: Target, *, hung: int, timeout_s: float, keep_trace:
         logs = _logs_json(monitor)
     return CaseResult(case=case, violations=violations, error=error, steps=loop.step, trace=trace, sent=sent,
                       received=got, not_applicable=tuple(sorted(monitor.not_applicable.items())), logs=logs,
-                      story=monitor.story())
+                      story=monitor.story(), virtual_s=loop.time(), held_s=held_seconds(loop.trace))
 
 
 #: How many times its own buffer bound a stream may take in past what the peer sent before the harness, as

@@ -20,6 +20,7 @@ from faultio._seed import REPLY, frame, handle_connection, seed_messages
 
 from ._compat import adopt, future_exception
 from ._scenario_connect import scenario_connect
+from ._deadline import scenario_read_deadline
 from .engine import ReadOp
 from .engine.verdict import is_closed_error
 
@@ -410,7 +411,7 @@ async def scenario_write(run: Any, driver: Driver) -> None:
         except Exception:  # the peer's side failing is not judged: the stream's side is
             pass
 
-    run.loop.spawn(peer_reads())
+    reader = run.loop.spawn(peer_reads())
     order: list[int] = []
     sent_before = run.fd.bytes_sent
 
@@ -482,6 +483,8 @@ async def scenario_write(run: Any, driver: Driver) -> None:
         # leaves the close to its application, which is us.
         driver.close()
     await driver.closed
+    # The peer may still be reading what the stream flushed as it closed: wait for it (bounded) before judging.
+    await _within(run.loop, lambda: reader, READ_AFTER_CLOSE_PATIENCE)
     if not run.reset_injected() and not stream.error:
         got = bytes(peer.received)
         if got != expected:
@@ -516,7 +519,7 @@ class _TrackedStream:
 
 #: Virtual seconds the echo client waits for a reply before it hangs up, as a real client would: a server
 #: still waiting for bytes that never come (a length prefix a flood made huge) sees the close.
-REPLY_PATIENCE = 60.0
+REPLY_PATIENCE = 300.0
 
 
 async def _within(loop: Any, awaitable: Any, seconds: float) -> Any:
@@ -578,6 +581,7 @@ OPERATIONS: dict[str, tuple[Callable[..., Awaitable[None]], tuple[str, ...]]] = 
     "write": (scenario_write, ("callback", "future")),
     "echo": (scenario_echo, ("scenario",)),
     "connect": (scenario_connect, ("callback", "future")),
+    "read_deadline": (scenario_read_deadline, ("future",)),
 }
 
 OPERATION_HELP = {
@@ -591,4 +595,6 @@ OPERATION_HELP = {
     "write": "several writes (one empty) the peer reads, then the peer closes",
     "echo": "the seed's length-prefixed exchange: 13 messages and 'break', each answered",
     "connect": "connect(address), with writes queued before it completes; the peer reads them",
+    "read_deadline": "read_bytes, read_until, read_bytes(partial) in turn, each under a seeded deadline "
+                     "(with_timeout on faultio's loop, asyncio.wait_for on asyncio's)",
 }

@@ -178,7 +178,7 @@ def _default_profile(fixturenames: Any) -> str:
 def _marker_cells(metafunc: pytest.Metafunc, marker: pytest.Mark, settings: Settings) -> list[Any]:
     """The parameter sets of a marked test; every problem is a collection error naming the valid values."""
     from faultio._errors import PlanError
-    from faultio._plan import CONNECT_KINDS, FAULT_KINDS, KIND_TRANSPORTS, TLS_KINDS, parse_kinds
+    from faultio._plan import CONNECT_KINDS, FAULT_KINDS, KIND_TRANSPORTS, TIME_KINDS, TLS_KINDS, parse_kinds
     from faultio._shaped import PROFILES
 
     where = f"@pytest.mark.faults on {metafunc.definition.nodeid}"
@@ -227,6 +227,18 @@ def _marker_cells(metafunc: pytest.Metafunc, marker: pytest.Mark, settings: Sett
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             pytest.fail(f"{where}: {key}={value!r} is not valid; it must be an integer >= 0", pytrace=False)
         sizes[key] = value
+    # The time kinds run where they are named: a marker's "all" (or no argument) keeps the kinds it had, so
+    # every marked test is not multiplied by six (``docs/time-faults.md``).
+    named_kinds = {str(k) for k in marker.args}
+    kinds = tuple(k for k in kinds if k not in TIME_KINDS or k in named_kinds)
+    if "fault_socketpair" in metafunc.fixturenames:
+        # Real sockets have no virtual clock: a time kind named for them is refused, and "all" leaves them out.
+        named = [str(k) for k in marker.args if str(k) in TIME_KINDS]
+        if named:
+            pytest.fail(f"{where}: the time kinds ({', '.join(named)}) need the simulated kernel's virtual clock; "
+                        "fault_socketpair is a real OS socket pair (use fault_streams or fault_event_loop)",
+                        pytrace=False)
+        kinds = tuple(k for k in kinds if k not in TIME_KINDS)
     chosen = tuple(k for k in kinds if settings.faults is None or k in settings.faults)
     tls_chosen = [k for k in chosen if k in TLS_KINDS]
     if tls_chosen and "fault_socketpair" in metafunc.fixturenames and "fault_streams" not in metafunc.fixturenames:
@@ -236,8 +248,9 @@ def _marker_cells(metafunc: pytest.Metafunc, marker: pytest.Mark, settings: Sett
     # Each kind runs on the transports it applies to (a TLS kind on ssl only).
     cells = [Cell(kind, t, profile=profile, **sizes) for t in transports for kind in chosen
              if t in KIND_TRANSPORTS[kind]]
-    # Generated plans mix the kernel faults; the TLS kinds are peer behaviours, not steps to mix.
-    core = tuple(k for k in chosen if k not in TLS_KINDS and k not in CONNECT_KINDS)
+    # Generated plans mix the kernel faults; the TLS kinds are peer behaviours, the time kinds timed plans and
+    # the connect kinds act on a connect only: none of them are steps to mix.
+    core = tuple(k for k in chosen if k not in TLS_KINDS and k not in TIME_KINDS and k not in CONNECT_KINDS)
     if settings.examples and core:
         from . import _plugin_world
 

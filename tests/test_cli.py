@@ -298,3 +298,12 @@ def test_replay_refuses_other_format_versions_and_hostile_nesting(tmp_path):
 def test_an_output_path_that_cannot_be_written_is_refused_before_the_run(option):
     code, out, err = run(["run", *option, *FAST])
     assert code == 2 and out == "" and "cannot write" in err and len(err.strip().splitlines()) == 1
+
+
+def test_list_shows_each_time_kind_on_a_line_of_its_own():
+    code, out, _ = run(["list"])
+    assert code == 0
+    lines = out.splitlines()
+    for kind in ("stall", "latency", "bandwidth", "limit-data", "slow-close", "send-stall"):
+        assert sum(1 for line in lines if line.split()[:1] == [kind]) == 1, kind
+    assert "read_deadline" in out and "deadline-on-time" in out

@@ -67,6 +67,11 @@ TARGETED = {
     "connect-queued-writes-reordered": ("connect", "callback", "eintr", "plain", CLEAN),
     "connect-close-cb-twice": ("connect", "callback", "connect-reset", "plain",
                                FaultPlan(write=(ConnectReset(when="connecting"),), name="connect-reset:connecting")),
+    "cancel-drops-taken-bytes": ("read_deadline", "future", "dribble", "plain", FaultPlan(read=(Dribble(),))),
+    "cancel-leaves-read-state": ("read_deadline", "future", "dribble", "plain", CLEAN),
+    "deadline-never-fires": ("read_deadline", "future", "dribble", "plain", CLEAN),
+    "deadline-fires-early": ("read_deadline", "future", "dribble", "plain", CLEAN),
+    "deadline-fires-late": ("read_deadline", "future", "dribble", "plain", CLEAN),
 }
 
 
@@ -90,7 +95,7 @@ def test_every_mutant_has_a_targeted_case():
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name)
 def test_every_mutant_loads_as_a_target_by_its_spec(mutant):
     target = load_target(mutant.spec)
-    assert mutant.spec.startswith(("harness._mutants:", "harness._connect_mutants:"))
+    assert mutant.spec.startswith(("harness._mutants:", "harness._connect_mutants:", "harness._time_mutants:"))
     assert set(mutant.transports) <= set(target.transports)
     base = SSLIOStream if mutant.transports == ("ssl",) else IOStream
     assert issubclass(mutant.cls, base)

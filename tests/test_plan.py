@@ -62,7 +62,7 @@ def test_plan_for_kind_refuses_all_with_a_pointer_to_parse_kinds():
 @pytest.mark.parametrize(
     "bad, message",
     [
-        ({"read": [{"kind": "teleport"}]}, "valid read step kinds: chunk, dribble, eintr, eof, flood, pass"),
+        ({"read": [{"kind": "teleport"}]}, "valid read step kinds: chunk, delay, dribble, eintr, eof, flood, late_fin, pass"),
         ({"read": [{"kind": "chunk", "max_bytes": 0}]}, "chunk.max_bytes = 0"),
         ({"read": [{"kind": "chunk", "max_bytes": 2, "colour": 1}]}, "unknown field"),
         ({"write": [{"kind": "eintr"}]}, "valid write step kinds"),
@@ -82,7 +82,7 @@ def test_malformed_plans_get_an_error_naming_what_is_wrong(bad, message):
 
 @pytest.mark.parametrize("kind", [["eintr"], {"eintr": 1}, 5, None])
 def test_a_step_kind_that_is_not_a_string_is_a_plan_error_naming_the_valid_kinds(kind):
-    with pytest.raises(PlanError, match="valid read step kinds: chunk, dribble"):
+    with pytest.raises(PlanError, match="valid read step kinds: chunk, delay, dribble"):
         FaultPlan.from_json({"read": [{"kind": kind}]})
 
 

@@ -14,7 +14,11 @@ from faultio import (
     FaultPlan,
     plan_for_kind,
 )
-from faultio._plan import ALL_KINDS, CONNECT_KINDS, TLS_KINDS
+from faultio._plan import ALL_KINDS, CONNECT_KINDS, TIME_KINDS, TLS_KINDS
+
+#: What a marker's "all" names on ssl: every kind but the time and connect kinds (they run where they are
+#: named).
+MARKER_ALL = tuple(k for k in ALL_KINDS if k not in TIME_KINDS and k not in CONNECT_KINDS)
 
 pytest_plugins = ["pytester"]
 
@@ -114,8 +118,9 @@ def test_marker_parametrises_over_every_kind_and_transport_with_readable_ids(pro
     project.makepyfile(test_ext_server=server_test(transports='("plain", "ssl")'))
     result = project.runpytest("--collect-only", "-q")
     ids = re.findall(r"\[([\w-]+)\]", result.stdout.str())
-    # "all" is the five core kinds on plain, and the TLS kinds too on ssl; never the connect kinds (named only).
-    assert ids == [*FAULT_KINDS, *(f"{k}-ssl" for k in ALL_KINDS if k not in CONNECT_KINDS)]
+    # "all" is the five core kinds on plain, and the TLS kinds too on ssl (the time and connect kinds only when
+    # named).
+    assert ids == [*FAULT_KINDS, *(f"{k}-ssl" for k in MARKER_ALL)]
 
 
 def test_marker_runs_a_connect_kind_it_names_and_its_plan_refuses_the_connect(request):
@@ -148,7 +153,7 @@ def test_connect(fault_loop, fault_plan):
 
 @pytest.mark.parametrize("transports, expected", [
     ('("plain",)', list(FAULT_KINDS)),
-    ('("ssl",)', [f"{k}-ssl" for k in ALL_KINDS if k not in CONNECT_KINDS]),
+    ('("ssl",)', [f"{k}-ssl" for k in MARKER_ALL]),
 ], ids=["plain", "ssl"])
 def test_all_on_one_transport_is_the_kinds_valid_there(project, transports, expected):
     project.makepyfile(test_ext_server=server_test(transports=transports))
@@ -195,7 +200,7 @@ def test_unknown_kind_is_a_collection_error_naming_the_valid_kinds(project):
     project.makepyfile(test_ext_server=server_test(kinds='"eintr", "sigpipe"'))
     result = project.runpytest()
     result.stdout.fnmatch_lines(["*unknown fault kind 'sigpipe'; valid kinds for transport plain: eintr, econnreset, "
-                                 "ewouldblock, dribble, flood, connect-refused, connect-reset, connect-timeout, all*"])
+                                 "ewouldblock, dribble, flood, stall, *, send-stall, connect-refused, connect-reset, connect-timeout, all*"])
     assert result.ret == pytest.ExitCode.INTERRUPTED
 
 
@@ -205,8 +210,8 @@ def test_a_tls_kind_on_the_plain_transport_only_is_a_collection_error_naming_the
     result = project.runpytest()
     result.stdout.fnmatch_lines([f"*@pytest.mark.faults on test_ext_server.py::test_server_reads_every_message: "
                                  f"fault kind '{kind}' applies to the ssl transport only; valid kinds for "
-                                 "transport plain: eintr, econnreset, ewouldblock, dribble, flood, connect-refused, "
-                                 "connect-reset, connect-timeout, all*"])
+                                 "transport plain: eintr, econnreset, ewouldblock, dribble, flood, stall, *, send-stall, "
+                                 "connect-refused, connect-reset, connect-timeout, all*"])
     assert result.ret == pytest.ExitCode.INTERRUPTED
 
 
@@ -223,7 +228,7 @@ def test_unknown_faults_option_is_a_usage_error(project):
     project.makepyfile(test_ext_server=server_test())
     result = project.runpytest("--faults", "eintr,nope")
     result.stderr.fnmatch_lines(["*--faults: unknown fault kind 'nope'; valid kinds for transport plain,ssl: "
-                                 "eintr, *, flood, ragged-eof, *, tls-flood, connect-refused, *, connect-timeout, all"])
+                                 "eintr, *, flood, ragged-eof, *, tls-flood, stall, *, send-stall, connect-refused, *, connect-timeout, all"])
     assert result.ret == pytest.ExitCode.USAGE_ERROR
 
 
@@ -310,7 +315,7 @@ def test_fault_plan_is_seeded_by_the_fault_seed_and_the_test_id(project):
 
 def test_a_correct_handler_passes_under_every_fault_and_transport(project):
     project.makepyfile(test_ext_server=server_test(transports='("plain", "ssl")'))
-    project.runpytest().assert_outcomes(passed=len(FAULT_KINDS) + len(ALL_KINDS) - len(CONNECT_KINDS))
+    project.runpytest().assert_outcomes(passed=len(FAULT_KINDS) + len(MARKER_ALL))
 
 
 def test_a_short_read_taken_for_a_message_fails_with_data_integrity(project):
@@ -708,3 +713,19 @@ def test_a_bad_fault_invariants_spec_is_a_usage_error(project):
     result = project.runpytest_subprocess("--fault-invariants", "json")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--fault-invariants 'json': module 'json' registers no invariant*"])
+
+
+def test_the_time_kinds_run_where_a_marker_names_them(project):
+    project.makepyfile(test_ext_server=server_test(kinds='"stall", "latency", "send-stall"'))
+    result = project.runpytest("-v")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["*[[]stall[]] PASSED*", "*[[]latency[]] PASSED*", "*[[]send-stall[]] PASSED*"])
+
+
+def test_a_time_kind_with_fault_socketpair_is_a_collection_error(project):
+    project.makepyfile(test_ext_x='import pytest\n\n@pytest.mark.faults("stall")\n'
+                       'def test_x(fault_socketpair):\n    pass\n')
+    result = project.runpytest()
+    result.stdout.fnmatch_lines(["*the time kinds (stall) need the simulated kernel's virtual clock; "
+                                 "fault_socketpair is a real OS socket pair*"])
+    assert result.ret == pytest.ExitCode.INTERRUPTED

@@ -63,9 +63,8 @@ def test_public_surface_is_the_plan_and_workload_strategy_functions():
     assert faultio.strategies.__all__ == sorted(faultio.strategies.__all__)
     assert faultio.strategies.__all__ == [
         "chunkings", "connect_fault_plans", "delimiter_regexes", "delimiters", "fault_plans", "partial_read_sizes",
-        "read_steps", "sequences", "sizes_around", "split_delimiters", "stream_limits", "tls_fault_plans", "workloads",
-        "write_sizes",
-        "write_steps",
+        "read_steps", "sequences", "sizes_around", "split_delimiters", "stream_limits", "time_fault_plans",
+        "tls_fault_plans", "workloads", "write_sizes", "write_steps",
     ]
 
 

@@ -75,7 +75,12 @@ def test_tornado_6_runs_its_plain_matrix_with_no_contract_finding(capsys):
     tornado = pytest.importorskip("tornado")
     if tornado.version_info < (6,):
         pytest.skip(f"Tornado {tornado.version} is installed; these findings are Tornado 6's")
-    code, report, err = _run(capsys, "--target", "tornado", "--faults", "all", "--transport", "plain",
+    from faultio import FAULT_KINDS
+    from harness._scenarios import OPERATIONS
+
+    # The kernel kinds and the operations before read_deadline (what the time kinds find: docs/time-faults.md).
+    code, report, err = _run(capsys, "--target", "tornado", "--faults", ",".join(FAULT_KINDS), "--transport", "plain",
+                             "--operations", ",".join(op for op in OPERATIONS if op != "read_deadline"),
                              "--examples", "0", "--jobs", "2")
     assert _errors(report) == []
     assert _findings(report, "contract") == set()

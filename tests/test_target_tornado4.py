@@ -20,6 +20,11 @@ import pytest
 
 from harness import TargetError, load_target
 
+from harness._scenarios import OPERATIONS
+
+#: The operations the documented findings were taken with (read_deadline came later: docs/time-faults.md).
+OPERATIONS_BEFORE_DEADLINES = ",".join(op for op in OPERATIONS if op != "read_deadline")
+
 TORNADO4_VERSION = "4.5.3"
 PIP_TIMEOUT_S = 300
 RUN_TIMEOUT_S = 300
@@ -131,7 +136,8 @@ def test_slow_tornado4_target_gives_exactly_the_documented_findings(tornado4_sit
                            capture_output=True, text=True, timeout=60)
     assert probe.stdout.strip() == TORNADO4_VERSION, probe.stderr
     command = [sys.executable, "-m", "harness", "run", "--target", "tornado4", "--transport", "plain",
-               "--faults", "all", "--examples", "0", "--jobs", "2", "--json"]
+               "--faults", "eintr,econnreset,ewouldblock,dribble,flood", "--operations", OPERATIONS_BEFORE_DEADLINES,
+               "--examples", "0", "--jobs", "2", "--json"]
     proc = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
     assert proc.returncode in (0, 1), f"exit {proc.returncode}: {proc.stderr[-2000:]}"
     report = json.loads(proc.stdout)

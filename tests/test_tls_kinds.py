@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 
 from faultio import FAULT_KINDS, Eof, FaultPlan, Flood, Pass, PlanError, plan_for_kind
-from faultio._plan import ALL_KINDS, CONNECT_KINDS, HANDSHAKE_VARIANTS, TLS_KINDS, parse_kinds, tls_variant
+from faultio._plan import ALL_KINDS, CONNECT_KINDS, HANDSHAKE_VARIANTS, TIME_KINDS, TLS_KINDS, parse_kinds, tls_variant
 from faultio.strategies import tls_fault_plans
 from harness._case import Case
 from harness._cli import main
@@ -34,8 +34,8 @@ def test_without_transports_parse_kinds_knows_only_the_core_kinds_as_before():
 def test_all_names_the_tls_kinds_when_ssl_is_among_the_transports():
     assert parse_kinds("all", transports=("plain", "ssl")) == ALL_KINDS
     assert parse_kinds("all", transports=("ssl",)) == ALL_KINDS
-    # plain: the core kinds and the connect kinds (a connect fails before any TLS), never a TLS kind
-    assert parse_kinds("all", transports=("plain",)) == FAULT_KINDS + CONNECT_KINDS
+    # plain: the core, time and connect kinds (a connect fails before any TLS), never a TLS kind
+    assert parse_kinds("all", transports=("plain",)) == FAULT_KINDS + TIME_KINDS + CONNECT_KINDS
 
 
 def test_a_tls_kind_on_plain_only_is_refused_naming_the_kinds_valid_there():
@@ -43,8 +43,9 @@ def test_a_tls_kind_on_plain_only_is_refused_naming_the_kinds_valid_there():
         parse_kinds("eintr,ragged-eof", transports=("plain",))
     message = str(info.value)
     assert "'ragged-eof' applies to the ssl transport only" in message
-    assert ("valid kinds for transport plain: eintr, econnreset, ewouldblock, dribble, flood, connect-refused, "
-            "connect-reset, connect-timeout, all") in message
+    assert ("valid kinds for transport plain: eintr, econnreset, ewouldblock, dribble, flood, stall, latency, "
+            "bandwidth, limit-data, slow-close, send-stall, connect-refused, connect-reset, connect-timeout, "
+            "all") in message
 
 
 @pytest.mark.parametrize("kind", TLS_KINDS)
@@ -98,7 +99,7 @@ def test_build_cases_makes_tls_cases_on_ssl_only():
     cases = build_cases(faults=ALL_KINDS, transports=("plain", "ssl"), seed=0)
     plain = {c.fault for c in cases if c.transport == "plain"}
     ssl = {c.fault for c in cases if c.transport == "ssl"}
-    assert plain == set(FAULT_KINDS) | set(CONNECT_KINDS)
+    assert plain == set(FAULT_KINDS) | set(TIME_KINDS) | set(CONNECT_KINDS)
     assert ssl == set(ALL_KINDS)
     assert build_cases(faults=["ragged-eof"], transports=("plain",)) == []
 

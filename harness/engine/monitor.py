@@ -102,6 +102,8 @@ class Monitor:
         self.was_closed = False
         self.eintr_seen = False
         self.reset_seen = False
+        #: How many reads under a deadline timed out (``timed_out``).
+        self.timeouts = 0
         #: The read future pending at the last fd read: the one an EOF, reset or overflow there must not fail.
         self.read_future_at_recv: Any = None
         self.log_records: list[logging.LogRecord] = []
@@ -377,6 +379,24 @@ class Monitor:
         if crash and not already_reading(exc):  # "Already reading" has a rule of its own
             self.violate("target-crashed", f"{method} raised {exc!r}")
         return "crashed"
+
+    def deadline_set(self, op: ReadOp, method: str, deadline: float) -> None:
+        """The caller waits for ``op`` until virtual time ``deadline`` (a read under a deadline)."""
+        self.loop.trace.record("harness", "deadline_set", op=op.name, deadline=deadline)
+        self._call("on_deadline", op, method, deadline)
+
+    def timed_out(self, op: ReadOp, method: str, deadline: float) -> None:
+        """The caller's wait for ``op`` ended at its deadline (``deadline``) without the read's outcome."""
+        self.tell("read timed out")
+        self.timeouts += 1
+        self.loop.trace.record("harness", "timed_out", op=op.name, method=method, deadline=deadline,
+                               held=max(0, self.held_len()))
+        self._call("on_timeout", op, method, deadline)
+
+    def deadline_cleared(self, op: ReadOp) -> None:
+        """The caller's wait for ``op`` ended with the read's own outcome (or the caller gave up): no deadline
+        is pending any more."""
+        self._call("on_deadline_cleared", op)
 
     def close_callback_ran(self) -> None:
         """The close callback ran."""

@@ -72,7 +72,8 @@ class Checker:
     HOOKS: ClassVar[tuple[str, ...]] = (
         "on_fd", "on_loop", "on_callback_scheduled", "on_step", "on_idle", "on_quiescent", "on_close",
         "on_deliver", "on_result", "on_read_failed", "on_read_raised", "on_close_callback",
-        "on_data_callback", "on_future_done", "on_log", "on_finish",
+        "on_data_callback", "on_future_done", "on_log", "on_finish", "on_deadline", "on_timeout",
+        "on_deadline_cleared",
     )
 
     #: The ``result`` values of the fd events its ``on_fd`` looks at (``None``: every fd event): the monitor
@@ -112,6 +113,9 @@ class Checker:
     def on_future_done(self, future: Any, label: str, exc: BaseException | None) -> None: ...
     def on_log(self, record: Any) -> None: ...
     def on_finish(self) -> None: ...
+    def on_deadline(self, op: Any, method: str, deadline: float) -> None: ...
+    def on_timeout(self, op: Any, method: str, deadline: float) -> None: ...
+    def on_deadline_cleared(self, op: Any) -> None: ...
 
 
 #: slug → Invariant, in registration order (built-ins first). Read it; add to it with ``@invariant``.

@@ -93,9 +93,18 @@ class ResetQuietClose(Checker):
         m = self.monitor
         error = m.attr("error", None)
         if error is not None and not isinstance(error, RESET_FAMILY) and not (is_buffer_full(error)
-                                                                              or is_unsatisfiable(error)):
+                                                                              or is_unsatisfiable(error)
+                                                                              or _eof_error(m, error)):
             self.violate(f"after a connection reset the stream's error is {error!r}, not the reset")
         if error is None and m.fd.faults_injected and any(
             e.get("fault") in _RESET_FAULTS for e in m.loop.trace.events("fd", "inject")
         ):
             self.violate("the stream closed after a connection reset with error None")
+
+
+def _eof_error(monitor: Any, error: BaseException) -> bool:
+    """Whether ``error`` is an EOF (a TLS stream's ``SSLEOFError``: the FIN came without ``close_notify``) and
+    the plan injected the peer's FIN: a peer that hung up both ways (``limit-data``) makes a send fail with EPIPE
+    and a read see the FIN, and the stream may close with either."""
+    return "EOF" in type(error).__name__ and any(e.get("fault") == "eof"
+                                                 for e in monitor.loop.trace.events("fd", "inject"))
