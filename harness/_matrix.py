@@ -25,7 +25,7 @@ import signal
 from typing import Any, Callable, Iterable, Sequence
 
 from faultio import plan_for_kind
-from faultio._plan import ALL_KINDS, CONNECT_KINDS, KIND_TRANSPORTS, TLS_KINDS
+from faultio._plan import ALL_KINDS, CONNECT_KINDS, KIND_TRANSPORTS, TIME_KINDS, TLS_KINDS
 from faultio._shaped import check_profile
 
 from ._case import TRANSPORTS, Case, CaseResult
@@ -52,10 +52,12 @@ CONNECT_OPERATIONS = ("connect",)
 
 def applies(fault: str, operation: str) -> bool:
     """Whether fault kind ``fault`` makes a case of ``operation``: a connect kind only where the stream connects,
-    a TLS kind only where it serves an accepted connection; every core kind everywhere."""
+    a TLS kind only where it serves an accepted connection, a time kind only on an accepted connection too (the
+    connect operation judges whether a connect is decided and how: a hold of a minute or two on the handshake's
+    bytes would make the outcome a matter of the user's patience, not of the stream); every core kind everywhere."""
     if fault in CONNECT_KINDS:
         return operation in CONNECT_OPERATIONS
-    if fault in TLS_KINDS:
+    if fault in TLS_KINDS or fault in TIME_KINDS:
         return operation not in CONNECT_OPERATIONS
     return True
 

@@ -32,8 +32,10 @@ HOSTNAME = "localhost"
 #: Virtual seconds the user waits for a connect before giving up and closing the stream (Linux gives up on an
 #: unanswered SYN after about 127 s with its default retries; a user's deadline is usually shorter).
 CONNECT_DEADLINE = 75.0
-#: Virtual seconds a write, the peer or a close may take once the connect is decided (none needs time).
-PATIENCE = 10.0
+#: Virtual seconds a write, the peer or a close may take once the connect is decided: above the longest hold of
+#: a time kind (a ``send-stall`` holds sends for up to 120 s), as the echo's reply patience is; virtual time
+#: costs nothing, and a harness that closed the stream sooner would fail writes the stream had not failed.
+PATIENCE = 300.0
 
 
 def _errno_name(exc: Any) -> str:

@@ -45,13 +45,14 @@ def documented(marker):
 
 
 def run_tls_matrix(capsys, *argv):
-    # The documented lists are those of the kernel and TLS kinds and the operations before read_deadline (what
-    # the time kinds find is in docs/time-faults.md).
-    from faultio._plan import FAULT_KINDS, TLS_KINDS
+    # The documented lists are those of the kernel, TLS and connect kinds and the operations but read_deadline
+    # (what the time kinds find is in docs/time-faults.md).
+    from faultio._plan import CONNECT_KINDS, FAULT_KINDS, TLS_KINDS
     from harness._scenarios import OPERATIONS
 
     operations = ",".join(op for op in OPERATIONS if op != "read_deadline")
-    code = _cli.main(["run", "--target", "tornado", "--transport", "ssl", "--faults", ",".join(FAULT_KINDS + TLS_KINDS),
+    faults = ",".join(FAULT_KINDS + TLS_KINDS + CONNECT_KINDS)
+    code = _cli.main(["run", "--target", "tornado", "--transport", "ssl", "--faults", faults,
                       "--operations", operations, "--no-report", "--json", "--jobs", "2", *argv])
     captured = capsys.readouterr()
     return code, json.loads(captured.out)

@@ -157,6 +157,7 @@ def test_a_failing_workload_shrinks_to_a_handful_of_ops_and_replays_from_json(na
 
     (mutant,) = [m for m in WORKLOAD_MUTANTS if m.name == name]
     target = load_target(mutant.spec)
+    _load_every_module()  # the same draws whichever tests ran before (see _load_every_module)
 
     def fails(case):
         return not run_workload(case[0], case[1], target=target).ok
