@@ -320,11 +320,11 @@ def _run_case(case: Case, target: Target = DEFAULT_TARGET, *, max_buffer_size: i
                                                 "the case could not be judged"))
     peer: Any = tls.make_peer(loop, peer_sock, flood_bytes=TLS_FLOOD_BYTES) if tls is not None else Peer(loop, peer_sock)
     run = Run(case, loop, fd, peer_sock, stream, peer)
+    if connecting:  # before the monitor: the connect checkers watch the trace only in a connect case
+        announce_connect(loop, case)
     monitor = run.monitor = attach_monitor(loop, stream, fd, peer, case.transport)
     if tls is not None:
         tls.announce(loop)
-    if connecting:
-        announce_connect(loop, case)
     try:
         return _judge(run, target, hung=hung, timeout_s=timeout_s, keep_trace=keep_trace, full_trace=full_trace)
     finally:
