@@ -14,15 +14,17 @@ Rules for this module:
 
 from __future__ import annotations
 
-import collections
 import errno
 import socket
 from typing import TYPE_CHECKING, Any
 
 from ._bytelog import ByteLog
-from ._connect_faults import POLLHUP, ConnectAttempt, connect_step, without_connect_steps
-from ._cursor import GeneratedBytes, ReadCursor, WriteCursor, oserror
+from ._connect_faults import ConnectAttempt, connect_step, without_connect_steps
+from ._cursor import ReadCursor, WriteCursor, oserror
+from ._events import ERROR, READ, WRITE
+from ._fakefd_connect import ConnectingSocket
 from ._errors import BusyLoopError
+from ._pipe import Pipe
 from ._plan import Chunk, Dribble, Eintr, Eof, FaultPlan, Flood, Pass, Reset, SendBrokenPipe, SendReset
 from ._shaped import PlanShapedSocket, check_profile
 from ._time_faults import HOLD_STEPS, SendStall
@@ -31,9 +33,6 @@ from ._trace import hexdump_bytes
 if TYPE_CHECKING:  # pragma: no cover
     from ._loop import IOLoop
 
-READ = 0x001
-WRITE = 0x004
-ERROR = 0x018
 
 #: How many EWOULDBLOCK answers one fd gives within a single loop step before it calls the caller a spinner.
 SPIN_LIMIT = 256
@@ -50,85 +49,7 @@ _EAGAIN_MESSAGE = oserror(BlockingIOError, errno.EAGAIN).strerror
 
 
 
-class _Pipe:
-    """Bytes in flight in one direction: ordered segments (real bytes or generated floods)."""
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self.segments: collections.deque[Any] = collections.deque()
-        self.available = 0
-        self.accepted = 0  # bytes ever written into the pipe
-        self.delivered = 0  # bytes ever read out of it
-        self.fin = False  # the writer shut down: EOF once drained
-        self.dead = False  # connection reset: nothing more flows
-        #: The reading end closed its socket (not a reset): the first segment sent to it is still accepted by
-        #: the sender's kernel, and the RST it provokes makes every later send fail (``FakeSocket.send``).
-        self.reader_closed = False
-        self.rst_provoked = False
-
-    def append(self, data: bytes) -> None:
-        if self.fin or self.dead:
-            return  # the other side is gone or cut: bytes are dropped, as on a real reset
-        self.segments.append(data)
-        self.available += len(data)
-        self.accepted += len(data)
-
-    def insert_generated(self, nbytes: int, pattern_seed: int) -> None:
-        self.segments.appendleft(GeneratedBytes(nbytes, pattern_seed))
-        self.available += nbytes
-        self.accepted += nbytes
-
-    def take(self, n: int, log: ByteLog | None = None) -> bytes:
-        """Remove and return up to ``n`` bytes; ``log`` (if given) records them, generated runs cheaply."""
-        segments = self.segments
-        if n > 0 and segments and type(segments[0]) is bytes:
-            # One piece of real bytes answers the whole call (a dribble's byte, a read the first segment
-            # covers): no copy into a bytearray. Same bytes, same log, same counts as the loop below.
-            seg = segments[0]
-            size = len(seg)
-            if size > n:
-                piece = seg[:n]
-                segments[0] = seg[n:]
-            elif size == n or len(segments) == 1:
-                piece = segments.popleft()
-            else:
-                piece = None
-            if piece is not None:
-                if log is not None:
-                    log.append(piece)
-                self.available -= len(piece)
-                self.delivered += len(piece)
-                return piece
-        out = bytearray()
-        while n > 0 and self.segments:
-            seg = self.segments[0]
-            if isinstance(seg, GeneratedBytes):
-                offset = seg.offset
-                piece = seg.take(n)
-                if log is not None:
-                    log.append_generated(seg.pattern, offset, len(piece))
-                if not seg.remaining:
-                    self.segments.popleft()
-            elif len(seg) <= n:
-                piece = self.segments.popleft()
-            else:
-                piece, self.segments[0] = seg[:n], seg[n:]
-            if log is not None and not isinstance(seg, GeneratedBytes):
-                log.append(piece)
-            out += piece
-            n -= len(piece)
-        self.available -= len(out)
-        self.delivered += len(out)
-        return bytes(out)
-
-    def discard(self) -> int:
-        lost = self.available
-        self.segments.clear()
-        self.available = 0
-        return lost
-
-
-class FakeSocket(PlanShapedSocket):
+class FakeSocket(ConnectingSocket, PlanShapedSocket):
     """A connected, non-blocking, socket-like object living in a loop's simulated kernel.
 
     ``role`` is ``"target"`` (obeys the plan) or ``"peer"`` (ordinary). Both ends record every call
@@ -146,8 +67,8 @@ class FakeSocket(PlanShapedSocket):
         self,
         loop: IOLoop,
         *,
-        inbound: _Pipe,
-        outbound: _Pipe,
+        inbound: Pipe,
+        outbound: Pipe,
         plan: FaultPlan | None,
         role: str,
         keep_received: bool = True,
@@ -233,46 +154,6 @@ class FakeSocket(PlanShapedSocket):
     def getsockname(self) -> tuple[str, int]:
         """A placeholder address, ``("fake-local", fd)``."""
         return ("fake-local", self._fileno)
-
-    def connect(self, address: Any) -> None:
-        """Non-blocking connect: raises EINPROGRESS, and the first poll says how it ended (writable: connected;
-        in error, with ``SO_ERROR`` set: failed; nothing, ever: timed out). The plan's connect step decides
-        (``faultio._connect_faults``); an ``at-once`` refusal raises ``ConnectionRefusedError`` here."""
-        self._check_open("connect")
-        code = self._connect.start()
-        if code == errno.ECONNREFUSED:
-            self.faults_injected += 1
-            self._trace("connect", address=repr(address), result="ECONNREFUSED", injected=True,
-                        step=self._connect.step.kind)
-            self._connect_failed("connect_refused")
-            raise oserror(ConnectionRefusedError, code)
-        self._connecting = True
-        injected = self._connect.step is not None
-        if injected:
-            self.faults_injected += 1
-        self._trace("connect", address=repr(address), result="EINPROGRESS", injected=injected,
-                    **({"step": self._connect.step.kind} if injected else {}))
-        raise oserror(BlockingIOError, errno.EINPROGRESS)
-
-    def _connect_failed(self, why: str, code: int = 0) -> None:
-        """The connection never came up: the peer reads EOF and its sends go nowhere; ``code`` is left in
-        ``SO_ERROR`` (reported once, by ``getsockopt`` or the next ``recv``/``send``)."""
-        self._out.fin = True
-        self._in.dead = True
-        self._in.discard()
-        self._so_error = code
-        self._trace("inject", fault=why, error=errno.errorcode.get(code, ""))
-
-    def connect_ex(self, address: Any) -> int:
-        """``connect``, returning its errno (EINPROGRESS, or ECONNREFUSED for an ``at-once`` refusal) instead of
-        raising (EBADF on a closed fd is raised, as by the socket module)."""
-        try:
-            self.connect(address)
-        except OSError as exc:
-            if exc.errno == errno.EBADF:
-                raise
-            return exc.errno
-        return 0  # pragma: no cover
 
     def shutdown(self, how: int) -> None:
         """Shut down a direction: ``SHUT_WR``/``SHUT_RDWR`` send FIN (the peer reads EOF after what was sent)."""
@@ -362,25 +243,6 @@ class FakeSocket(PlanShapedSocket):
         if fixed < 0 and reads.arrivals_pending():  # (a step with a fixed limit is no connection step)
             self._settle()
         return data
-
-    def _deliver_unconnected(self, bufsize: int, call: str) -> bytes:
-        """A recv on a socket whose connect is pending (EAGAIN), refused at once (EINVAL: never connected) or
-        failed (EOF, once the pending error was reported)."""
-        state = self._connect.state
-        if state == "connecting":
-            self._trace(call, asked=bufsize, result="EAGAIN", injected=False, connecting=True)
-            self._count_eagain(call)
-            raise oserror(BlockingIOError, errno.EAGAIN)
-        if state == "refused":
-            self._trace(call, asked=bufsize, result="EINVAL", injected=False, why="never connected")
-            raise oserror(OSError, errno.EINVAL)
-        self._trace(call, asked=bufsize, result="EOF", nbytes=0)
-        return b""
-
-    def _reset_after_connect(self) -> None:
-        """The reset a ``ConnectReset(when="established")`` left for right after the connect succeeded."""
-        self._connect.reset_pending = False
-        self._apply_reset("connect_reset")
 
     def _count_eagain(self, call: str) -> None:
         step = self.loop.step
@@ -584,16 +446,6 @@ class FakeSocket(PlanShapedSocket):
             trace.skip()
         return limit
 
-    def _send_unconnected(self, asked: int) -> int:
-        """A send before the connection exists: EAGAIN while the connect is pending (Linux waits for the
-        handshake; non-blocking, it answers EAGAIN), ENOTCONN after an ``at-once`` refusal."""
-        if self._connect.state == "refused":
-            self._trace("send", asked=asked, result="ENOTCONN", injected=False, why="never connected")
-            raise oserror(OSError, errno.ENOTCONN)
-        self._trace("send", asked=asked, result="EAGAIN", injected=False, connecting=True)
-        self._count_eagain("send")
-        raise oserror(BlockingIOError, errno.EAGAIN)
-
     def _send_stalled(self) -> None:
         """A ``SendStall`` step: start its clock at the first send that meets it and answer EWOULDBLOCK until its
         time has come; then the plan goes on with the next write step (this send is served by it)."""
@@ -639,31 +491,6 @@ class FakeSocket(PlanShapedSocket):
         elif self._out.dead or self._out.available < self._out.capacity:
             events |= WRITE
         return events
-
-    def _poll_unconnected(self) -> int:
-        """Readiness while the connect has not succeeded: its first poll decides how it ends (a timeout never
-        does: no event, ever); a refused or failed socket is writable and hung up (and readable and in error
-        while its error is pending), as Linux reports it."""
-        attempt = self._connect
-        if attempt.state == "connecting" and self._connecting:
-            self._connecting = False
-            code = attempt.first_poll()
-            if code:
-                self.faults_injected += 1
-                self._connect_failed("connect_reset" if code == errno.ECONNRESET else "connect_refused", code)
-            elif attempt.pending:
-                self._trace("inject", fault="connect_timeout")
-            elif attempt.reset_pending:
-                # Connected: this poll says so (writable, SO_ERROR clear); the RST lands right after it.
-                self.faults_injected += 1
-                return WRITE
-            else:
-                return self.poll_events()
-        if attempt.state == "connecting":
-            return 0
-        if attempt.state == "refused":
-            return WRITE | POLLHUP
-        return READ | WRITE | POLLHUP | (ERROR if self._so_error else 0)
 
     def _read_fault_pending(self) -> bool:
         """Whether the plan wakes a reader for its next recv although no byte waits (a spurious wakeup).
@@ -723,7 +550,7 @@ def socketpair(
     if plan is not None and not isinstance(plan, FaultPlan):
         raise TypeError(f"plan must be a FaultPlan or None, got {type(plan).__name__}")
     check_profile(profile)
-    to_target, to_peer = _Pipe(capacity), _Pipe(capacity)
+    to_target, to_peer = Pipe(capacity), Pipe(capacity)
     target = FakeSocket(
         loop, inbound=to_target, outbound=to_peer, plan=plan, role="target", keep_received=keep_received,
         record_payload=record_payload, profile=profile,
