@@ -33,7 +33,6 @@ import gc
 import hashlib
 import signal
 import threading
-import traceback
 from typing import Any, Iterator, Sequence
 
 from faultio import (
@@ -52,6 +51,7 @@ from faultio._trace import TraceEvent
 
 from ._case import Case, CaseResult
 from ._connect_setup import announce as announce_connect, make_connecting_stream
+from ._attribution import raised_in_harness
 from .engine import Monitor, harness_frame
 from ._scenarios import EXTRA_BYTES, OPERATIONS, Driver
 from ._tls_peer import tls_setup
@@ -496,44 +496,6 @@ def _event_json(event: TraceEvent) -> dict[str, Any]:
         if isinstance(value, str) and len(value) > TRACE_DETAIL_KEEP and not key.endswith("_hex"):
             detail[key] = clip(value, TRACE_DETAIL_KEEP)
     return data
-
-
-#: Where the harness's own code and faultio's simulated kernel live (target code is everything else, plus
-#: faultio's own stream and the self-check's mutants of it).
-_OURS = ("/harness/", "/faultio/")
-_TARGET_CODE = ("/harness/_mutants.py", "/harness/_workload_mutants.py", "/harness/_connect_mutants.py", "/faultio/_iostream", "/faultio/_ssl.py",
-                "/faultio/_buffer.py", "/faultio/_cursor.py")
-_NEUTRAL = ("/faultio/_future.py", "/faultio/_loop.py")
-
-
-def raised_in_harness(exc: BaseException) -> str | None:
-    """``file:line in function`` when ``exc`` was raised in harness or simulation code, else None.
-
-    The innermost frame decides: an exception raised by the stream and passed up through a driver still
-    ends in the stream's frame. An ``OSError`` from a fake fd is the simulated kernel's deliberate answer
-    (the stream should have handled it), so it is the stream's."""
-    if isinstance(exc, OSError):
-        return None
-    if isinstance(exc, AttributeError) and _simulated(getattr(exc, "obj", None)):
-        # The stream asked faultio's loop, fd or future for something it does not have: our gap.
-        return f"{type(exc.obj).__module__}.{type(exc.obj).__qualname__} (no attribute {exc.name!r})"
-    frames = [f.filename.replace("\\", "/") for f in traceback.extract_tb(exc.__traceback__)]
-    # A future or the loop raising (a result set twice, a handler added twice) says nothing by itself:
-    # whoever called it decides.
-    while len(frames) > 1 and any(n in frames[-1] for n in _NEUTRAL):
-        frames.pop()
-    if not frames:
-        return None
-    path = frames[-1]
-    if any(a in path for a in _OURS) and not any(t in path for t in _TARGET_CODE):
-        return harness_frame(exc.__traceback__)
-    return None
-
-
-def _simulated(obj: Any) -> bool:
-    module = type(obj).__module__ if obj is not None else ""
-    return module.startswith("faultio.") and not any(t.strip("/").replace("/", ".").removesuffix(".py") in module
-                                                     for t in _TARGET_CODE)
 
 
 def _attribute(monitor: Monitor, exc: BaseException, how: str) -> None:
