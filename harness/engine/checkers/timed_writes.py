@@ -55,8 +55,8 @@ class WriteTimeoutKeepsBytes(Checker):
         first = _write_at(ends, len(got))
         cut = "at a write boundary" if len(got) in (0, *ends) else f"inside write #{first}"
         self.violate(f"the stream stayed open, yet the peer received only {len(got)} of the {len(expected)} "
-                     f"byte(s) written{after}: cut {cut}; write #{first} onwards never arrived (a timed-out "
-                     "write's bytes were dropped while the stream went on)")
+                     f"byte(s) written{after}: cut {cut}; from byte {len(got)} (write #{first}) on, nothing arrived "
+                     "(a timed-out write's bytes were dropped while the stream went on)")
 
     @staticmethod
     def _misplaced(got: bytes, expected: bytes, ends: list[int], at: int) -> str:
