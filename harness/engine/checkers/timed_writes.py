@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from typing import Any
 
 from ..registry import Checker, invariant
 
