@@ -55,7 +55,7 @@ from ._connect_setup import announce as announce_connect, make_connecting_stream
 from .engine import Monitor, harness_frame
 from ._scenarios import EXTRA_BYTES, OPERATIONS, Driver
 from ._tls_peer import tls_setup
-from ._write_deadline import OPERATION_CAPACITY
+from ._write_deadline import fd_capacity
 from ._targets import DEFAULT_TARGET, Target
 
 #: Harness runs use a small buffer limit so floods overflow quickly and cheaply.
@@ -291,8 +291,7 @@ def _run_case(case: Case, target: Target = DEFAULT_TARGET, *, max_buffer_size: i
     tls = tls_setup(case, client=connecting) if case.transport == "ssl" else None
     plan = tls.plan if tls is not None else case.plan
     fd, peer_sock = socketpair(loop, plan, record_payload=case.transport == "plain", profile=case.profile,
-                               **({"capacity": OPERATION_CAPACITY[case.operation]}
-                                  if case.operation in OPERATION_CAPACITY else {}))
+                               capacity=fd_capacity(case.operation))
     server_ctx = None
     if case.transport == "ssl":
         from faultio._certs import server_context

@@ -7,8 +7,8 @@ Rules for this module:
   say does. A stream may say which awaitable a timed write waits for (``faultio_timed_write(data)``: the
   asyncio adapter queues with ``StreamWriter.write``, which never blocks, and returns ``drain()``, which
   does); else ``write(data)``'s future.
-- The fd of a ``write_deadline`` case holds ``SEND_CAPACITY`` bytes in flight (``OPERATION_CAPACITY``, read
-  by the runner), and the peer reads nothing for ``PEER_ASLEEP`` virtual seconds: the larger writes (one at
+- The fd of a ``write_deadline`` case holds ``SEND_CAPACITY`` bytes in flight (``fd_capacity``, asked by
+  the runner), and the peer reads nothing for ``PEER_ASLEEP`` virtual seconds: the larger writes (one at
   least is above asyncio's 64 KiB high-water mark) must wait in the stream's buffer, so deadlines fire
   under every fault kind, not only under ``send-stall``.
 - This module asserts nothing: what the peer finally received is handed to the monitor (``WriteLog``), and
@@ -23,6 +23,7 @@ import random
 from typing import Any
 
 from faultio import Future
+from faultio._fakefd import DEFAULT_CAPACITY
 
 from ._deadline import DEADLINES, deadline_for
 from .engine import ReadOp
@@ -30,7 +31,7 @@ from .engine.verdict import is_closed_error
 
 #: Bytes one direction of a ``write_deadline`` case's fd holds before ``send`` says EWOULDBLOCK.
 SEND_CAPACITY = 4096
-#: operation → the fd's capacity for it (the runner's default elsewhere).
+#: operation → the fd's capacity for it (``fd_capacity``: faultio's default elsewhere).
 OPERATION_CAPACITY = {"write_deadline": SEND_CAPACITY}
 #: Virtual seconds the peer reads nothing (after its TLS handshake): longer than two of the three deadlines.
 PEER_ASLEEP = 2.0
@@ -63,6 +64,11 @@ class WriteLog:
     #: Whether the peer got to reading and could go on: not a flooding peer (a TLS peer stuck in sending its
     #: flood to a stream that reads nothing cannot take the stream's bytes: the scenario's deadlock).
     peer_read: bool
+
+
+def fd_capacity(operation: str) -> int:
+    """Bytes each direction of the fd of a case of ``operation`` holds (the runner makes its socketpair so)."""
+    return OPERATION_CAPACITY.get(operation, DEFAULT_CAPACITY)
 
 
 def write_sizes(rng: random.Random) -> list[int]:

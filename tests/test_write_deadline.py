@@ -88,3 +88,11 @@ def test_tornado_s_write_future_raises_cancelled_error_into_the_loop_when_wait_f
     assert "target-crashed" in result.slugs
     assert "CancelledError" in next(v.message for v in result.violations if v.slug == "target-crashed")
     assert "write-timeout-keeps-bytes" not in result.slugs
+
+
+def test_only_write_deadline_cases_get_a_small_fd():
+    from faultio._fakefd import DEFAULT_CAPACITY
+    from harness._write_deadline import fd_capacity
+
+    assert fd_capacity("write_deadline") == SEND_CAPACITY < DEFAULT_CAPACITY
+    assert fd_capacity("write") == fd_capacity("read_deadline") == DEFAULT_CAPACITY
