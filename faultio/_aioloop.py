@@ -312,11 +312,13 @@ class SimEventLoop(asyncio.SelectorEventLoop):
         # asyncio's handles and transports catch BaseException: an abort (a busy loop, the budget, or a
         # BaseException that is not asyncio's business, such as a harness's wall-clock guard) must still
         # end the run.
-        if isinstance(exc, _ABORTS) or (exc is not None and not isinstance(exc, Exception)):
+        # A CancelledError a callback raised (a done callback reading a cancelled future's exception) is what
+        # asyncio's ``Handle._run`` logs as "Exception in callback" and goes on from: not an abort.
+        if isinstance(exc, _ABORTS) or (exc is not None and not isinstance(exc, (Exception, asyncio.CancelledError))):
             if self._abort is None:
                 self._abort = exc
             return
-        if exc is not None and "handle" in context and isinstance(exc, Exception):
+        if exc is not None and "handle" in context and isinstance(exc, (Exception, asyncio.CancelledError)):
             self.kernel.uncaught.append(exc)
             self.kernel.trace.record("loop", "uncaught", where="asyncio", error=repr(exc)[:200])
         self.default_exception_handler(context)

@@ -43,6 +43,7 @@ _SIZES = {
     "write": (0, 2800),
     "echo": (259, 196),
     "connect": (0, 1500),
+    "write_deadline": (0, 4000),
 }
 
 #: The operations that open the connection themselves: the only ones a connect kind can fault, and ones the TLS

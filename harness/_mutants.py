@@ -30,7 +30,7 @@ from ._connect_mutants import (
     QueuedWritesReordered,
 )
 from ._time_mutants import (CancelDropsTakenBytes, CancelLeavesReadState, DeadlineFiresEarly, DeadlineFiresLate,
-                            DeadlineNeverFires)
+                            DeadlineNeverFires, WriteTimeoutDropsQueued)
 from .engine import INVARIANTS
 
 # --- EINTR ---------------------------------------------------------------------------------------------
@@ -463,6 +463,7 @@ MUTANTS: tuple[Mutant, ...] = (
     _m("deadline-never-fires", DeadlineNeverFires, PLAIN, "deadline-on-time"),
     _m("deadline-fires-early", DeadlineFiresEarly, PLAIN, "deadline-on-time"),
     _m("deadline-fires-late", DeadlineFiresLate, PLAIN, "deadline-on-time"),
+    _m("write-timeout-drops-queued", WriteTimeoutDropsQueued, PLAIN, "write-timeout-keeps-bytes"),
 )
 
 

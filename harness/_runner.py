@@ -55,6 +55,7 @@ from ._attribution import raised_in_harness
 from .engine import Monitor, harness_frame
 from ._scenarios import EXTRA_BYTES, OPERATIONS, Driver
 from ._tls_peer import tls_setup
+from ._write_deadline import fd_capacity
 from ._targets import DEFAULT_TARGET, Target
 
 #: Harness runs use a small buffer limit so floods overflow quickly and cheaply.
@@ -289,7 +290,8 @@ def _run_case(case: Case, target: Target = DEFAULT_TARGET, *, max_buffer_size: i
     connecting = case.operation == "connect"
     tls = tls_setup(case, client=connecting) if case.transport == "ssl" else None
     plan = tls.plan if tls is not None else case.plan
-    fd, peer_sock = socketpair(loop, plan, record_payload=case.transport == "plain", profile=case.profile)
+    fd, peer_sock = socketpair(loop, plan, record_payload=case.transport == "plain", profile=case.profile,
+                               capacity=fd_capacity(case.operation))
     server_ctx = None
     if case.transport == "ssl":
         from faultio._certs import server_context

@@ -21,6 +21,7 @@ from faultio._seed import REPLY, frame, handle_connection, seed_messages
 from ._compat import adopt, future_exception
 from ._scenario_connect import scenario_connect
 from ._deadline import scenario_read_deadline
+from ._write_deadline import scenario_write_deadline
 from .engine import ReadOp
 from .engine.verdict import is_closed_error
 
@@ -582,6 +583,7 @@ OPERATIONS: dict[str, tuple[Callable[..., Awaitable[None]], tuple[str, ...]]] = 
     "echo": (scenario_echo, ("scenario",)),
     "connect": (scenario_connect, ("callback", "future")),
     "read_deadline": (scenario_read_deadline, ("future",)),
+    "write_deadline": (scenario_write_deadline, ("future",)),
 }
 
 OPERATION_HELP = {
@@ -597,4 +599,5 @@ OPERATION_HELP = {
     "connect": "connect(address), with writes queued before it completes; the peer reads them",
     "read_deadline": "read_bytes, read_until, read_bytes(partial) in turn, each under a seeded deadline "
                      "(with_timeout on faultio's loop, asyncio.wait_for on asyncio's)",
+    "write_deadline": "seeded writes (some above the fd's capacity) each under a seeded deadline; the peer reads late",
 }

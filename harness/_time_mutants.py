@@ -145,3 +145,45 @@ class DeadlineFiresLate(IOStream):
     @property
     def faultio_deadline(self) -> _StreamDeadline:
         return _StreamDeadline(self, cancels=False, skew=0.001)  # BUG: the clock has moved on
+
+
+class _DroppingWriteDeadline:
+    """A write timeout that, when it fires, throws the stream's queued bytes away (``drop_queued``)."""
+
+    cancels = False
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def wait(self, loop: Any, future: Any, deadline: float) -> Future:
+        out = Future(label="stream-write-deadline")
+        inner = with_timeout(loop, deadline, future, label="stream write")
+
+        def done(f: Any) -> None:
+            exc = f.exception()
+            if isinstance(exc, DeadlineError):
+                self.stream.drop_queued()
+                out.set_result(("timeout", None))
+            else:
+                out.set_result(("error", exc) if exc is not None else ("ok", f.result()))
+
+        inner.add_done_callback(done)
+        return out
+
+
+class WriteTimeoutDropsQueued(IOStream):
+    """A write whose deadline fires gives up on the bytes still queued (its own and those before it) and
+    completes their futures, but the stream stays open and takes the next write."""
+
+    @property
+    def faultio_deadline(self) -> _DroppingWriteDeadline:
+        return _DroppingWriteDeadline(self)
+
+    def drop_queued(self) -> None:
+        """Forget every byte not yet handed to the fd; the pending writes complete as if sent."""
+        # BUG: the bytes were accepted by write() and the stream stays open: they must still go out.
+        self._write_buffer = bytearray()
+        self._write_buffer_pos = self._write_buffer_size = 0
+        self._total_write_done_index = self._total_write_index
+        while self._write_futures:
+            self._write_futures.popleft()[1].set_result(None)

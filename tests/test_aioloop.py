@@ -851,3 +851,23 @@ def test_a_spawned_coroutine_hears_that_the_asyncio_task_it_awaits_was_cancelled
         return "never cancelled"
 
     assert kernel.run_sync(main) == "heard it"
+
+
+def test_a_done_callback_raising_cancelled_error_is_logged_and_the_loop_goes_on(make_kernel, caplog):
+    # Was: the simulated loop took any non-Exception a callback raised for an abort and ended the run; asyncio's
+    # Handle._run logs a callback's CancelledError ("Exception in callback") and goes on. Tornado's write future
+    # has such a callback (lambda f: f.exception()), which raises once asyncio.wait_for cancelled the future.
+    kernel = make_kernel()
+    aloop = kernel.asyncio_loop
+
+    async def main():
+        future = aloop.create_future()
+        future.add_done_callback(lambda f: f.exception())
+        future.cancel()
+        await asyncio.sleep(1)
+        return "went on"
+
+    with caplog.at_level(logging.ERROR, logger="asyncio"):
+        assert kernel.run_sync(main) == "went on"
+    assert [type(e) for e in kernel.uncaught] == [asyncio.CancelledError]
+    assert any("Exception in callback" in r.getMessage() for r in caplog.records)

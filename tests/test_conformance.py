@@ -25,8 +25,8 @@ class EintrIsFatal(IOStream):
 
 def test_conformance_helper_passes_faultio_s_own_stream():
     result = check_stream(IOStream, faults="all", transports=("plain",))
-    # 18 cells x (5 kernel + 6 time kinds), and the 2 connect cells x (5 kernel + 3 connect kinds)
-    assert result.ok and len(result.results) == 18 * 11 + 2 * 8 and result.slugs == []
+    # 19 cells x (5 kernel + 6 time kinds), and the 2 connect cells x (5 kernel + 3 connect kinds)
+    assert result.ok and len(result.results) == 19 * 11 + 2 * 8 and result.slugs == []
 
 
 def test_conformance_helper_raises_for_a_broken_subclass_naming_slug_case_and_replay():

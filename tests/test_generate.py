@@ -55,7 +55,7 @@ def broken_results():
 def test_generated_cells_are_every_operation_style_and_transport_in_matrix_order():
     cells = generated_cells()
     per_transport = sum(len(styles) for _, styles in OPERATIONS.values())
-    assert per_transport == 20  # 8 operations in two styles, echo and read_deadline in one, connect in two
+    assert per_transport == 21  # 8 operations in two styles, echo, read_deadline and write_deadline in one, connect in two
     assert len(cells) == len(set(cells)) == 2 * per_transport
     assert [c[2] for c in cells] == ["plain"] * per_transport + ["ssl"] * per_transport
     assert generated_cells(["echo"], ["ssl"]) == [("echo", "scenario", "ssl")]

@@ -72,6 +72,7 @@ TARGETED = {
     "deadline-never-fires": ("read_deadline", "future", "dribble", "plain", CLEAN),
     "deadline-fires-early": ("read_deadline", "future", "dribble", "plain", CLEAN),
     "deadline-fires-late": ("read_deadline", "future", "dribble", "plain", CLEAN),
+    "write-timeout-drops-queued": ("write_deadline", "future", "dribble", "plain", CLEAN),
 }
 
 

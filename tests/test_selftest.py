@@ -44,7 +44,7 @@ def test_a_reduced_selftest_catches_every_mutant_it_runs_and_exits_0():
     mutants = [get_mutant(name) for name in ECONNRESET_CAUGHT]
     code, text = run(faults=["econnreset"], transports=["plain"], mutants=mutants)
     assert code == 0, text
-    assert "reference faultio:IOStream: 20 cases, clean" in text
+    assert "reference faultio:IOStream: 21 cases, clean" in text
     for mutant in mutants:
         block = text.split(f"\n{mutant.name}: ", 1)[1].split("\n  replay: ", 1)[0]
         assert block.startswith("caught on ")

@@ -45,12 +45,12 @@ def documented(marker):
 
 
 def run_tls_matrix(capsys, *argv):
-    # The documented lists are those of the kernel, TLS and connect kinds and the operations but read_deadline
+    # The documented lists are those of the kernel, TLS and connect kinds and the operations but the deadlines
     # (what the time kinds find is in docs/time-faults.md).
     from faultio._plan import CONNECT_KINDS, FAULT_KINDS, TLS_KINDS
     from harness._scenarios import OPERATIONS
 
-    operations = ",".join(op for op in OPERATIONS if op != "read_deadline")
+    operations = ",".join(op for op in OPERATIONS if op not in ("read_deadline", "write_deadline"))
     faults = ",".join(FAULT_KINDS + TLS_KINDS + CONNECT_KINDS)
     code = _cli.main(["run", "--target", "tornado", "--transport", "ssl", "--faults", faults,
                       "--operations", operations, "--no-report", "--json", "--jobs", "2", *argv])

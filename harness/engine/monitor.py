@@ -104,6 +104,8 @@ class Monitor:
         self.reset_seen = False
         #: How many reads under a deadline timed out (``timed_out``).
         self.timeouts = 0
+        #: What a case of writes under deadlines wrote and its peer received (``harness._write_deadline``).
+        self.write_log: Any = None
         #: The read future pending at the last fd read: the one an EOF, reset or overflow there must not fail.
         self.read_future_at_recv: Any = None
         self.log_records: list[logging.LogRecord] = []

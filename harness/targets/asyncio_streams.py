@@ -145,6 +145,14 @@ class AsyncioStreams:
             await self.writer.drain()
         return self._task(write)
 
+    def faultio_timed_write(self, data: bytes) -> asyncio.Task:
+        """What a write under a deadline waits for: ``StreamWriter.write`` queues now (it never blocks), the
+        task is ``drain()`` (what a user awaits under ``wait_for``); before the connection is made, ``write``."""
+        if self.writer is None or self.writer.is_closing():
+            return self.write(data)
+        self.writer.write(data)
+        return self._task(self.writer.drain)
+
     # -- closing ----------------------------------------------------------------------------------------
     def set_close_callback(self, callback: Callable[[], Any] | None) -> None:
         first = self._close_callback is None

@@ -7,4 +7,4 @@ Rules for this package:
 - A checker needing a stream attribute names it in ``requires`` instead of guessing a default.
 """
 
-from . import close, pending, listener, integrity, liveness, faults, buffer, io, tls, connect, timing  # noqa: F401  (registration)
+from . import close, pending, listener, integrity, liveness, faults, buffer, io, tls, connect, timing, timed_writes  # noqa: F401  (registration)

@@ -30,8 +30,8 @@ def _t(seconds: float) -> str:
 
 
 @invariant("deadline-on-time", klass="contract", group=GROUP, builtin=True, observes=("futures",),
-           explanation="A read under a deadline times out at the deadline's virtual time: not before it, not "
-           "after it (a step late, or never), and a read that completes does so before its deadline passed.")
+           explanation="A read or a write under a deadline times out at the deadline's virtual time: not before "
+           "it, not after it (a step late, or never), and one that completes does so before its deadline passed.")
 class DeadlineOnTime(Checker):
     def __init__(self, monitor: Any) -> None:
         super().__init__(monitor)
