@@ -53,3 +53,22 @@ def _simulated(obj: Any) -> bool:
     module = type(obj).__module__ if obj is not None else ""
     return module.startswith("faultio.") and not any(t.strip("/").replace("/", ".").removesuffix(".py") in module
                                                      for t in _TARGET_CODE)
+
+
+def raised_at(exc: BaseException) -> str:
+    """``path:line in function`` of the innermost frame ``exc`` was raised in (a library's path from its package
+    down: ``tornado/iostream.py:552 in <lambda>``), or ``""``: a finding on someone's code says where."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return ""
+    frame = frames[-1]
+    path = frame.filename.replace("\\", "/")
+    for marker in ("/site-packages/", "/dist-packages/", "/lib/python"):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+            if marker == "/lib/python":  # the standard library: drop the version directory too
+                path = path.split("/", 1)[-1]
+            break
+    else:
+        path = path.rsplit("/", 2)[-2] + "/" + path.rsplit("/", 1)[-1] if path.count("/") >= 2 else path
+    return f"{path}:{frame.lineno} in {frame.name}"

@@ -51,7 +51,7 @@ from faultio._trace import TraceEvent
 
 from ._case import Case, CaseResult
 from ._connect_setup import announce as announce_connect, make_connecting_stream
-from ._attribution import raised_in_harness
+from ._attribution import raised_at, raised_in_harness
 from .engine import Monitor, harness_frame
 from ._scenarios import EXTRA_BYTES, OPERATIONS, Driver
 from ._tls_peer import tls_setup
@@ -507,7 +507,8 @@ def _attribute(monitor: Monitor, exc: BaseException, how: str) -> None:
     if where is not None:
         monitor.harness_error(f"{text} {how}, raised at {where}")
     else:
-        monitor.violate("target-crashed", f"{text} ({how})")
+        at = raised_at(exc)
+        monitor.violate("target-crashed", f"{text} ({how}{', raised at ' + at if at else ''})")
 
 
 def forget_hangs() -> None:
