@@ -23,6 +23,8 @@ from hypothesis import HealthCheck, Phase, Verbosity, given, note, settings
 from hypothesis import seed as hypothesis_seed
 
 from faultio import FaultPlan, Sequence
+from faultio._sequence import READ_STYLES
+from faultio._strategies_workload import SEQUENCE_CALLS
 from faultio.strategies import fault_plans, sequences
 
 from ._case import SEQUENCE_OPERATION, Case, CaseResult
@@ -157,11 +159,16 @@ def run_batch(number: int, *, seed: int, count: int, target: Target, profile: st
         seen[key] = result if same else None
         return seen[key]
 
+    calls, styles = sequence_api(target)
+    if not calls:
+        raise ValueError(f"target {target.name} lacks every call a sequence makes: " + "; ".join(
+            sorted({why for op in SEQUENCE_CALLS for s in READ_STYLES if (why := target.lacking(op, s))})))
+
     @hypothesis_seed(derive_seed(seed, "hypothesis", "sequences", number))
     @settings(max_examples=2 * count + 10, database=None, deadline=None, derandomize=False,
               phases=(Phase.generate, Phase.shrink), report_multiple_bugs=False,
               suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet, print_blob=False)
-    @given(seq=sequences(plans=fault_plans(kinds=",".join(kinds))))
+    @given(seq=sequences(plans=fault_plans(kinds=",".join(kinds)), calls=calls, styles=styles))
     def property_(seq: Sequence) -> None:
         result = judge(seq)
         if result is not None:
@@ -307,13 +314,22 @@ def sequence_count(requested: int | None, *, target: Target, spec: str, transpor
         return 0, "they run on the plain transport only, and this run has none"
     if count and "plain" not in getattr(target, "transports", ("plain",)):
         return 0, "they run on the plain transport only, and the target has none"
-    lacks = sorted({why for op in SEQUENCE_NEEDS for style in ("future", "callback")
-                    if (why := target.lacking(op, style))})
-    if count and lacks:
-        return 0, f"the target cannot run every call a sequence makes: {'; '.join(lacks)}"
+    calls, _ = sequence_api(target)
+    if count and not any(call in calls for call in SEQUENCE_READS):
+        lacks = sorted({why for op in SEQUENCE_CALLS for style in READ_STYLES if (why := target.lacking(op, style))})
+        return 0, f"the target has none of the reads a sequence makes: {'; '.join(lacks)}"
     return count, ""
 
 
-#: The matrix operations whose calls a sequence makes, each in both styles.
-SEQUENCE_NEEDS = ("read_bytes", "read_bytes_partial", "read_bytes_streaming", "read_until", "read_until_max_bytes",
-                  "read_until_regex", "read_until_close", "write")
+#: The calls of ``SEQUENCE_CALLS`` that read (a sequence without one of them tests nothing the model knows).
+SEQUENCE_READS = tuple(c for c in SEQUENCE_CALLS if c.startswith("read"))
+
+
+def sequence_api(target: Target) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """What of a sequence's calls and read styles ``target`` has, from its declared ``lacks``: the styles in
+    which it has some call, then the calls it has in every one of those styles (so each drawn read can take
+    any drawn style). faultio's own stream has them all; a futures-only stream without streaming reads
+    (Tornado 6) gets no callbacks and no streaming; asyncio streams also lose regex and per-read max_bytes."""
+    styles = tuple(s for s in READ_STYLES if any(not target.lacking(c, s) for c in SEQUENCE_CALLS))
+    calls = tuple(c for c in SEQUENCE_CALLS if styles and all(not target.lacking(c, s) for s in styles))
+    return calls, styles

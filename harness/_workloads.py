@@ -32,6 +32,7 @@ from faultio._workload import (
     ReadUntilRegexOp,
     PeerEndOp,
     SetCloseCallbackOp,
+    StreamLimits,
     Workload,
     WriteOp,
     write_payload,
@@ -81,6 +82,23 @@ class WorkloadResult:
         return "\n".join(lines) or "clean"
 
 
+#: The read buffer bound a stream without one (``Target.lacks["max_buffer_size"]``) is built with and modelled at:
+#: far above any workload's bytes, so no read of a sequence meets it.
+UNBOUNDED_BUFFER = 1 << 24
+
+
+def target_limits(limits: StreamLimits, target: Target) -> StreamLimits:
+    """The limits a workload runs ``target``'s stream with, and the model judges it by: the workload's, but for
+    a limit the target declares it lacks (``max_buffer_size``: no overflow, only back-pressure, as asyncio's
+    reader; ``max_write_buffer_size``: writes are never refused) none is set or modelled."""
+    changes: dict[str, Any] = {}
+    if target.lacking("max_buffer_size", "future"):
+        changes["max_buffer_size"] = UNBOUNDED_BUFFER
+    if target.lacking("max_write_buffer_size", "future"):
+        changes["max_write_buffer_size"] = None
+    return dataclasses.replace(limits, **changes) if changes else limits
+
+
 def _read_call(op: Any) -> tuple[ReadOp, str, tuple[Any, ...], dict[str, Any], bool]:
     """The monitor's ``ReadOp``, the method, its arguments, and whether it streams."""
     if isinstance(op, ReadBytesOp):
@@ -112,7 +130,7 @@ def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: T
         raise ValueError(f"style must be 'future' or 'callback' (one per op in styles), not {style!r}/{styles!r}")
     if transport != "plain":
         raise ValueError(f"run_workload supports transport='plain' only, not {transport!r}")
-    limits = workload.limits
+    limits = target_limits(workload.limits, target)
     loop = target.make_loop(max_steps=WORKLOAD_STEP_BUDGET)
     fd, peer_sock = socketpair(loop, plan)
     stream = target.make(fd, io_loop=loop, transport=transport, max_buffer_size=limits.max_buffer_size,
@@ -221,7 +239,8 @@ def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: T
                 try:
                     await adopt(future)
                 except Exception as exc:
-                    observed.append(Observed(b"", failed=True, real_error=getattr(exc, "real_error", exc)))
+                    observed.append(Observed(b"", failed=True, real_error=getattr(exc, "real_error", exc),
+                                             refusal=exc))
                     continue
                 observed.append(Observed(b""))
                 drain()
@@ -296,7 +315,11 @@ def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: T
     sent = bytes(peer.sent)
     received = sent[: len(sent) - state["discarded"]] if workload.ending == "reset" else sent
     peer_received = bytes(peer.received)
-    model = Model(limits, received, workload.ending)
+    # The target's own promises (declared on its stream, as the matrix reads them): a stream that stays open at
+    # the peer's EOF (asyncio streams), a write whose completion does not mean its bytes reached the fd.
+    model = Model(limits, received, workload.ending, closes_at_eof=getattr(stream, "faultio_closes_at_eof", True),
+                  refuses_by_future=getattr(stream, "faultio_refuses_by_future", False))
+    sent_when_done = getattr(stream, "faultio_write_done_means_sent", True)
     mismatches = _close_callback_problems(app_callbacks, stream.closed()) + late_streams
     for index, (op, seen) in enumerate(zip(workload.ops, observed)):
         if index in after_end:
@@ -306,7 +329,8 @@ def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: T
             mismatches.append(f"op {index}: {problem}")
             break
         model.advance(op, seen)
-        if index in peer_at_done and index not in after_end and peer_at_done[index] < len(model.written):
+        if (sent_when_done and index in peer_at_done and index not in after_end
+                and peer_at_done[index] < len(model.written)):
             mismatches.append(f"op {index}: {op.name}(nbytes={op.nbytes}) completed when the peer could read "
                               f"{peer_at_done[index]} bytes of the {len(model.written)} written so far")
             break
