@@ -103,11 +103,14 @@ class Model:
     """Walk a workload's ops over ``received``; ``expect(op)`` then ``advance(op, observed)`` for each."""
 
     def __init__(self, limits: StreamLimits, received: bytes, ending: str, *, closes_at_eof: bool = True,
-                 refuses_by_future: bool = False) -> None:
+                 refuses_by_future: bool = False, hands_over_on_failure: bool = False) -> None:
         self.limits = limits
         #: Whether a refused call fails its future instead of raising (``faultio_refuses_by_future`` of the
         #: stream: asyncio streams, whose every call is a task).
         self.refuses_by_future = refuses_by_future
+        #: Whether a failed read hands the bytes it took over with its failure (``faultio_failed_read_hands_over``:
+        #: asyncio's ``IncompleteReadError.partial``); they count as delivered.
+        self.hands_over_on_failure = hands_over_on_failure
         #: Whether the stream closes when a read meets the peer's clean EOF (``faultio_closes_at_eof`` of the
         #: target's stream; asyncio streams keep the half-closed connection open for writing).
         self.closes_at_eof = closes_at_eof
@@ -273,7 +276,7 @@ class Model:
                 if observed.raised is not None or observed.failed:
                     self._write_failed()
                 return
-            if observed.raised is None:
+            if observed.raised is None and not (observed.failed and self.closed):  # refused by its future
                 self.written += write_payload(index, op.nbytes)
             return
         if self.closed:
@@ -339,8 +342,11 @@ class Model:
             if not _error_matches(got, want.error):
                 return (f"{_name(op)} failed with real_error={observed.real_error!r}; the model says "
                         f"real_error={_error_name(want.error)} ({want.why})")
-            # A failed streaming read delivers what it streamed; any other delivers nothing.
-            if not (isinstance(op, (ReadBytesOp, ReadUntilCloseOp)) and getattr(op, "streaming", False)):
+            # A failed streaming read delivers what it streamed; any other delivers nothing, unless the stream
+            # hands what it held over with the failure (its own, checked above to be the next bytes received).
+            if self.hands_over_on_failure:
+                low, high = 0, len(observed.delivered)
+            elif not (isinstance(op, (ReadBytesOp, ReadUntilCloseOp)) and getattr(op, "streaming", False)):
                 low = high = 0
         elif want.outcome == FAIL:
             return (f"{_name(op)} completed with {len(observed.delivered)} bytes; the model says it fails "

@@ -45,6 +45,9 @@ TRACE_KEEP = 600
 SEQUENCE_TIMEOUT = 30.0
 #: The default of ``python -m harness run --sequences``.
 DEFAULT_SEQUENCES = 50
+#: The default of ``--sequences`` on the built-in targets on the simulated asyncio loop (one batch: a failing
+#: batch is shrunk, and these targets have known findings, so a larger default costs their default run its speed).
+TARGET_SEQUENCES = {"tornado": 25, "asyncio-streams": 25}
 #: The fault kinds a sequence's plan draws from: those that leave the connection's end to the sequence.
 SEQUENCE_PLAN_KINDS = ("eintr", "ewouldblock", "dribble")
 
@@ -69,7 +72,7 @@ def run_sequence_case(case: Case, target: Target, *, keep_trace: bool = False,
     try:
         with _wall_clock_guard(SEQUENCE_TIMEOUT):
             result = run_workload(seq.workload, seq.plan, target=target, styles=seq.styles,
-                                  keep_trace=keep_trace or full_trace)
+                                  keep_trace=keep_trace or full_trace, profile=case.profile)
     except CaseHung as exc:
         return CaseResult(case=case, violations=(Violation(slug="no-busy-loop", message=str(exc), step=0),))
     violations = list(result.violations)
@@ -119,10 +122,12 @@ class _InternalError(BaseException):
         self.exc = exc
 
 
-def run_batch(number: int, *, seed: int, count: int, target: Target, profile: str = "raw",
+def run_batch(number: int, *, seed: int, count: int, target: Target, profile: str | None = None,
               shrink_calls: int = MAX_SHRINK_CALLS, kinds: Seq[str] = SEQUENCE_PLAN_KINDS) -> list[CaseResult]:
     """Batch ``number`` of a run: up to ``count`` distinct drawn sequences, under plans of the fault ``kinds``,
     judged in order; the first failure ends the batch and comes back last, shrunk (ops and plan together)."""
+    # The fds' realism profile: the run's, else the target's own (Tornado and asyncio run on CPython's sockets).
+    profile = profile or target.default_profile
     unknown = [k for k in kinds if k not in SEQUENCE_PLAN_KINDS]
     if unknown or not kinds:
         raise ValueError(f"kinds {list(kinds)!r} are not valid for sequences; valid: {', '.join(SEQUENCE_PLAN_KINDS)}")
@@ -239,7 +244,7 @@ def _run_batch_in_worker(args: tuple[str, int, int, int, str, int, tuple[str, ..
 
 def run_sequences(count: int, *, seed: int, target_spec: str, jobs: int = 1,
                   progress: Callable[[CaseResult], None] | None = None, invariants: Seq[str] = (),
-                  memory_limit: int = DEFAULT_MEMORY_LIMIT, contain: bool = False, profile: str = "raw",
+                  memory_limit: int = DEFAULT_MEMORY_LIMIT, contain: bool = False, profile: str | None = None,
                   shrink_calls: int = MAX_SHRINK_CALLS, kinds: Seq[str] = SEQUENCE_PLAN_KINDS,
                   **_: Any) -> list[CaseResult]:
     """Draw, run and judge ``count`` sequences on the target ``target_spec``; results in batch order.
@@ -274,7 +279,8 @@ def run_sequences(count: int, *, seed: int, target_spec: str, jobs: int = 1,
     def dead(args: tuple, why: str) -> list[CaseResult]:
         number = args[1]
         stand_in = Sequence(workload=_EMPTY, styles=(), plan=FaultPlan(name="generated"))
-        case = sequence_case(stand_in, seed=derive_seed(seed, "sequences"), index=number * BATCH, profile=profile)
+        case = sequence_case(stand_in, seed=derive_seed(seed, "sequences"), index=number * BATCH,
+                             profile=profile or "raw")
         return [dead_worker_result(case, why.replace("this case", "this batch of sequences"))]
 
     tasks = [(target_spec, number, seed, size, profile, shrink_calls, kinds) for number, size in enumerate(sizes)]
@@ -300,12 +306,13 @@ def sequence_kinds(faults: Seq[str]) -> tuple[str, ...]:
 def sequence_count(requested: int | None, *, target: Target, spec: str, transports: Seq[str],
                    faults: Seq[str] = SEQUENCE_PLAN_KINDS, fixed_only: bool = False) -> tuple[int, str]:
     """How many sequences ``run`` draws, and why none when it draws none though some were asked for (or are
-    the default): ``requested`` (``--sequences``), else ``DEFAULT_SEQUENCES`` on faultio's own stream and 0 on
-    another target (whose limits the sequences set as attributes of the Tornado 4 design) or in a run of
-    fixed cases only (``fixed_only``: ``--examples 0``)."""
+    the default): ``requested`` (``--sequences``), else ``DEFAULT_SEQUENCES`` on faultio's own stream,
+    ``TARGET_SEQUENCES`` on a built-in asyncio-loop target and 0 on another target (whose limits the sequences
+    set as attributes of the Tornado 4 design) or in a run of fixed cases only (``fixed_only``: ``--examples 0``).
+    A target lacking some calls or styles (``Target.lacks``) gets sequences of what it has (``sequence_api``)."""
     from ._targets import DEFAULT_TARGET_NAMES
 
-    default = DEFAULT_SEQUENCES if spec in DEFAULT_TARGET_NAMES and not fixed_only else 0
+    default = 0 if fixed_only else DEFAULT_SEQUENCES if spec in DEFAULT_TARGET_NAMES else TARGET_SEQUENCES.get(spec, 0)
     count = requested if requested is not None else default
     if count and not sequence_kinds(faults):
         return 0, (f"their plans draw from {', '.join(SEQUENCE_PLAN_KINDS)} (the kinds that leave the connection's "

@@ -42,7 +42,7 @@ from faultio import BusyLoopError, LoopBudgetExceeded, StalledError
 
 from ._compat import adopt
 from ._model import Model, Observed
-from ._runner import Run, _event_json, attach_monitor
+from ._runner import Run, _event_json, _shut_down, attach_monitor
 from ._scenarios import Driver
 from ._targets import DEFAULT_TARGET, Target
 from .engine import ReadOp
@@ -117,7 +117,7 @@ def _read_call(op: Any) -> tuple[ReadOp, str, tuple[Any, ...], dict[str, Any], b
 
 def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: Target = DEFAULT_TARGET,
                  transport: str = "plain", style: str = "future", styles: tuple[str, ...] | None = None,
-                 keep_trace: bool = False) -> WorkloadResult:
+                 keep_trace: bool = False, profile: str = "raw") -> WorkloadResult:
     """Run ``workload`` on a stream made by ``target`` over a fake fd obeying ``plan``; judge it.
 
     ``style`` is how reads are issued: ``"future"`` or ``"callback"`` (a callback-style read that fails is
@@ -132,7 +132,7 @@ def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: T
         raise ValueError(f"run_workload supports transport='plain' only, not {transport!r}")
     limits = target_limits(workload.limits, target)
     loop = target.make_loop(max_steps=WORKLOAD_STEP_BUDGET)
-    fd, peer_sock = socketpair(loop, plan)
+    fd, peer_sock = socketpair(loop, plan, profile=profile)
     stream = target.make(fd, io_loop=loop, transport=transport, max_buffer_size=limits.max_buffer_size,
                          ssl_context=None)
     # The factories take max_buffer_size only; the other limits are attributes of the Tornado 4 design.
@@ -279,7 +279,10 @@ def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: T
                 # Callback style: the close callback ended the read; the stream's error says why.
                 observed.append(Observed(streamed, failed=True, real_error=getattr(stream, "error", None)))
             elif outcome == "closed" and is_closed_error(value):
-                observed.append(Observed(streamed, failed=True, real_error=getattr(value, "real_error", None)))
+                # A stream may hand over, with the failure, the bytes it took (asyncio's IncompleteReadError.partial).
+                handed = bytes(getattr(value, "partial", b"") or b"") if not streaming else b""
+                observed.append(Observed(streamed or handed, failed=True,
+                                         real_error=getattr(value, "real_error", None)))
             else:
                 observed.append(Observed(streamed, raised=value))
                 return
@@ -307,6 +310,8 @@ def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: T
         error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
     finally:
         try:
+            # An asyncio target's loop: end its tasks and transports and close it, unobserved, as a case's is.
+            _shut_down(loop)
             monitor.finish()
         finally:
             monitor.detach()
@@ -318,7 +323,8 @@ def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: T
     # The target's own promises (declared on its stream, as the matrix reads them): a stream that stays open at
     # the peer's EOF (asyncio streams), a write whose completion does not mean its bytes reached the fd.
     model = Model(limits, received, workload.ending, closes_at_eof=getattr(stream, "faultio_closes_at_eof", True),
-                  refuses_by_future=getattr(stream, "faultio_refuses_by_future", False))
+                  refuses_by_future=getattr(stream, "faultio_refuses_by_future", False),
+                  hands_over_on_failure=getattr(stream, "faultio_failed_read_hands_over", False))
     sent_when_done = getattr(stream, "faultio_write_done_means_sent", True)
     mismatches = _close_callback_problems(app_callbacks, stream.closed()) + late_streams
     for index, (op, seen) in enumerate(zip(workload.ops, observed)):

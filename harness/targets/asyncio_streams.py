@@ -90,6 +90,9 @@ class AsyncioStreams:
     #: Every call is a task: a refused write (the stream closed) fails its task with ``StreamClosedError``
     #: instead of raising at the call.
     faultio_refuses_by_future = True
+    #: A read that meets the end fails with ``IncompleteReadError`` carrying the bytes it took from the buffer
+    #: (``readuntil``/``readexactly`` clear them from the reader): ``StreamClosedError.partial`` hands them over.
+    faultio_failed_read_hands_over = True
 
     def __init__(self, sock: Any, *, loop: asyncio.AbstractEventLoop, limit: int, ssl_context: Any = None) -> None:
         self._loop = loop
