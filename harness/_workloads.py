@@ -138,6 +138,8 @@ def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: T
     # The factories take max_buffer_size only; the other limits are attributes of the Tornado 4 design.
     stream.read_chunk_size = limits.read_chunk_size
     stream.max_write_buffer_size = limits.max_write_buffer_size
+    # A write's completion may not mean its bytes reached the fd (asyncio's drain() is flow control only).
+    sent_when_done = getattr(stream, "faultio_write_done_means_sent", True)
     peer = Peer(loop, peer_sock)
     run = Run(None, loop, fd, peer_sock, stream, peer)  # type: ignore[arg-type]
     monitor = run.monitor = attach_monitor(loop, stream, fd, peer, transport)
@@ -289,6 +291,12 @@ def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: T
         while pieces:
             send(pieces.pop(0))
             await loop.sleep(IDLE)
+        if not sent_when_done:
+            # A completed write may still sit in the stream's buffer: the peer reads until it is flushed (a
+            # bounded while), before it ends the connection, as a peer waiting for its reply would.
+            for _ in range(PATIENCE):
+                await loop.sleep(IDLE)
+                drain()
         if not state["ended"]:
             end_connection()
         await loop.sleep(IDLE)
@@ -325,7 +333,6 @@ def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: T
     model = Model(limits, received, workload.ending, closes_at_eof=getattr(stream, "faultio_closes_at_eof", True),
                   refuses_by_future=getattr(stream, "faultio_refuses_by_future", False),
                   hands_over_on_failure=getattr(stream, "faultio_failed_read_hands_over", False))
-    sent_when_done = getattr(stream, "faultio_write_done_means_sent", True)
     mismatches = _close_callback_problems(app_callbacks, stream.closed()) + late_streams
     for index, (op, seen) in enumerate(zip(workload.ops, observed)):
         if index in after_end:
