@@ -186,6 +186,15 @@ def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: T
         while not peer_sock.closed() and peer_sock.pending():
             peer.received += peer_sock.recv(1 << 16)
 
+    async def flushed() -> None:
+        """On a stream whose completed write may still sit in its buffer (``sent_when_done`` false), the peer
+        reads for a bounded while before it ends the connection, as a peer waiting for its reply would."""
+        if sent_when_done or state["ended"]:
+            return
+        for _ in range(PATIENCE):
+            await loop.sleep(IDLE)
+            drain()
+
     async def scenario() -> None:
         driver = Driver(run, per_op[0] if per_op else style)
         for index, op in enumerate(workload.ops):
@@ -193,6 +202,7 @@ def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: T
             if state["ended"]:
                 after_end.add(index)
             if isinstance(op, PeerEndOp):
+                await flushed()
                 end_connection()
                 await loop.sleep(IDLE)
                 observed.append(Observed(b""))
@@ -291,12 +301,7 @@ def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: T
         while pieces:
             send(pieces.pop(0))
             await loop.sleep(IDLE)
-        if not sent_when_done:
-            # A completed write may still sit in the stream's buffer: the peer reads until it is flushed (a
-            # bounded while), before it ends the connection, as a peer waiting for its reply would.
-            for _ in range(PATIENCE):
-                await loop.sleep(IDLE)
-                drain()
+        await flushed()
         if not state["ended"]:
             end_connection()
         await loop.sleep(IDLE)
