@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings
 
 from faultio import FaultPlan, Sequence, StreamLimits, Workload
-from faultio._workload import PeerEndOp, ReadBytesOp, ReadUntilCloseOp, ReadUntilOp, ReadUntilRegexOp, WriteOp
+from faultio._plan import SendWouldBlock
+from faultio._workload import CloseOp, PeerEndOp, ReadBytesOp, ReadUntilCloseOp, ReadUntilOp, ReadUntilRegexOp, WriteOp
 from faultio.strategies import sequences
 from harness._sequences import BATCH, run_sequence_case, run_sequences, sequence_api, sequence_case
 from harness._targets import load_target
@@ -16,9 +17,9 @@ pytest.importorskip("tornado")
 LIMITS = StreamLimits(max_buffer_size=64, read_chunk_size=16, max_write_buffer_size=None)
 
 
-def _run(spec, ops, data, chunks, ending="eof", styles=None):
-    seq = Sequence(workload=Workload(limits=LIMITS, data=data, chunks=chunks, ops=ops, ending=ending),
-                   styles=styles or ("future",) * len(ops), plan=FaultPlan(name="generated"))
+def _run(spec, ops, data, chunks, ending="eof", styles=None, plan=None, limits=LIMITS):
+    seq = Sequence(workload=Workload(limits=limits, data=data, chunks=chunks, ops=ops, ending=ending),
+                   styles=styles or ("future",) * len(ops), plan=plan or FaultPlan(name="generated"))
     target = load_target(spec)
     return run_sequence_case(sequence_case(seq, seed=0, index=0, profile=target.default_profile), target)
 
@@ -72,6 +73,22 @@ def test_tornado_keeps_a_failed_regex_reads_state_and_a_later_read_raises_it():
     # The regex read fails on 3 bytes (more than max_bytes); 3 stay buffered, fewer than read_bytes needs.
     result = _run("tornado", ops, b"aaa", (3,))
     assert "max-bytes" in result.slugs and "model-contract" in result.slugs
+
+
+def test_asyncio_streams_flush_a_completed_write_before_the_peer_ends():
+    # drain() returned with the byte still buffered (two EAGAINs on send): the peer reads it before it ends.
+    ops = (WriteOp(nbytes=1), ReadBytesOp(nbytes=4), PeerEndOp())
+    plan = FaultPlan(name="generated", write=(SendWouldBlock(count=2),))
+    result = _run("asyncio-streams", ops, b"abcd", (4,), plan=plan)
+    assert result.outcome == "pass", [v.message for v in result.violations]
+
+
+def test_tornado_refuses_every_read_after_one_fails_on_the_closed_stream():
+    limits = StreamLimits(max_buffer_size=8, read_chunk_size=4, max_write_buffer_size=None)
+    ops = (ReadBytesOp(nbytes=1, partial=True), CloseOp(), ReadUntilOp(delimiter=b"\n"),
+           ReadBytesOp(nbytes=1, partial=True))
+    result = _run("tornado", ops, b"aaaaaaa\n", (7, 1), limits=limits)
+    assert "reads-after-close" in result.slugs
 
 
 def test_asyncio_streams_refuse_buffered_bytes_after_a_reset():
