@@ -276,6 +276,7 @@ def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: T
                 if pieces:
                     send(pieces.pop(0))
                 elif not state["ended"]:
+                    await flushed()
                     end_connection()
                 else:
                     idle += 1
