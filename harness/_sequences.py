@@ -48,6 +48,14 @@ DEFAULT_SEQUENCES = 50
 #: The default of ``--sequences`` on the built-in targets on the simulated asyncio loop (one batch: a failing
 #: batch is shrunk, and these targets have known findings, so a larger default costs their default run its speed).
 TARGET_SEQUENCES = {"tornado": 25, "asyncio-streams": 25}
+#: Sequences judged while shrinking one failure in a ``run`` on those targets: their sequences run on the asyncio
+#: loop, several times slower, and their known findings shrink to two or three ops well within it.
+TARGET_SHRINK_CALLS = {"tornado": 100, "asyncio-streams": 100}
+
+
+def shrink_budget(spec: str) -> int:
+    """Sequences ``run`` judges while shrinking one failure on the target ``spec``."""
+    return TARGET_SHRINK_CALLS.get(spec, MAX_SHRINK_CALLS)
 #: The fault kinds a sequence's plan draws from: those that leave the connection's end to the sequence.
 SEQUENCE_PLAN_KINDS = ("eintr", "ewouldblock", "dribble")
 
