@@ -179,6 +179,10 @@ def partial_read_sizes(available: int) -> st.SearchStrategy[int]:
     return st.integers(1, available + 1)
 
 
+#: The calls a sequence can make, as the matrix names them (``--target`` adapters declare which they lack).
+SEQUENCE_CALLS = ("read_bytes", "read_bytes_partial", "read_bytes_streaming", "read_until", "read_until_max_bytes",
+                  "read_until_regex", "read_until_close", "write")
+
 def _filler(draw: st.DrawFn, nbytes: int, avoid: bytes | None = None) -> bytes:
     """``nbytes`` filler bytes: a drawn pattern of up to 8 bytes of ``FILLER_ALPHABET``, repeated.
 
@@ -199,13 +203,20 @@ def _filler(draw: st.DrawFn, nbytes: int, avoid: bytes | None = None) -> bytes:
 
 
 @st.composite
-def _step(draw: st.DrawFn, lim: StreamLimits, kind: str) -> tuple[list[Op], bytes, int | None]:
+def _step(draw: st.DrawFn, lim: StreamLimits, kind: str, calls: frozenset[str] = frozenset(SEQUENCE_CALLS)
+          ) -> tuple[list[Op], bytes, int | None]:
     """One op of a workload (an ``IdleOp`` may come first), the bytes it will meet, and a cut inside its
-    delimiter."""
+    delimiter; only the ``calls`` a stream has (``SEQUENCE_CALLS``) are drawn."""
     if kind in ("read_until", "regex"):
         delim = draw(delimiters())
         # Room for a line one byte shorter than max_bytes (a smaller max_bytes only ever refuses).
-        max_bytes = draw(st.one_of(st.none(), st.integers(len(delim) + 1, lim.max_buffer_size + len(delim) + 2)))
+        some = st.integers(len(delim) + 1, lim.max_buffer_size + len(delim) + 2)
+        if "read_until_max_bytes" not in calls:
+            max_bytes = None
+        elif kind == "read_until" and "read_until" not in calls:
+            max_bytes = draw(some)
+        else:
+            max_bytes = draw(st.one_of(st.none(), some))
         limit = max_bytes if max_bytes is not None else lim.max_buffer_size
         length = max(len(delim), draw(sizes_around(limit, minimum=len(delim))))
         line = _filler(draw, length - len(delim), avoid=delim) + delim
@@ -226,7 +237,8 @@ def _step(draw: st.DrawFn, lim: StreamLimits, kind: str) -> tuple[list[Op], byte
     if kind == "write":
         return [WriteOp(nbytes=draw(write_sizes(lim.max_write_buffer_size)))], b"", None
     tail = _filler(draw, draw(st.integers(0, 2 * lim.max_buffer_size)))
-    return [ReadUntilCloseOp(streaming=draw(st.booleans()))], tail, None
+    streaming = draw(st.booleans()) if "read_bytes_streaming" in calls else False
+    return [ReadUntilCloseOp(streaming=streaming)], tail, None
 
 
 def _endings(endings: Iterable[str]) -> tuple[str, ...]:
@@ -300,8 +312,32 @@ _SEQUENCE_KINDS = ("read_until", "read_bytes", "regex", "partial", "write", "str
     "write", "streaming", "idle", "until_close", "close", "peer_end", "set_close_callback")
 
 
+#: The step kinds each call makes possible (``idle``, ``close``, ``peer_end``, ``set_close_callback``: always).
+_KIND_CALLS = {"read_until": ("read_until", "read_until_max_bytes"), "read_bytes": ("read_bytes",),
+               "regex": ("read_until_regex",), "partial": ("read_bytes_partial",), "write": ("write",),
+               "streaming": ("read_bytes_streaming",), "until_close": ("read_until_close",)}
+
+
+def _sequence_kinds(calls: frozenset[str]) -> tuple[str, ...]:
+    """``_SEQUENCE_KINDS`` without the kinds none of whose calls is in ``calls`` (the same tuple for all)."""
+    return tuple(k for k in _SEQUENCE_KINDS if any(c in calls for c in _KIND_CALLS.get(k, SEQUENCE_CALLS)))
+
+
+def _check_choice(where: str, given: Iterable[str], valid: tuple[str, ...]) -> frozenset[str]:
+    if isinstance(given, str):
+        raise InvalidArgument(f"{where} must be an iterable of names, not the string {given!r}; valid: "
+                              f"{', '.join(valid)}")
+    chosen = tuple(given)
+    bad = [c for c in chosen if c not in valid]
+    if bad or not chosen:
+        raise InvalidArgument(f"{where}={chosen!r} is not valid: " + (f"{bad[0]!r} is unknown" if bad else
+                              "it names none") + f"; choose from {', '.join(valid)}")
+    return frozenset(chosen)
+
+
 @st.composite
-def _sequence_step(draw: st.DrawFn, lim: StreamLimits, kind: str) -> tuple[list[Op], bytes, int | None, list[str]]:
+def _sequence_step(draw: st.DrawFn, lim: StreamLimits, kind: str, calls: frozenset[str] = frozenset(SEQUENCE_CALLS),
+                   styles: tuple[str, ...] = READ_STYLES) -> tuple[list[Op], bytes, int | None, list[str]]:
     """One step of a sequence: its ops, the bytes they meet, a cut inside a delimiter, one style per op."""
     quiet = {"close": CloseOp, "peer_end": PeerEndOp, "set_close_callback": SetCloseCallbackOp}
     if kind in quiet:
@@ -309,8 +345,8 @@ def _sequence_step(draw: st.DrawFn, lim: StreamLimits, kind: str) -> tuple[list[
     elif kind == "idle":
         ops, segment, cut = [IdleOp(seconds=draw(st.sampled_from(IDLE_SECONDS)))], b"", None
     else:
-        ops, segment, cut = draw(_step(lim, kind))
-    return ops, segment, cut, [draw(st.sampled_from(READ_STYLES)) if isinstance(op, READ_OP_TYPES) else "future"
+        ops, segment, cut = draw(_step(lim, kind, calls))
+    return ops, segment, cut, [draw(st.sampled_from(styles)) if isinstance(op, READ_OP_TYPES) else "future"
                                for op in ops]
 
 
@@ -321,6 +357,8 @@ def sequences(
     max_ops: int = 8,
     max_chunks: int = 12,
     endings: Iterable[str] = ("eof", "reset"),
+    calls: Iterable[str] = SEQUENCE_CALLS,
+    styles: Iterable[str] = READ_STYLES,
 ) -> st.SearchStrategy[Sequence]:
     """Stateful runs of one stream: 1..``max_ops`` steps of every kind, each read in a drawn style, under a plan.
 
@@ -328,7 +366,14 @@ def sequences(
     (``PeerEndOp``), ``set_close_callback`` and idle periods of up to an hour. ``plans`` defaults to
     ``fault_plans`` of the kinds that leave the connection's end to the sequence (``eintr``, ``ewouldblock``,
     ``dribble``). One value holds it all, so Hypothesis shrinks ops, bytes and plan together.
+
+    ``calls`` (of ``SEQUENCE_CALLS``) and ``styles`` (of ``"future"``, ``"callback"``) are what the stream's API
+    has: a stream with futures only, no streaming reads, no regex or no per-read ``max_bytes`` gets sequences
+    drawing only what it has (a ``read_until_close`` then never streams). With every call and style, the draws
+    are those of the default.
     """
+    allowed = _check_choice("calls", calls, SEQUENCE_CALLS)
+    read_styles = tuple(s for s in READ_STYLES if s in _check_choice("styles", styles, READ_STYLES))
     _check_int("max_ops", max_ops, 1)
     _check_int("max_chunks", max_chunks, 1)
     ends = _endings(endings)
@@ -336,12 +381,13 @@ def sequences(
     wbuf = st.integers(1, 128)
     lims = limits or stream_limits(max_write_buffer_size=st.one_of(wbuf, wbuf, wbuf, st.none()))
     fault = plans if plans is not None else fault_plans(kinds="eintr,ewouldblock,dribble")
-    kinds = st.sampled_from(_SEQUENCE_KINDS)
+    kinds = st.sampled_from(_sequence_kinds(allowed))
 
     @st.composite
     def sequence(draw: st.DrawFn) -> Sequence:
         lim = draw(lims)
-        steps = draw(st.lists(kinds.flatmap(lambda kind: _sequence_step(lim, kind)), min_size=1, max_size=max_ops))
+        steps = draw(st.lists(kinds.flatmap(lambda kind: _sequence_step(lim, kind, allowed, read_styles)),
+                              min_size=1, max_size=max_ops))
         workload = _assemble(draw, lim, [(ops, segment, cut) for ops, segment, cut, _ in steps], max_chunks, ends)
         styles = tuple(style for *_, step_styles in steps for style in step_styles)
         return Sequence(workload=workload, styles=styles, plan=draw(fault))

@@ -90,7 +90,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--sequences", type=whole_number, default=None, metavar="N",
                      help="generated sequences of operations on one stream, judged by the monitors and the reference "
                      "model (plain transport; plans of the eintr, ewouldblock and dribble kinds among --faults; default: 50 on "
-                     "faultio's own stream, 0 on another target or with --examples 0; 0: none)")
+                     "faultio's own stream, 25 on tornado and asyncio-streams, 0 on another target or with --examples 0; "
+                     "a target gets only the calls and styles its API has; 0: none)")
     run.add_argument("--report", default="reports", metavar="DIR", help="where run directories go (default reports/)")
     run.add_argument("--no-report", action="store_true", help="write no report files")
     run.add_argument("--json", action="store_true", help="print the report as JSON on stdout, nothing else")

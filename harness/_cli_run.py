@@ -262,11 +262,12 @@ def run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                                          jobs=jobs, progress=arrived, invariants=args.invariants,
                                          timeout_s=timeout_s, profile=profile, **memory)
             if sequences:
-                from ._sequences import run_sequences
+                from ._sequences import run_sequences, shrink_budget
 
                 results += run_sequences(sequences, seed=args.seed, target_spec=args.target, jobs=jobs,
                                          progress=arrived, invariants=args.invariants,
-                                         kinds=sequence_kinds(faults), **memory)
+                                         kinds=sequence_kinds(faults), profile=profile,
+                                         shrink_calls=shrink_budget(args.target), **memory)
         except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: every worker is stopped by now
             signal.signal(signal.SIGINT, signal.SIG_DFL)  # a second Ctrl-C stops at once
             how = str(exc) if isinstance(exc, RunInterrupted) else "SIGINT"

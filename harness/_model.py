@@ -86,6 +86,8 @@ class Observed:
     real_error: BaseException | None = None
     raised: BaseException | None = None
     pending: bool = False
+    #: The exception a write's future failed with (a refusal, for a stream that refuses through its future).
+    refusal: BaseException | None = None
 
 
 def _first_end(op: Op, data: bytes) -> int | None:
@@ -100,8 +102,20 @@ def _first_end(op: Op, data: bytes) -> int | None:
 class Model:
     """Walk a workload's ops over ``received``; ``expect(op)`` then ``advance(op, observed)`` for each."""
 
-    def __init__(self, limits: StreamLimits, received: bytes, ending: str) -> None:
+    def __init__(self, limits: StreamLimits, received: bytes, ending: str, *, closes_at_eof: bool = True,
+                 refuses_by_future: bool = False, hands_over_on_failure: bool = False) -> None:
         self.limits = limits
+        #: Whether a refused call fails its future instead of raising (``faultio_refuses_by_future`` of the
+        #: stream: asyncio streams, whose every call is a task).
+        self.refuses_by_future = refuses_by_future
+        #: Whether a failed read hands the bytes it took over with its failure (``faultio_failed_read_hands_over``:
+        #: asyncio's ``IncompleteReadError.partial``); they count as delivered.
+        self.hands_over_on_failure = hands_over_on_failure
+        #: Whether the stream closes when a read meets the peer's clean EOF (``faultio_closes_at_eof`` of the
+        #: target's stream; asyncio streams keep the half-closed connection open for writing).
+        self.closes_at_eof = closes_at_eof
+        #: Reads are over (EOF met), but the half-closed stream has not closed for writes yet.
+        self.half_closed = False
         self.received = received
         self.ending_error = ENDING_ERRORS[ending]
         #: Bytes delivered so far (the next op's bytes start here).
@@ -226,6 +240,8 @@ class Model:
         if isinstance(op, CloseOp):
             return Expect(OK, why="the application closes")
         if isinstance(op, WriteOp):
+            if self.closed and self.half_closed:
+                return Expect(EITHER, any_write=True, why="a write on a stream half-closed by the peer's EOF")
             if self.closed:
                 return Expect(FAIL, raises=StreamClosedError, why="write on a closed stream")
             if self.ended:
@@ -244,6 +260,7 @@ class Model:
         if isinstance(op, QUIET_OPS):
             return
         if isinstance(op, CloseOp):
+            self.half_closed = False
             if not self.closed:
                 # The stream holds what it read ahead: nothing, up to max_buffer_size. Closed by the peer's
                 # end already (an idle stream notices it), its error is the end's.
@@ -252,11 +269,14 @@ class Model:
                 self.held = (self.pos, self.pos + min(rest, self.limits.max_buffer_size))
             return
         if isinstance(op, WriteOp):
+            if self.half_closed:
+                self.half_closed = not (observed.raised is not None or observed.failed)
+                return
             if self.ended:
                 if observed.raised is not None or observed.failed:
                     self._write_failed()
                 return
-            if observed.raised is None:
+            if observed.raised is None and not (observed.failed and self.closed):  # refused by its future
                 self.written += write_payload(index, op.nbytes)
             return
         if self.closed:
@@ -268,6 +288,8 @@ class Model:
             # The op ended the stream (its failure, or read_until_close's completion).
             self.closed, self.error = True, error
             self.held = (max(held[0], self.pos), max(held[1], self.pos))
+            # At a clean EOF a stream that does not close there stays open for writes.
+            self.half_closed = not self.closes_at_eof and error is None
 
     def _write_failed(self) -> None:
         """A write after the peer's end failed or was refused: the stream may have closed with its error, with
@@ -293,7 +315,10 @@ class Model:
             return None
         if isinstance(op, WriteOp):
             raised = type(observed.raised) if observed.raised is not None else None
-            if raised is not want.raises:
+            if (raised is None and want.raises is not None and observed.failed and self.refuses_by_future
+                    and _error_matches(type(observed.refusal), want.raises)):
+                return None  # refused through its future, as the target's API does every refusal
+            if not _error_matches(raised, want.raises):
                 did = f"raised {observed.raised!r}" if observed.raised is not None else "completed without raising"
                 return (f"{_name(op)} {did}; the model says it must "
                         f"{'raise ' + want.raises.__name__ if want.raises else 'complete'} ({want.why})")
@@ -317,8 +342,11 @@ class Model:
             if not _error_matches(got, want.error):
                 return (f"{_name(op)} failed with real_error={observed.real_error!r}; the model says "
                         f"real_error={_error_name(want.error)} ({want.why})")
-            # A failed streaming read delivers what it streamed; any other delivers nothing.
-            if not (isinstance(op, (ReadBytesOp, ReadUntilCloseOp)) and getattr(op, "streaming", False)):
+            # A failed streaming read delivers what it streamed; any other delivers nothing, unless the stream
+            # hands what it held over with the failure (its own, checked above to be the next bytes received).
+            if self.hands_over_on_failure:
+                low, high = 0, len(observed.delivered)
+            elif not (isinstance(op, (ReadBytesOp, ReadUntilCloseOp)) and getattr(op, "streaming", False)):
                 low = high = 0
         elif want.outcome == FAIL:
             return (f"{_name(op)} completed with {len(observed.delivered)} bytes; the model says it fails "

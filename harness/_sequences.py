@@ -23,6 +23,8 @@ from hypothesis import HealthCheck, Phase, Verbosity, given, note, settings
 from hypothesis import seed as hypothesis_seed
 
 from faultio import FaultPlan, Sequence
+from faultio._sequence import READ_STYLES
+from faultio._strategies_workload import SEQUENCE_CALLS
 from faultio.strategies import fault_plans, sequences
 
 from ._case import SEQUENCE_OPERATION, Case, CaseResult
@@ -43,6 +45,17 @@ TRACE_KEEP = 600
 SEQUENCE_TIMEOUT = 30.0
 #: The default of ``python -m harness run --sequences``.
 DEFAULT_SEQUENCES = 50
+#: The default of ``--sequences`` on the built-in targets on the simulated asyncio loop (one batch: a failing
+#: batch is shrunk, and these targets have known findings, so a larger default costs their default run its speed).
+TARGET_SEQUENCES = {"tornado": 25, "asyncio-streams": 25}
+#: Sequences judged while shrinking one failure in a ``run`` on those targets: their sequences run on the asyncio
+#: loop, several times slower, and their known findings shrink to two or three ops well within it.
+TARGET_SHRINK_CALLS = {"tornado": 100, "asyncio-streams": 100}
+
+
+def shrink_budget(spec: str) -> int:
+    """Sequences ``run`` judges while shrinking one failure on the target ``spec``."""
+    return TARGET_SHRINK_CALLS.get(spec, MAX_SHRINK_CALLS)
 #: The fault kinds a sequence's plan draws from: those that leave the connection's end to the sequence.
 SEQUENCE_PLAN_KINDS = ("eintr", "ewouldblock", "dribble")
 
@@ -67,7 +80,7 @@ def run_sequence_case(case: Case, target: Target, *, keep_trace: bool = False,
     try:
         with _wall_clock_guard(SEQUENCE_TIMEOUT):
             result = run_workload(seq.workload, seq.plan, target=target, styles=seq.styles,
-                                  keep_trace=keep_trace or full_trace)
+                                  keep_trace=keep_trace or full_trace, profile=case.profile)
     except CaseHung as exc:
         return CaseResult(case=case, violations=(Violation(slug="no-busy-loop", message=str(exc), step=0),))
     violations = list(result.violations)
@@ -117,10 +130,12 @@ class _InternalError(BaseException):
         self.exc = exc
 
 
-def run_batch(number: int, *, seed: int, count: int, target: Target, profile: str = "raw",
+def run_batch(number: int, *, seed: int, count: int, target: Target, profile: str | None = None,
               shrink_calls: int = MAX_SHRINK_CALLS, kinds: Seq[str] = SEQUENCE_PLAN_KINDS) -> list[CaseResult]:
     """Batch ``number`` of a run: up to ``count`` distinct drawn sequences, under plans of the fault ``kinds``,
     judged in order; the first failure ends the batch and comes back last, shrunk (ops and plan together)."""
+    # The fds' realism profile: the run's, else the target's own (Tornado and asyncio run on CPython's sockets).
+    profile = profile or target.default_profile
     unknown = [k for k in kinds if k not in SEQUENCE_PLAN_KINDS]
     if unknown or not kinds:
         raise ValueError(f"kinds {list(kinds)!r} are not valid for sequences; valid: {', '.join(SEQUENCE_PLAN_KINDS)}")
@@ -157,11 +172,16 @@ def run_batch(number: int, *, seed: int, count: int, target: Target, profile: st
         seen[key] = result if same else None
         return seen[key]
 
+    calls, styles = sequence_api(target)
+    if not calls:
+        raise ValueError(f"target {target.name} lacks every call a sequence makes: " + "; ".join(
+            sorted({why for op in SEQUENCE_CALLS for s in READ_STYLES if (why := target.lacking(op, s))})))
+
     @hypothesis_seed(derive_seed(seed, "hypothesis", "sequences", number))
     @settings(max_examples=2 * count + 10, database=None, deadline=None, derandomize=False,
               phases=(Phase.generate, Phase.shrink), report_multiple_bugs=False,
               suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet, print_blob=False)
-    @given(seq=sequences(plans=fault_plans(kinds=",".join(kinds))))
+    @given(seq=sequences(plans=fault_plans(kinds=",".join(kinds)), calls=calls, styles=styles))
     def property_(seq: Sequence) -> None:
         result = judge(seq)
         if result is not None:
@@ -232,7 +252,7 @@ def _run_batch_in_worker(args: tuple[str, int, int, int, str, int, tuple[str, ..
 
 def run_sequences(count: int, *, seed: int, target_spec: str, jobs: int = 1,
                   progress: Callable[[CaseResult], None] | None = None, invariants: Seq[str] = (),
-                  memory_limit: int = DEFAULT_MEMORY_LIMIT, contain: bool = False, profile: str = "raw",
+                  memory_limit: int = DEFAULT_MEMORY_LIMIT, contain: bool = False, profile: str | None = None,
                   shrink_calls: int = MAX_SHRINK_CALLS, kinds: Seq[str] = SEQUENCE_PLAN_KINDS,
                   **_: Any) -> list[CaseResult]:
     """Draw, run and judge ``count`` sequences on the target ``target_spec``; results in batch order.
@@ -267,7 +287,8 @@ def run_sequences(count: int, *, seed: int, target_spec: str, jobs: int = 1,
     def dead(args: tuple, why: str) -> list[CaseResult]:
         number = args[1]
         stand_in = Sequence(workload=_EMPTY, styles=(), plan=FaultPlan(name="generated"))
-        case = sequence_case(stand_in, seed=derive_seed(seed, "sequences"), index=number * BATCH, profile=profile)
+        case = sequence_case(stand_in, seed=derive_seed(seed, "sequences"), index=number * BATCH,
+                             profile=profile or "raw")
         return [dead_worker_result(case, why.replace("this case", "this batch of sequences"))]
 
     tasks = [(target_spec, number, seed, size, profile, shrink_calls, kinds) for number, size in enumerate(sizes)]
@@ -293,12 +314,13 @@ def sequence_kinds(faults: Seq[str]) -> tuple[str, ...]:
 def sequence_count(requested: int | None, *, target: Target, spec: str, transports: Seq[str],
                    faults: Seq[str] = SEQUENCE_PLAN_KINDS, fixed_only: bool = False) -> tuple[int, str]:
     """How many sequences ``run`` draws, and why none when it draws none though some were asked for (or are
-    the default): ``requested`` (``--sequences``), else ``DEFAULT_SEQUENCES`` on faultio's own stream and 0 on
-    another target (whose limits the sequences set as attributes of the Tornado 4 design) or in a run of
-    fixed cases only (``fixed_only``: ``--examples 0``)."""
+    the default): ``requested`` (``--sequences``), else ``DEFAULT_SEQUENCES`` on faultio's own stream,
+    ``TARGET_SEQUENCES`` on a built-in asyncio-loop target and 0 on another target (whose limits the sequences
+    set as attributes of the Tornado 4 design) or in a run of fixed cases only (``fixed_only``: ``--examples 0``).
+    A target lacking some calls or styles (``Target.lacks``) gets sequences of what it has (``sequence_api``)."""
     from ._targets import DEFAULT_TARGET_NAMES
 
-    default = DEFAULT_SEQUENCES if spec in DEFAULT_TARGET_NAMES and not fixed_only else 0
+    default = 0 if fixed_only else DEFAULT_SEQUENCES if spec in DEFAULT_TARGET_NAMES else TARGET_SEQUENCES.get(spec, 0)
     count = requested if requested is not None else default
     if count and not sequence_kinds(faults):
         return 0, (f"their plans draw from {', '.join(SEQUENCE_PLAN_KINDS)} (the kinds that leave the connection's "
@@ -307,13 +329,22 @@ def sequence_count(requested: int | None, *, target: Target, spec: str, transpor
         return 0, "they run on the plain transport only, and this run has none"
     if count and "plain" not in getattr(target, "transports", ("plain",)):
         return 0, "they run on the plain transport only, and the target has none"
-    lacks = sorted({why for op in SEQUENCE_NEEDS for style in ("future", "callback")
-                    if (why := target.lacking(op, style))})
-    if count and lacks:
-        return 0, f"the target cannot run every call a sequence makes: {'; '.join(lacks)}"
+    calls, _ = sequence_api(target)
+    if count and not any(call in calls for call in SEQUENCE_READS):
+        lacks = sorted({why for op in SEQUENCE_CALLS for style in READ_STYLES if (why := target.lacking(op, style))})
+        return 0, f"the target has none of the reads a sequence makes: {'; '.join(lacks)}"
     return count, ""
 
 
-#: The matrix operations whose calls a sequence makes, each in both styles.
-SEQUENCE_NEEDS = ("read_bytes", "read_bytes_partial", "read_bytes_streaming", "read_until", "read_until_max_bytes",
-                  "read_until_regex", "read_until_close", "write")
+#: The calls of ``SEQUENCE_CALLS`` that read (a sequence without one of them tests nothing the model knows).
+SEQUENCE_READS = tuple(c for c in SEQUENCE_CALLS if c.startswith("read"))
+
+
+def sequence_api(target: Target) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """What of a sequence's calls and read styles ``target`` has, from its declared ``lacks``: the styles in
+    which it has some call, then the calls it has in every one of those styles (so each drawn read can take
+    any drawn style). faultio's own stream has them all; a futures-only stream without streaming reads
+    (Tornado 6) gets no callbacks and no streaming; asyncio streams also lose regex and per-read max_bytes."""
+    styles = tuple(s for s in READ_STYLES if any(not target.lacking(c, s) for c in SEQUENCE_CALLS))
+    calls = tuple(c for c in SEQUENCE_CALLS if styles and all(not target.lacking(c, s) for s in styles))
+    return calls, styles

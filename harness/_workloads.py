@@ -32,6 +32,7 @@ from faultio._workload import (
     ReadUntilRegexOp,
     PeerEndOp,
     SetCloseCallbackOp,
+    StreamLimits,
     Workload,
     WriteOp,
     write_payload,
@@ -41,7 +42,7 @@ from faultio import BusyLoopError, LoopBudgetExceeded, StalledError
 
 from ._compat import adopt
 from ._model import Model, Observed
-from ._runner import Run, _event_json, attach_monitor
+from ._runner import Run, _event_json, _shut_down, attach_monitor
 from ._scenarios import Driver
 from ._targets import DEFAULT_TARGET, Target
 from .engine import ReadOp
@@ -81,6 +82,23 @@ class WorkloadResult:
         return "\n".join(lines) or "clean"
 
 
+#: The read buffer bound a stream without one (``Target.lacks["max_buffer_size"]``) is built with and modelled at:
+#: far above any workload's bytes, so no read of a sequence meets it.
+UNBOUNDED_BUFFER = 1 << 24
+
+
+def target_limits(limits: StreamLimits, target: Target) -> StreamLimits:
+    """The limits a workload runs ``target``'s stream with, and the model judges it by: the workload's, but for
+    a limit the target declares it lacks (``max_buffer_size``: no overflow, only back-pressure, as asyncio's
+    reader; ``max_write_buffer_size``: writes are never refused) none is set or modelled."""
+    changes: dict[str, Any] = {}
+    if target.lacking("max_buffer_size", "future"):
+        changes["max_buffer_size"] = UNBOUNDED_BUFFER
+    if target.lacking("max_write_buffer_size", "future"):
+        changes["max_write_buffer_size"] = None
+    return dataclasses.replace(limits, **changes) if changes else limits
+
+
 def _read_call(op: Any) -> tuple[ReadOp, str, tuple[Any, ...], dict[str, Any], bool]:
     """The monitor's ``ReadOp``, the method, its arguments, and whether it streams."""
     if isinstance(op, ReadBytesOp):
@@ -99,7 +117,7 @@ def _read_call(op: Any) -> tuple[ReadOp, str, tuple[Any, ...], dict[str, Any], b
 
 def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: Target = DEFAULT_TARGET,
                  transport: str = "plain", style: str = "future", styles: tuple[str, ...] | None = None,
-                 keep_trace: bool = False) -> WorkloadResult:
+                 keep_trace: bool = False, profile: str = "raw") -> WorkloadResult:
     """Run ``workload`` on a stream made by ``target`` over a fake fd obeying ``plan``; judge it.
 
     ``style`` is how reads are issued: ``"future"`` or ``"callback"`` (a callback-style read that fails is
@@ -112,14 +130,16 @@ def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: T
         raise ValueError(f"style must be 'future' or 'callback' (one per op in styles), not {style!r}/{styles!r}")
     if transport != "plain":
         raise ValueError(f"run_workload supports transport='plain' only, not {transport!r}")
-    limits = workload.limits
+    limits = target_limits(workload.limits, target)
     loop = target.make_loop(max_steps=WORKLOAD_STEP_BUDGET)
-    fd, peer_sock = socketpair(loop, plan)
+    fd, peer_sock = socketpair(loop, plan, profile=profile)
     stream = target.make(fd, io_loop=loop, transport=transport, max_buffer_size=limits.max_buffer_size,
                          ssl_context=None)
     # The factories take max_buffer_size only; the other limits are attributes of the Tornado 4 design.
     stream.read_chunk_size = limits.read_chunk_size
     stream.max_write_buffer_size = limits.max_write_buffer_size
+    # A write's completion may not mean its bytes reached the fd (asyncio's drain() is flow control only).
+    sent_when_done = getattr(stream, "faultio_write_done_means_sent", True)
     peer = Peer(loop, peer_sock)
     run = Run(None, loop, fd, peer_sock, stream, peer)  # type: ignore[arg-type]
     monitor = run.monitor = attach_monitor(loop, stream, fd, peer, transport)
@@ -166,6 +186,15 @@ def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: T
         while not peer_sock.closed() and peer_sock.pending():
             peer.received += peer_sock.recv(1 << 16)
 
+    async def flushed() -> None:
+        """On a stream whose completed write may still sit in its buffer (``sent_when_done`` false), the peer
+        reads for a bounded while before it ends the connection, as a peer waiting for its reply would."""
+        if sent_when_done or state["ended"]:
+            return
+        for _ in range(PATIENCE):
+            await loop.sleep(IDLE)
+            drain()
+
     async def scenario() -> None:
         driver = Driver(run, per_op[0] if per_op else style)
         for index, op in enumerate(workload.ops):
@@ -173,6 +202,7 @@ def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: T
             if state["ended"]:
                 after_end.add(index)
             if isinstance(op, PeerEndOp):
+                await flushed()
                 end_connection()
                 await loop.sleep(IDLE)
                 observed.append(Observed(b""))
@@ -221,7 +251,8 @@ def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: T
                 try:
                     await adopt(future)
                 except Exception as exc:
-                    observed.append(Observed(b"", failed=True, real_error=getattr(exc, "real_error", exc)))
+                    observed.append(Observed(b"", failed=True, real_error=getattr(exc, "real_error", exc),
+                                             refusal=exc))
                     continue
                 observed.append(Observed(b""))
                 drain()
@@ -245,6 +276,7 @@ def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: T
                 if pieces:
                     send(pieces.pop(0))
                 elif not state["ended"]:
+                    await flushed()
                     end_connection()
                 else:
                     idle += 1
@@ -260,13 +292,17 @@ def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: T
                 # Callback style: the close callback ended the read; the stream's error says why.
                 observed.append(Observed(streamed, failed=True, real_error=getattr(stream, "error", None)))
             elif outcome == "closed" and is_closed_error(value):
-                observed.append(Observed(streamed, failed=True, real_error=getattr(value, "real_error", None)))
+                # A stream may hand over, with the failure, the bytes it took (asyncio's IncompleteReadError.partial).
+                handed = bytes(getattr(value, "partial", b"") or b"") if not streaming else b""
+                observed.append(Observed(streamed or handed, failed=True,
+                                         real_error=getattr(value, "real_error", None)))
             else:
                 observed.append(Observed(streamed, raised=value))
                 return
         while pieces:
             send(pieces.pop(0))
             await loop.sleep(IDLE)
+        await flushed()
         if not state["ended"]:
             end_connection()
         await loop.sleep(IDLE)
@@ -288,6 +324,8 @@ def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: T
         error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
     finally:
         try:
+            # An asyncio target's loop: end its tasks and transports and close it, unobserved, as a case's is.
+            _shut_down(loop)
             monitor.finish()
         finally:
             monitor.detach()
@@ -296,7 +334,11 @@ def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: T
     sent = bytes(peer.sent)
     received = sent[: len(sent) - state["discarded"]] if workload.ending == "reset" else sent
     peer_received = bytes(peer.received)
-    model = Model(limits, received, workload.ending)
+    # The target's own promises (declared on its stream, as the matrix reads them): a stream that stays open at
+    # the peer's EOF (asyncio streams), a write whose completion does not mean its bytes reached the fd.
+    model = Model(limits, received, workload.ending, closes_at_eof=getattr(stream, "faultio_closes_at_eof", True),
+                  refuses_by_future=getattr(stream, "faultio_refuses_by_future", False),
+                  hands_over_on_failure=getattr(stream, "faultio_failed_read_hands_over", False))
     mismatches = _close_callback_problems(app_callbacks, stream.closed()) + late_streams
     for index, (op, seen) in enumerate(zip(workload.ops, observed)):
         if index in after_end:
@@ -306,7 +348,8 @@ def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: T
             mismatches.append(f"op {index}: {problem}")
             break
         model.advance(op, seen)
-        if index in peer_at_done and index not in after_end and peer_at_done[index] < len(model.written):
+        if (sent_when_done and index in peer_at_done and index not in after_end
+                and peer_at_done[index] < len(model.written)):
             mismatches.append(f"op {index}: {op.name}(nbytes={op.nbytes}) completed when the peer could read "
                               f"{peer_at_done[index]} bytes of the {len(model.written)} written so far")
             break

@@ -129,9 +129,12 @@ def test_a_failing_sequence_is_saved_shrunk_and_replays_byte_for_byte(tmp_path):
 
 def test_run_says_when_sequences_cannot_run():
     assert sequence_count(None, target=load_target("faultio"), spec="faultio", transports=("plain",)) == (50, "")
-    assert sequence_count(None, target=load_target("tornado"), spec="tornado", transports=("plain",)) == (0, "")
-    count, why = sequence_count(5, target=load_target("tornado"), spec="tornado", transports=("plain",))
-    assert count == 0 and "no callback" in why
+    assert sequence_count(None, target=load_target("tornado"), spec="tornado", transports=("plain",)) == (25, "")
+    futures_only = Target(name="m:f", factory=load_target("faultio").factory, lacks={"*/future": "no futures"})
+    assert sequence_count(5, target=futures_only, spec="m:f", transports=("plain",)) == (5, "")
+    none = Target(name="m:f", factory=load_target("faultio").factory, lacks={"*/future": "none", "*/callback": "none"})
+    count, why = sequence_count(5, target=none, spec="m:f", transports=("plain",))
+    assert count == 0 and "none of the reads" in why
     count, why = sequence_count(5, target=load_target("faultio"), spec="faultio", transports=("ssl",))
     assert count == 0 and "plain transport only" in why
 

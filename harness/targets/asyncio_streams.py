@@ -29,6 +29,10 @@ LACKS = {
     "read_bytes_streaming": "asyncio streams have no streaming read",
     "read_until_max_bytes": "StreamReader.readuntil takes no per-read max_bytes (only the reader's limit)",
     "read_until_regex": "StreamReader has no regex delimiter",
+    # Limits a generated sequence would set (harness._workloads.target_limits): not matrix cells.
+    "max_buffer_size": "StreamReader has no overflow: its limit pauses the transport (back-pressure) and bounds "
+                       "readuntil (LimitOverrunError, the bytes kept); sequences run it with a limit no read meets",
+    "max_write_buffer_size": "StreamWriter.write never refuses bytes: drain() is its back-pressure",
 }
 
 
@@ -83,6 +87,12 @@ class AsyncioStreams:
     #: At the peer's EOF the reader sees EOF but the transport stays open (``StreamReaderProtocol.eof_received``
     #: returns True: a half-closed connection is the application's to close).
     faultio_closes_at_eof = False
+    #: Every call is a task: a refused write (the stream closed) fails its task with ``StreamClosedError``
+    #: instead of raising at the call.
+    faultio_refuses_by_future = True
+    #: A read that meets the end fails with ``IncompleteReadError`` carrying the bytes it took from the buffer
+    #: (``readuntil``/``readexactly`` clear them from the reader): ``StreamClosedError.partial`` hands them over.
+    faultio_failed_read_hands_over = True
 
     def __init__(self, sock: Any, *, loop: asyncio.AbstractEventLoop, limit: int, ssl_context: Any = None) -> None:
         self._loop = loop
