@@ -15,6 +15,9 @@ Rules for this module:
 - Cases run only through ``pool_map`` worker processes (``contain``): a target that kills its worker costs
   its chunk, and Ctrl-C or SIGTERM stop every worker; the caller (``_cli_campaign``) writes the report of
   what ran. Nothing here prints or writes a report.
+- The generated chunks of a whole campaign run in one ``WorkerPool`` (a worker's start-up, its imports and
+  its TLS keys are paid once, not per batch); a worker that dies costs a fresh pool, as in ``pool_map``.
+  Nothing a chunk leaves in its worker changes the next: the per-process count of hangs is reset per chunk.
 - ``--shard i/n`` splits the chunks by ``_shard.chunk_unit``; a stored case belongs to the chunk of its index.
 """
 
@@ -25,8 +28,8 @@ from typing import Any, Callable, Sequence, TextIO
 
 from ._case import CaseResult
 from ._generate import MAX_SHRINK_CALLS, _Cell
-from ._matrix import DEFAULT_MEMORY_LIMIT, dead_worker_result, pool_map, run_cases
-from ._runner import derive_seed
+from ._matrix import DEFAULT_MEMORY_LIMIT, WorkerPool, dead_worker_result, pool_map, run_cases
+from ._runner import derive_seed, forget_hangs
 from ._shard import Shard, cell_unit, chunk_unit
 from ._targets import load_target
 
@@ -54,6 +57,7 @@ class _ChunkCell(_Cell):
 def _run_chunk(args: tuple[str, Cell, int, int, int, int, dict[str, Any], str]) -> list[CaseResult]:
     """In a worker: the results of one chunk (its passing cases, then its shrunk failure if any)."""
     spec, cell, number, seed, examples, shrink_calls, run_options, profile = args
+    forget_hangs()  # a chunk's result must not depend on the chunks its worker ran before
     return _ChunkCell(cell, number=number, seed=seed, examples=examples, target=load_target(spec),
                       shrink_calls=shrink_calls, run_options=run_options, profile=profile).run()
 
@@ -95,6 +99,7 @@ class Campaign:
         self.retired: set[Cell] = set()
         self.started = clock()
         self.stopped = ""
+        self._pool: WorkerPool | None = None
 
     # --- figures ----------------------------------------------------------------------------------------
 
@@ -137,7 +142,13 @@ class Campaign:
         """Replay, then generate until the budget is spent or every cell failed."""
         self.started = self.clock()
         self._replay()
-        self._generate()
+        with WorkerPool(self.jobs, invariants=self.invariants, memory_limit=self.memory_limit,
+                        capacity=self.jobs * MAX_BATCH_PER_JOB) as pool:
+            self._pool = pool
+            try:
+                self._generate()
+            finally:
+                self._pool = None
 
     def _replay(self) -> None:
         if self.store is None:
@@ -239,7 +250,7 @@ class Campaign:
             return [dead_worker_result(case, why.replace("this case", "this chunk's generated cases"))]
 
         pool_map(_run_chunk, tasks, jobs=min(self.jobs, len(tasks)), invariants=self.invariants,
-                 memory_limit=self.memory_limit, on_result=arrived, on_dead=dead)
+                 memory_limit=self.memory_limit, on_result=arrived, on_dead=dead, pool=self._pool)
 
     def _tick(self) -> None:
         if self.progress is not None:
