@@ -5,7 +5,8 @@ Rules for this module:
   seed derived from the run's seed, the chunk's number and the cell (``_generate._Cell`` does the drawing
   and the shrinking, as for ``run --examples``). A chunk's result depends on nothing else: the clock only
   decides how many chunks run, never what one of them gives. Chunks go round the cells: chunk 0 of every
-  cell, then chunk 1 of every cell, and so on.
+  cell, then chunk 1 of every cell, and so on, across batches (a batch smaller than a round ends it where
+  the next batch goes on), so the chunks run are a prefix of one order that ``jobs`` does not change.
 - The clock is read between batches of chunks, never inside a case: a batch is sized from the chunks seen
   so far to last a few seconds at most, so the campaign ends within about one batch of its budget (a chunk
   that shrinks a failure takes longer). Every loop is bounded: ``MAX_CHUNKS`` chunks per cell at most.
@@ -187,20 +188,36 @@ class Campaign:
         return None
 
     def _batch(self, size: int, upto: dict[Cell, int]) -> list[tuple[Cell, int]]:
-        """The next ``size`` chunks at most, round the cells still passing: one chunk of each cell in turn,
-        and more than one of a cell only when fewer cells than workers are left (a cell's failure retires it
+        """The next ``size`` chunks at most, round the cells still passing: always the lowest chunk number not
+        yet taken (the cell order breaks ties), so the rounds go on from batch to batch, whatever a batch's
+        size (which the clock sets), and the chunks run are a prefix of one order that ``jobs`` does not change.
+        More than one chunk of a cell only when fewer cells than workers are left (a cell's failure retires it
         when its chunk comes back, so a batch holds few chunks of a cell that is about to fail)."""
-        live = [cell for cell in self.cells if cell not in self.retired and upto.get(cell, 0) is not None]
+        live = [cell for cell in self.cells if cell not in self.retired and upto.get(cell) is not None]
         per_cell = max(1, -(-self.jobs // max(1, len(live))))
+        nexts: dict[Cell, int] = {}
+        for cell in live:  # each cell's next chunk held by this shard
+            number = self._next_chunk(cell, upto[cell])
+            if number is None:
+                upto[cell] = None
+            else:
+                nexts[cell] = number
+        taken = dict.fromkeys(nexts, 0)
         batch: list[tuple[Cell, int]] = []
-        for _ in range(per_cell):
-            for cell in live:
-                if len(batch) >= size:
-                    return batch
-                number = self._next_chunk(cell, upto[cell]) if upto.get(cell) is not None else None
-                upto[cell] = None if number is None else number + 1
-                if number is not None:
-                    batch.append((cell, number))
+        for _ in range(size):  # bounded by size; each turn takes a chunk or ends the batch
+            open_cells = [cell for cell in nexts if taken[cell] < per_cell]
+            if not open_cells:
+                break
+            cell = min(open_cells, key=lambda c: nexts[c])  # min keeps the first of equals: the cell order
+            number = nexts[cell]
+            batch.append((cell, number))
+            taken[cell] += 1
+            following = self._next_chunk(cell, number + 1)
+            upto[cell] = following
+            if following is None:
+                del nexts[cell]
+            else:
+                nexts[cell] = following
         return batch
 
     def _generate(self) -> None:
