@@ -16,7 +16,7 @@ Rules for this module:
 - Cases run only through ``pool_map`` worker processes (``contain``): a target that kills its worker costs
   its chunk, and Ctrl-C or SIGTERM stop every worker; the caller (``_cli_campaign``) writes the report of
   what ran. Nothing here prints or writes a report.
-- The generated chunks of a whole campaign run in one ``WorkerPool`` (a worker's start-up, its imports and
+- The replayed cases and the generated chunks of a whole campaign run in one ``WorkerPool`` (a worker's start-up, its imports and
   its TLS keys are paid once, not per batch); a worker that dies costs a fresh pool, as in ``pool_map``.
   Nothing a chunk leaves in its worker changes the next: the per-process count of hangs is reset per chunk.
 - ``--shard i/n`` splits the chunks by ``_shard.chunk_unit``; a stored case belongs to the chunk of its index.
@@ -142,11 +142,11 @@ class Campaign:
     def run(self) -> None:
         """Replay, then generate until the budget is spent or every cell failed."""
         self.started = self.clock()
-        self._replay()
         with WorkerPool(self.jobs, invariants=self.invariants, memory_limit=self.memory_limit,
                         capacity=self.jobs * MAX_BATCH_PER_JOB) as pool:
             self._pool = pool
             try:
+                self._replay()
                 self._generate()
             finally:
                 self._pool = None
@@ -174,7 +174,7 @@ class Campaign:
         # Stored cases of one cell may share an id (two stores merged by hand): the first is kept.
         run_cases(list(by_id[i].case for i in by_id), target_spec=self.target_spec, jobs=self.jobs,
                   progress=arrived, invariants=self.invariants, memory_limit=self.memory_limit, contain=True,
-                  **self.run_options)
+                  pool=self._pool, **self.run_options)
 
     def _unit(self, operation: str, style: str, transport: str, index: int) -> str:
         return chunk_unit(cell_unit(operation, style, transport), chunk_of(index, self.examples))

@@ -146,11 +146,12 @@ def _run_contained(case: Case, target: Any, options: dict[str, Any]) -> CaseResu
 
 def run_cases(cases: Sequence[Case], *, target_spec: str, jobs: int = 1,
               progress: Callable[[CaseResult], None] | None = None, invariants: Sequence[str] = (),
-              memory_limit: int = DEFAULT_MEMORY_LIMIT, contain: bool = False, **options: Any) -> list[CaseResult]:
+              memory_limit: int = DEFAULT_MEMORY_LIMIT, contain: bool = False, pool: WorkerPool | None = None,
+              **options: Any) -> list[CaseResult]:
     """Run ``cases`` against the target named by ``target_spec``; results in the order of ``cases``.
     ``invariants`` are ``module[:obj]`` specs of user checkers, loaded here and in every worker. ``jobs=1``
     runs in this process, unless ``contain``: then in one worker process, so a target that ends its process
-    costs only its cases (the CLI always contains)."""
+    costs only its cases (the CLI always contains). ``pool``: run in its kept workers (``pool_map``)."""
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
     load_invariant_specs(invariants)
@@ -175,7 +176,7 @@ def run_cases(cases: Sequence[Case], *, target_spec: str, jobs: int = 1,
     per_chunk = pool_map(_run_chunk, [(target_spec, chunk, options) for chunk in chunks], jobs=jobs,
                          invariants=invariants, memory_limit=memory_limit, on_result=report,
                          on_dead=lambda args, why: [dead_worker_result(c, why) for c in args[1]],
-                         split=lambda args: [(args[0], [c], args[2]) for c in args[1]])
+                         split=lambda args: [(args[0], [c], args[2]) for c in args[1]], pool=pool)
     return [r for chunk in per_chunk for r in chunk]
 
 
