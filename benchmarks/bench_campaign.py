@@ -5,8 +5,9 @@ Runs both as a user would (a fresh interpreter each, no report, no example datab
 alike, and prints each run's cases/s (the campaign's from its own summary line; the plain run's as its cases
 over the duration its summary line gives) and cases per CPU second (user and system time of the run and its
 workers, which the load of a shared machine disturbs far less than the wall clock), then per ``--jobs`` the
-median of the rounds and the ratios campaign / plain measured in this one invocation. ``--source DIR`` runs the harness of another source tree
-(for a before/after comparison in one machine window). It asserts nothing about speed.
+median of the rounds and the ratios campaign / plain measured in this one invocation. ``--source DIR`` runs
+the harness of another source tree (for a before/after comparison in one machine window). It asserts
+nothing about speed.
 Run: ``python benchmarks/bench_campaign.py [--budget 15] [--rounds 1] [--jobs 1,2] [--source DIR]``.
 """
 

@@ -16,8 +16,9 @@ Rules for this module:
 - Cases run only through ``pool_map`` worker processes (``contain``): a target that kills its worker costs
   its chunk, and Ctrl-C or SIGTERM stop every worker; the caller (``_cli_campaign``) writes the report of
   what ran. Nothing here prints or writes a report.
-- The replayed cases and the generated chunks of a whole campaign run in one ``WorkerPool`` (a worker's start-up, its imports and
-  its TLS keys are paid once, not per batch); a worker that dies costs a fresh pool, as in ``pool_map``.
+- The replayed cases and the generated chunks of a whole campaign run in one ``WorkerPool`` (a worker's
+  start-up, its imports and its TLS keys are paid once, not per batch); a worker that dies costs a fresh
+  pool, as in ``pool_map``.
   Nothing a chunk leaves in its worker changes the next: the per-process count of hangs is reset per chunk.
 - ``--shard i/n`` splits the chunks by ``_shard.chunk_unit``; a stored case belongs to the chunk of its index.
 """
