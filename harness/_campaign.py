@@ -5,7 +5,8 @@ Rules for this module:
   seed derived from the run's seed, the chunk's number and the cell (``_generate._Cell`` does the drawing
   and the shrinking, as for ``run --examples``). A chunk's result depends on nothing else: the clock only
   decides how many chunks run, never what one of them gives. Chunks go round the cells: chunk 0 of every
-  cell, then chunk 1 of every cell, and so on.
+  cell, then chunk 1 of every cell, and so on, across batches (a batch smaller than a round ends it where
+  the next batch goes on), so the chunks run are a prefix of one order that ``jobs`` does not change.
 - The clock is read between batches of chunks, never inside a case: a batch is sized from the chunks seen
   so far to last a few seconds at most, so the campaign ends within about one batch of its budget (a chunk
   that shrinks a failure takes longer). Every loop is bounded: ``MAX_CHUNKS`` chunks per cell at most.
@@ -15,6 +16,10 @@ Rules for this module:
 - Cases run only through ``pool_map`` worker processes (``contain``): a target that kills its worker costs
   its chunk, and Ctrl-C or SIGTERM stop every worker; the caller (``_cli_campaign``) writes the report of
   what ran. Nothing here prints or writes a report.
+- The replayed cases and the generated chunks of a whole campaign run in one ``WorkerPool`` (a worker's
+  start-up, its imports and its TLS keys are paid once, not per batch); a worker that dies costs a fresh
+  pool, as in ``pool_map``.
+  Nothing a chunk leaves in its worker changes the next: the per-process count of hangs is reset per chunk.
 - ``--shard i/n`` splits the chunks by ``_shard.chunk_unit``; a stored case belongs to the chunk of its index.
 """
 
@@ -25,8 +30,8 @@ from typing import Any, Callable, Sequence, TextIO
 
 from ._case import CaseResult
 from ._generate import MAX_SHRINK_CALLS, _Cell
-from ._matrix import DEFAULT_MEMORY_LIMIT, dead_worker_result, pool_map, run_cases
-from ._runner import derive_seed
+from ._matrix import DEFAULT_MEMORY_LIMIT, WorkerPool, dead_worker_result, pool_map, run_cases
+from ._runner import derive_seed, forget_hangs
 from ._shard import Shard, cell_unit, chunk_unit
 from ._targets import load_target
 
@@ -54,6 +59,7 @@ class _ChunkCell(_Cell):
 def _run_chunk(args: tuple[str, Cell, int, int, int, int, dict[str, Any], str]) -> list[CaseResult]:
     """In a worker: the results of one chunk (its passing cases, then its shrunk failure if any)."""
     spec, cell, number, seed, examples, shrink_calls, run_options, profile = args
+    forget_hangs()  # a chunk's result must not depend on the chunks its worker ran before
     return _ChunkCell(cell, number=number, seed=seed, examples=examples, target=load_target(spec),
                       shrink_calls=shrink_calls, run_options=run_options, profile=profile).run()
 
@@ -95,6 +101,7 @@ class Campaign:
         self.retired: set[Cell] = set()
         self.started = clock()
         self.stopped = ""
+        self._pool: WorkerPool | None = None
 
     # --- figures ----------------------------------------------------------------------------------------
 
@@ -136,8 +143,14 @@ class Campaign:
     def run(self) -> None:
         """Replay, then generate until the budget is spent or every cell failed."""
         self.started = self.clock()
-        self._replay()
-        self._generate()
+        with WorkerPool(self.jobs, invariants=self.invariants, memory_limit=self.memory_limit,
+                        capacity=self.jobs * MAX_BATCH_PER_JOB) as pool:
+            self._pool = pool
+            try:
+                self._replay()
+                self._generate()
+            finally:
+                self._pool = None
 
     def _replay(self) -> None:
         if self.store is None:
@@ -162,7 +175,7 @@ class Campaign:
         # Stored cases of one cell may share an id (two stores merged by hand): the first is kept.
         run_cases(list(by_id[i].case for i in by_id), target_spec=self.target_spec, jobs=self.jobs,
                   progress=arrived, invariants=self.invariants, memory_limit=self.memory_limit, contain=True,
-                  **self.run_options)
+                  pool=self._pool, **self.run_options)
 
     def _unit(self, operation: str, style: str, transport: str, index: int) -> str:
         return chunk_unit(cell_unit(operation, style, transport), chunk_of(index, self.examples))
@@ -176,20 +189,36 @@ class Campaign:
         return None
 
     def _batch(self, size: int, upto: dict[Cell, int]) -> list[tuple[Cell, int]]:
-        """The next ``size`` chunks at most, round the cells still passing: one chunk of each cell in turn,
-        and more than one of a cell only when fewer cells than workers are left (a cell's failure retires it
+        """The next ``size`` chunks at most, round the cells still passing: always the lowest chunk number not
+        yet taken (the cell order breaks ties), so the rounds go on from batch to batch, whatever a batch's
+        size (which the clock sets), and the chunks run are a prefix of one order that ``jobs`` does not change.
+        More than one chunk of a cell only when fewer cells than workers are left (a cell's failure retires it
         when its chunk comes back, so a batch holds few chunks of a cell that is about to fail)."""
-        live = [cell for cell in self.cells if cell not in self.retired and upto.get(cell, 0) is not None]
+        live = [cell for cell in self.cells if cell not in self.retired and upto.get(cell) is not None]
         per_cell = max(1, -(-self.jobs // max(1, len(live))))
+        nexts: dict[Cell, int] = {}
+        for cell in live:  # each cell's next chunk held by this shard
+            number = self._next_chunk(cell, upto[cell])
+            if number is None:
+                upto[cell] = None
+            else:
+                nexts[cell] = number
+        taken = dict.fromkeys(nexts, 0)
         batch: list[tuple[Cell, int]] = []
-        for _ in range(per_cell):
-            for cell in live:
-                if len(batch) >= size:
-                    return batch
-                number = self._next_chunk(cell, upto[cell]) if upto.get(cell) is not None else None
-                upto[cell] = None if number is None else number + 1
-                if number is not None:
-                    batch.append((cell, number))
+        for _ in range(size):  # bounded by size; each turn takes a chunk or ends the batch
+            open_cells = [cell for cell in nexts if taken[cell] < per_cell]
+            if not open_cells:
+                break
+            cell = min(open_cells, key=lambda c: nexts[c])  # min keeps the first of equals: the cell order
+            number = nexts[cell]
+            batch.append((cell, number))
+            taken[cell] += 1
+            following = self._next_chunk(cell, number + 1)
+            upto[cell] = following
+            if following is None:
+                del nexts[cell]
+            else:
+                nexts[cell] = following
         return batch
 
     def _generate(self) -> None:
@@ -239,7 +268,7 @@ class Campaign:
             return [dead_worker_result(case, why.replace("this case", "this chunk's generated cases"))]
 
         pool_map(_run_chunk, tasks, jobs=min(self.jobs, len(tasks)), invariants=self.invariants,
-                 memory_limit=self.memory_limit, on_result=arrived, on_dead=dead)
+                 memory_limit=self.memory_limit, on_result=arrived, on_dead=dead, pool=self._pool)
 
     def _tick(self) -> None:
         if self.progress is not None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -53,11 +54,13 @@ def generated_cells(operations: Sequence[str] | None = None,
             for style in OPERATIONS[operation][1]]
 
 
+@functools.lru_cache(maxsize=None)
 def plan_strategy(operation: str, transport: str) -> Any:
     """The plans drawn for one cell: every fault kind, sized to the bytes the operation moves.
 
     A plain read scenario never sends, so its plans have no write steps (they could never fire); over TLS
-    the handshake sends, so write faults stay.
+    the handshake sends, so write faults stay. Cached per cell: a strategy is an immutable description (the
+    draws depend on it and the seed only), so a campaign's chunks build and validate it once per worker.
     """
     inbound, outbound = plan_sizes(operation)
     max_write = DEFAULT_MAX_WRITE_STEPS if (outbound or transport != "plain") else 0

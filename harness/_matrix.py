@@ -13,6 +13,9 @@ Rules for this module:
   case that kills is blamed. Tasks interrupted in the other workers, and the ones not started, run again in
   a fresh pool of ``jobs`` workers. After ``MAX_DEAD_POOLS`` dead pools the tasks left are ``error``
   results saying why they did not run: a target that kills every worker ends too.
+- A ``WorkerPool`` keeps its workers across ``pool_map`` calls (a campaign's batches): a call that finds no
+  dead worker leaves the pool running for the next; one whose pool broke shuts it down and the next call
+  starts a fresh one; an exception (Ctrl-C, SIGTERM) stops every worker, in a call or between calls.
 - Workers take SIGTERM's default action (a worker the pool or ``stop_pool`` terminates just ends), so a
   worker that died of anything else is told apart by its exit code.
 """
@@ -144,11 +147,12 @@ def _run_contained(case: Case, target: Any, options: dict[str, Any]) -> CaseResu
 
 def run_cases(cases: Sequence[Case], *, target_spec: str, jobs: int = 1,
               progress: Callable[[CaseResult], None] | None = None, invariants: Sequence[str] = (),
-              memory_limit: int = DEFAULT_MEMORY_LIMIT, contain: bool = False, **options: Any) -> list[CaseResult]:
+              memory_limit: int = DEFAULT_MEMORY_LIMIT, contain: bool = False, pool: WorkerPool | None = None,
+              **options: Any) -> list[CaseResult]:
     """Run ``cases`` against the target named by ``target_spec``; results in the order of ``cases``.
     ``invariants`` are ``module[:obj]`` specs of user checkers, loaded here and in every worker. ``jobs=1``
     runs in this process, unless ``contain``: then in one worker process, so a target that ends its process
-    costs only its cases (the CLI always contains)."""
+    costs only its cases (the CLI always contains). ``pool``: run in its kept workers (``pool_map``)."""
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
     load_invariant_specs(invariants)
@@ -173,7 +177,7 @@ def run_cases(cases: Sequence[Case], *, target_spec: str, jobs: int = 1,
     per_chunk = pool_map(_run_chunk, [(target_spec, chunk, options) for chunk in chunks], jobs=jobs,
                          invariants=invariants, memory_limit=memory_limit, on_result=report,
                          on_dead=lambda args, why: [dead_worker_result(c, why) for c in args[1]],
-                         split=lambda args: [(args[0], [c], args[2]) for c in args[1]])
+                         split=lambda args: [(args[0], [c], args[2]) for c in args[1]], pool=pool)
     return [r for chunk in per_chunk for r in chunk]
 
 
@@ -232,7 +236,7 @@ def pool_map(fn: Callable[[Any], list[Any]], tasks: Sequence[Any], *, jobs: int,
              on_result: Callable[[list[Any]], None] | None = None,
              on_dead: Callable[[Any, str], list[Any]],
              split: Callable[[Any], list[Any]] | None = None,
-             max_dead_pools: int = MAX_DEAD_POOLS) -> list[list[Any]]:
+             max_dead_pools: int = MAX_DEAD_POOLS, pool: WorkerPool | None = None) -> list[list[Any]]:
     """``[fn(task) for task in tasks]`` (each a list) in up to ``jobs`` worker processes, in task order.
 
     When a worker dies, the task it was running is the culprit: ``on_dead(task, reason)`` (the reason names
@@ -241,7 +245,8 @@ def pool_map(fn: Callable[[Any], list[Any]], tasks: Sequence[Any], *, jobs: int,
     kills is blamed. A death no exit code explains (a worker SIGTERMed from outside) makes every task in
     flight a suspect. Every other task runs again, in parallel. After ``max_dead_pools`` dead pools,
     ``on_dead(task, TOO_MANY_DEATHS...)`` stands for every task left. ``on_result`` sees each list as it
-    arrives (in any order)."""
+    arrives (in any order). With ``pool``, the parallel rounds run in its kept workers (``jobs`` is then the
+    pool's); suspects still run in a one-worker pool of their own."""
     results: dict[tuple[int, ...], list[Any]] = {}
 
     def settle(key: tuple[int, ...], value: list[Any]) -> None:
@@ -264,8 +269,9 @@ def pool_map(fn: Callable[[Any], list[Any]], tasks: Sequence[Any], *, jobs: int,
         suspects = [item for item in todo if item[2]]
         batch = suspects or todo
         waiting = [item for item in todo if not item[2]] if suspects else []
+        kept = pool if pool is not None and not suspects and len(batch) <= pool.capacity else None
         finished, broken, started, exitcodes = _run_pool(fn, batch, 1 if suspects else min(jobs, len(batch)),
-                                                         invariants, memory_limit, settle)
+                                                         invariants, memory_limit, settle, kept)
         left = [n for n in range(len(batch)) if n not in finished]
         if broken and left:
             dead_pools += 1
@@ -303,16 +309,20 @@ def pool_map(fn: Callable[[Any], list[Any]], tasks: Sequence[Any], *, jobs: int,
 
 def _run_pool(fn: Callable[[Any], list[Any]], batch: Sequence[Item], workers: int, invariants: Sequence[str],
               memory_limit: int, settle: Callable[[tuple[int, ...], list[Any]], None],
-              ) -> tuple[set[int], bool, dict[int, int], dict[int, int | None]]:
-    """Run ``batch`` in one pool of ``workers``; ``settle`` each result as it arrives. Returns the indices
-    finished, whether the pool broke, the pid that started each task (of those started) and each worker's
-    exit code."""
+              kept: WorkerPool | None = None) -> tuple[set[int], bool, dict[int, int], dict[int, int | None]]:
+    """Run ``batch`` in one pool of ``workers`` (or in ``kept``'s workers); ``settle`` each result as it
+    arrives. Returns the indices finished, whether the pool broke, the pid that started each task (of those
+    started) and each worker's exit code. A fresh pool is shut down at the end; ``kept`` only if it broke."""
     import multiprocessing
 
-    started = multiprocessing.RawArray("q", len(batch))
-    pool = concurrent.futures.ProcessPoolExecutor(max_workers=workers, initializer=worker_init,
-                                                  initargs=(tuple(invariants), memory_limit, started))
-    processes: dict[int, Any] = {}
+    if kept is not None:
+        pool, started, processes = kept.executor()
+        started[:] = [0] * len(started)
+    else:
+        started = multiprocessing.RawArray("q", len(batch))
+        pool = concurrent.futures.ProcessPoolExecutor(max_workers=workers, initializer=worker_init,
+                                                      initargs=(tuple(invariants), memory_limit, started))
+        processes = {}
     finished: set[int] = set()
     broken = False
     try:
@@ -335,11 +345,73 @@ def _run_pool(fn: Callable[[Any], list[Any]], batch: Sequence[Item], workers: in
             finished.add(n)
             settle(batch[n][0], value)
     except BaseException:
-        stop_pool(pool)  # Ctrl-C, SIGTERM, an error of ours: no worker outlives the run
+        if kept is not None:
+            kept.stop()
+        else:
+            stop_pool(pool)  # Ctrl-C, SIGTERM, an error of ours: no worker outlives the run
         raise
+    if kept is not None and not broken:
+        return finished, broken, {n: pid for n, pid in enumerate(started[:len(batch)]) if pid}, {}
     pool.shutdown(wait=True)
+    if kept is not None:
+        kept.forget()  # the next call starts fresh workers
     exitcodes = {pid: process.exitcode for pid, process in processes.items()}
-    return finished, broken, {n: pid for n, pid in enumerate(started) if pid}, exitcodes
+    return finished, broken, {n: pid for n, pid in enumerate(started[:len(batch)]) if pid}, exitcodes
+
+
+class WorkerPool:
+    """``jobs`` worker processes kept for several ``pool_map(..., pool=...)`` calls, started at the first
+    one; a call of more than ``capacity`` tasks runs in a pool of its own. Use it as a context manager: on
+    leaving, the workers are shut down (stopped at once if an exception, such as Ctrl-C, is leaving)."""
+
+    def __init__(self, jobs: int, *, invariants: Sequence[str] = (), memory_limit: int = DEFAULT_MEMORY_LIMIT,
+                 capacity: int = 256) -> None:
+        if jobs < 1 or capacity < 1:
+            raise ValueError(f"jobs and capacity must be at least 1, got {jobs} and {capacity}")
+        self.jobs, self.invariants, self.memory_limit, self.capacity = jobs, tuple(invariants), memory_limit, capacity
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._started: Any = None
+        self._processes: dict[int, Any] = {}
+        #: Worker pools started so far (a fresh one after each that broke).
+        self.pools_started = 0
+
+    def executor(self) -> tuple[concurrent.futures.ProcessPoolExecutor, Any, dict[int, Any]]:
+        """The running pool (started now if none is), its task-start record and its processes by pid."""
+        if self._pool is None:
+            import multiprocessing
+
+            self._started = multiprocessing.RawArray("q", self.capacity)
+            self._pool = concurrent.futures.ProcessPoolExecutor(
+                max_workers=self.jobs, initializer=worker_init,
+                initargs=(self.invariants, self.memory_limit, self._started))
+            self._processes = {}
+            self.pools_started += 1
+        return self._pool, self._started, self._processes
+
+    def forget(self) -> None:
+        """Drop the pool (already shut down): the next call starts a fresh one."""
+        self._pool, self._started, self._processes = None, None, {}
+
+    def stop(self) -> None:
+        """End every worker now (``stop_pool``)."""
+        if self._pool is not None:
+            stop_pool(self._pool)
+        self.forget()
+
+    def close(self) -> None:
+        """Let the workers finish and end (nothing is in flight between calls)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        self.forget()
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, kind: Any, *_: Any) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.stop()
 
 
 def worker_init(invariants: Sequence[str], memory_limit: int = DEFAULT_MEMORY_LIMIT, started: Any = None) -> None:

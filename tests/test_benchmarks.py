@@ -36,3 +36,19 @@ def test_the_dribble_gives_one_byte_per_readiness_event_and_linear_search_work()
     # at a constant number of times by the delimiter search.
     assert reads == 2 * 256 + 2
     assert examined <= 3 * 258 and cpu >= 0
+
+
+def test_the_campaign_benchmark_prints_both_rates_and_their_ratio(capsys):
+    bench = _load("bench_campaign")
+    assert bench.main(["--budget", "1", "--jobs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "--jobs 1 plain" in out and "--jobs 1 campaign" in out
+    (last,) = [line for line in out.splitlines() if line.startswith("--jobs 1: ")]
+    assert "ratio campaign/plain = " in last and " CPU (median of 1 round(s))" in last
+
+
+def test_the_campaign_benchmark_refuses_a_tree_without_the_harness(tmp_path, capsys):
+    bench = _load("bench_campaign")
+    with pytest.raises(SystemExit):
+        bench.main(["--source", str(tmp_path)])
+    assert "no harness/__main__.py there" in capsys.readouterr().err

@@ -229,3 +229,68 @@ def test_the_shards_of_a_campaign_merge_into_one_report_with_their_figures_summe
 def test_an_example_db_that_cannot_be_written_is_refused_before_the_campaign():
     code, _, err = run(["run", "--budget", "1s", "--example-db", "/proc/faultio-examples", "--no-report"])
     assert code == 2 and "--example-db /proc/faultio-examples: cannot write there" in err
+
+
+def _campaign_of(chunks, *, jobs, target, cells, examples=3):
+    """A campaign whose clock stands still until ``chunks`` chunks came back, then says the budget is spent:
+    it runs at least ``chunks`` chunks whatever the machine's speed (more when a batch overshoots)."""
+    holder = []
+
+    def clock():
+        return 0.0 if not holder or holder[0].chunks < chunks else 1e9
+
+    campaign = Campaign(cells, seed=3, budget_s=60.0, target_spec=target, jobs=jobs, profile="raw",
+                        fail_on=("contract", "design"), examples=examples, clock=clock)
+    holder.append(campaign)
+    campaign.run()
+    assert campaign.stopped in ("budget spent", "every cell failed")
+    return campaign
+
+
+def _case_view(result):
+    return (result.case.id, result.case.plan, result.outcome, result.shrunk)
+
+
+def test_the_first_chunks_of_a_campaign_give_the_same_cases_with_jobs_1_and_2():
+    from harness._generate import generated_cells
+
+    # Every cell (more than a --jobs 1 batch holds): the rounds must go on from batch to batch.
+    cells = generated_cells()
+    chunks = len(cells) + 3  # a round of the cells, and part of the next
+    first = {}
+    for jobs in (1, 2):
+        campaign = _campaign_of(chunks, jobs=jobs, target="faultio:IOStream", cells=cells, examples=2)
+        # results() is in campaign order (chunk number, cell, index): the first chunks are the same chunks.
+        ran = campaign.results()[: chunks * 2]
+        assert {chunk_of(r.case.index, 2) for r in ran} == {0, 1}
+        assert {(r.case.operation, r.case.style, r.case.transport) for r in ran} == set(cells)
+        first[jobs] = [_case_view(r) for r in ran]
+    assert len(first[1]) == chunks * 2 and len({view[0] for view in first[1]}) == chunks * 2
+    assert first[1] == first[2]
+
+
+def test_a_planted_bug_gives_the_same_shrunk_failures_with_jobs_1_and_2():
+    from harness._generate import generated_cells
+
+    cells = generated_cells(operations=["read_bytes", "read_until"], transports=("plain",))
+    failures = {}
+    for jobs in (1, 2):
+        campaign = _campaign_of(len(cells), jobs=jobs, target=PLANTED, cells=cells)
+        failures[jobs] = sorted((_case_view(r) for r in campaign.generated if r.outcome != "pass"), key=repr)
+        assert campaign.retired  # the planted bug was found
+    assert failures[1] == failures[2] and all(view[3] is not None for view in failures[1])
+
+
+def test_a_worker_killed_in_a_campaign_costs_its_chunk_and_a_fresh_pool_runs_the_rest():
+    from harness._generate import generated_cells
+
+    cells = generated_cells(operations=["read_bytes", "read_until"], transports=("plain",))
+    campaign = _campaign_of(2 * len(cells), jobs=2, target="_broken_targets:KillsItsProcessInReadBytes",
+                            cells=cells)
+    by_op = {}
+    for result in campaign.generated:
+        by_op.setdefault(result.case.operation, set()).add(result.outcome)
+    assert by_op["read_bytes"] == {"error"}  # each read_bytes cell's first chunk died, and retired its cell
+    assert by_op["read_until"] == {"pass"}  # the other cells ran on, in fresh workers
+    assert all("died abruptly" in r.error for r in campaign.generated if r.case.operation == "read_bytes")
+    assert {cell for cell in campaign.retired} == {cell for cell in cells if cell[0] == "read_bytes"}
