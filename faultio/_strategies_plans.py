@@ -77,6 +77,22 @@ def _check_int(name: str, value: object, minimum: int) -> int:
 # --- building blocks ---------------------------------------------------------------------------------
 
 
+
+def _family(kinds: str | Iterable[str], family: tuple[str, ...], what: str, *,
+            transports: tuple[str, ...]) -> tuple[str, ...]:
+    """The kinds of ``family`` that ``kinds`` names (``"all"``, a comma list or an iterable), in order;
+    ``InvalidArgument`` naming the family's kinds for one outside it, or none at all."""
+    if isinstance(kinds, str):
+        try:
+            chosen = tuple(k for k in parse_kinds(kinds, transports=transports) if k in family)
+        except PlanError as exc:
+            raise InvalidArgument(str(exc)) from None
+    else:
+        chosen = tuple(kinds)
+    if not chosen or any(k not in family for k in chosen):
+        raise InvalidArgument(f"kinds={kinds!r} is not valid; valid {what} kinds: {', '.join(family)}")
+    return chosen
+
 def _read_body(kinds: tuple[str, ...]) -> list[st.SearchStrategy[Step]]:
     """Single read steps that leave the connection usable, simplest first."""
     out: list[st.SearchStrategy[Step]] = []
@@ -238,16 +254,7 @@ def tls_fault_plans(
     failed handshake), so the harness derives the TLS peer's behaviour from it. It shrinks towards the first
     kind and seed 0. These plans are for the ssl transport only: on a plain socket there is no TLS layer.
     """
-    if isinstance(kinds, str):
-        try:
-            chosen = tuple(k for k in parse_kinds(kinds, transports=("ssl",)) if k in TLS_KINDS)
-        except PlanError as exc:
-            raise InvalidArgument(str(exc)) from None
-    else:
-        chosen = tuple(kinds)
-    unknown = [k for k in chosen if k not in TLS_KINDS]
-    if unknown or not chosen:
-        raise InvalidArgument(f"kinds={kinds!r} is not valid; valid TLS kinds: {', '.join(TLS_KINDS)}")
+    chosen = _family(kinds, TLS_KINDS, "TLS", transports=("ssl",))
     _check_int("inbound_size", inbound_size, 0)
     _check_int("flood_bytes", flood_bytes, 1)
     return st.builds(lambda kind, seed: plan_for_kind(kind, seed=seed, inbound_size=inbound_size,
@@ -268,16 +275,7 @@ def connect_fault_plans(
     """
     from ._connect_faults import REFUSED_REPORTS, RESET_WHEN, ConnectRefused, ConnectReset, ConnectTimeout
 
-    if isinstance(kinds, str):
-        try:
-            chosen = tuple(k for k in parse_kinds(kinds, transports=("plain", "ssl")) if k in CONNECT_KINDS)
-        except PlanError as exc:
-            raise InvalidArgument(str(exc)) from None
-    else:
-        chosen = tuple(kinds)
-    unknown = [k for k in chosen if k not in CONNECT_KINDS]
-    if unknown or not chosen:
-        raise InvalidArgument(f"kinds={kinds!r} is not valid; valid connect kinds: {', '.join(CONNECT_KINDS)}")
+    chosen = _family(kinds, CONNECT_KINDS, "connect", transports=("plain", "ssl"))
     _check_int("outbound_size", outbound_size, 0)
     steps = {
         "connect-refused": st.sampled_from(REFUSED_REPORTS).map(lambda r: (ConnectRefused(report=r), r)),
@@ -308,16 +306,7 @@ def time_fault_plans(
     shortest times (a stall shrinks to 60 s, the shortest the matrix uses; pass ``stall_plan`` your own).
     They need the simulated kernel (``faultio.socketpair``): a real socket has no virtual clock.
     """
-    if isinstance(kinds, str):
-        try:
-            chosen = tuple(k for k in parse_kinds(kinds, transports=("plain", "ssl")) if k in TIME_KINDS)
-        except PlanError as exc:
-            raise InvalidArgument(str(exc)) from None
-    else:
-        chosen = tuple(kinds)
-    unknown = [k for k in chosen if k not in TIME_KINDS]
-    if unknown or not chosen:
-        raise InvalidArgument(f"kinds={kinds!r} is not valid; valid time kinds: {', '.join(TIME_KINDS)}")
+    chosen = _family(kinds, TIME_KINDS, "time", transports=("plain", "ssl"))
     _check_int("inbound_size", inbound_size, 0)
     _check_int("outbound_size", outbound_size, 0)
     seconds = st.integers(60, 120).map(float)
