@@ -42,6 +42,7 @@ from ._plan import (
 )
 from ._shaped import PROFILES
 from ._time_faults import TIME_KINDS, DeadlineError, Delay, LateFin, SendPass, SendStall, with_timeout
+from . import _tls_plans  # noqa: F401  (registers the TLS kinds' plan builders)
 from ._trace import Trace, TraceEvent
 from ._sequence import Sequence
 from ._workload import (

@@ -572,38 +572,6 @@ def plan_for_kind(
         offset = at if at is not None else rng.randint(0, inbound_size)
         _check_int("plan", "at", offset, minimum=0)
         read += [Pass(nbytes=offset), Flood(nbytes=flood_bytes, pattern_seed=rng.randrange(1 << 16))]
-    elif kind in TLS_KINDS:
-        return _tls_plan(kind, rng, inbound_size=inbound_size, at=at)
     elif kind in KIND_BUILDERS:
         return KIND_BUILDERS[kind](kind, rng, inbound_size=inbound_size, outbound_size=outbound_size, at=at)
     return FaultPlan(read=tuple(read), write=tuple(write), name=kind)
-
-
-def _chunks(rng: random.Random, total: int, largest: int, *, limit: int = 64) -> list[Step]:
-    """Seeded ``Chunk`` steps of 1..``largest`` bytes covering about ``total`` bytes (at most ``limit``)."""
-    steps: list[Step] = []
-    covered = 0
-    while covered < total and len(steps) < limit:
-        size = rng.randint(1, largest)
-        steps.append(Chunk(max_bytes=size))
-        covered += size
-    return steps
-
-
-def _tls_plan(kind: str, rng: random.Random, *, inbound_size: int, at: int | None) -> FaultPlan:
-    """The fd plan of a TLS kind (see ``TLS_KINDS``); the peer behaviour is the harness's, from the name."""
-    # Ciphertext is larger than the plaintext it carries (the handshake, a header and a tag per record):
-    # the chunk steps cover about twice the plaintext so they cut records everywhere, not only at the start.
-    if kind == "ragged-eof":
-        return FaultPlan(read=tuple(_chunks(rng, 2 * inbound_size, 512, limit=12)), name=kind)
-    if kind == "eof-mid-record":
-        offset = at if at is not None else rng.randint(1, max(1, inbound_size - 1))
-        _check_int("plan", "at", offset, minimum=0)
-        return FaultPlan(read=(Pass(nbytes=offset), Eof()), name=kind)
-    if kind == "record-split":
-        return FaultPlan(read=tuple(_chunks(rng, 2 * inbound_size, 64, limit=48)), name=kind)
-    if kind == "records-coalesced":
-        return FaultPlan(name=kind)
-    # handshake-fail: the alert and the handshake flights arrive cut into a few seeded reads.
-    variant = HANDSHAKE_VARIANTS[rng.randrange(len(HANDSHAKE_VARIANTS))]
-    return FaultPlan(read=tuple(_chunks(rng, 512, 200, limit=4)), name=f"{kind}:{variant}")
