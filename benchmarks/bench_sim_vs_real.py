@@ -10,6 +10,9 @@ delimiter (``--size`` bytes before it, 16 KiB by default), run three ways in thi
   ``harness._runner.run_case`` runs a case (the target's loop, ``attach_monitor``).
 - ``tornado6``: Tornado 6's ``IOStream`` on a real ``socket.socketpair()`` driven by a real asyncio loop
   (epoll).
+- ``floor``: the same scaffolding over the least a pure-Python reader, fd and loop can do (``_floor.py``: no
+  fault plan, step budget, trace or close handling). Not a goal, a bound: tornado6/floor is the most any
+  pure-Python simulation of this scenario could show.
 
 How one byte per event is ensured, the same way in all three: the writer sends one byte and then waits for
 the reader to consume it. The stream's ``read_from_fd`` is wrapped (one Python call: it counts) and, when a
@@ -34,6 +37,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import importlib.util
 import json
 import os
 import socket
@@ -43,8 +47,20 @@ from typing import Any, Callable
 
 from faultio import Dribble, FaultPlan, IOLoop, IOStream, Trace, socketpair
 
+
+def _load_floor() -> Any:
+    """``_floor.py`` beside this script, by its path (the benchmarks folder is not a package)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_floor.py")
+    spec = importlib.util.spec_from_file_location("_faultio_bench_floor", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+_floor = _load_floor()
+
 DELIM = b"\r\n"
-SCENARIOS = ("sim", "sim+monitors", "tornado6")
+SCENARIOS = ("sim", "sim+monitors", "tornado6", "floor")
 
 
 class _Reads:
@@ -181,6 +197,18 @@ def run_tornado(nbytes: int) -> tuple[tuple[float, float], int]:
     return elapsed, reads.check(nbytes, "tornado6")
 
 
+def run_floor(nbytes: int) -> tuple[tuple[float, float], int]:
+    """((wall, cpu) seconds, events) of the dribbled read over the floor's reader, fd and loop."""
+    send, run = _floor.build(DELIM)
+    reads = _Reads(send)
+    start = _now()
+    result = run(reads, nbytes)
+    elapsed = _since(start)
+    if len(result) != nbytes + len(DELIM):
+        raise SystemExit(f"floor: the read returned {len(result)} bytes, expected {nbytes + len(DELIM)}")
+    return elapsed, reads.check(nbytes, "floor")
+
+
 def measure(name: str, nbytes: int) -> tuple[float, float]:
     """(wall, cpu) µs per readiness event of one run of scenario ``name`` (collector off while it runs)."""
     gc.collect()
@@ -188,6 +216,8 @@ def measure(name: str, nbytes: int) -> tuple[float, float]:
     try:
         if name == "tornado6":
             (wall, cpu), events = run_tornado(nbytes)
+        elif name == "floor":
+            (wall, cpu), events = run_floor(nbytes)
         else:
             (wall, cpu), events = run_sim(nbytes, monitors=name == "sim+monitors")
     finally:
@@ -215,20 +245,19 @@ def main(argv: list[str] | None = None) -> int:
               "CPU time of this process in brackets)")
     for r in range(args.rounds):
         # Interleaved, and the order turns each round so no scenario always runs first (or after another).
-        order = SCENARIOS[r % 3:] + SCENARIOS[:r % 3]
+        order = SCENARIOS[r % len(SCENARIOS):] + SCENARIOS[:r % len(SCENARIOS)]
         figures = {name: measure(name, args.size) for name in order}
         rounds.append({name: figures[name][0] for name in SCENARIOS})
         cpu_rounds.append({name: figures[name][1] for name in SCENARIOS})
         if not args.json:
             row = "  ".join(f"{name} {figures[name][0]:6.2f} ({figures[name][1]:5.2f})" for name in SCENARIOS)
             print(f"  round {r + 1}: {row}  ratio tornado6/sim {figures['tornado6'][0] / figures['sim'][0]:5.1f}, "
-                  f"tornado6/(sim+monitors) {figures['tornado6'][0] / figures['sim+monitors'][0]:5.1f}")
+                  f"tornado6/(sim+monitors) {figures['tornado6'][0] / figures['sim+monitors'][0]:5.1f}, "
+                  f"tornado6/floor {figures['tornado6'][0] / figures['floor'][0]:5.1f}")
     best = {name: min(r[name] for r in rounds) for name in SCENARIOS}
     best_cpu = {name: min(r[name] for r in cpu_rounds) for name in SCENARIOS}
-    ratios = {"tornado6/sim": best["tornado6"] / best["sim"],
-              "tornado6/sim+monitors": best["tornado6"] / best["sim+monitors"]}
-    cpu_ratios = {"tornado6/sim": best_cpu["tornado6"] / best_cpu["sim"],
-                  "tornado6/sim+monitors": best_cpu["tornado6"] / best_cpu["sim+monitors"]}
+    ratios = {f"tornado6/{name}": best["tornado6"] / best[name] for name in SCENARIOS if name != "tornado6"}
+    cpu_ratios = {f"tornado6/{name}": best_cpu["tornado6"] / best_cpu[name] for name in SCENARIOS if name != "tornado6"}
     if args.json:
         print(json.dumps({"python": sys.version.split()[0], "tornado": tornado.version, "cpus": os.cpu_count(),
                           "size": args.size, "unit": "us_per_event", "rounds": rounds, "best": best,
@@ -240,6 +269,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ratio (best): tornado6/sim = {ratios['tornado6/sim']:.1f} (goal >= 10), "
               f"tornado6/(sim+monitors) = {ratios['tornado6/sim+monitors']:.1f} (goal >= 5); "
               f"by CPU time: {cpu_ratios['tornado6/sim']:.1f} and {cpu_ratios['tornado6/sim+monitors']:.1f}")
+        print(f"the floor (the scaffolding over a minimal pure-Python reader, fd and loop): tornado6/floor = "
+              f"{ratios['tornado6/floor']:.1f} ({cpu_ratios['tornado6/floor']:.1f} by CPU time), the most a "
+              "pure-Python simulation of this scenario could show")
     return 0
 
 
