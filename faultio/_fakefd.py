@@ -44,6 +44,9 @@ DEFAULT_CAPACITY = 4 * 1024 * 1024
 #: left: ``None``): ``FakeSocket.recv`` goes straight to the delivery for them.
 _QUIET_READ_STEPS = frozenset({type(None), Chunk, Dribble})
 
+#: Whether ``FakeSocket.recv`` takes its shortest way (a test turns it off to compare it with the general path).
+_SHORT_RECV = True
+
 #: The message of the EAGAIN a recv with nothing to read raises (what ``oserror`` gives it).
 _EAGAIN_MESSAGE = oserror(BlockingIOError, errno.EAGAIN).strerror
 
@@ -181,13 +184,78 @@ class FakeSocket(ConnectingSocket, PlanShapedSocket):
 
     # -- receiving (recv and recv_into come from PlanShapedSocket) ----------------------------------------
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
-        """``PlanShapedSocket.recv``, with a short way for the common call: an open fd, no reset pending, a
-        read step that neither fails the call nor happens to the connection (none left, a ``Dribble`` or a
-        ``Chunk``). There ``_recv``'s checks all pass and it comes to ``_deliver``; so does this, directly."""
-        if (type(self._reads.step) in _QUIET_READ_STEPS and bufsize > 0 and not self._closed
-                and not self._so_error and not self._connect.reset_pending):
-            self.recv_calls += 1
-            return self._deliver(bufsize, flags, "recv")
+        """``PlanShapedSocket.recv``, with two short ways for the common calls.
+
+        Both need an open, connected fd with no error or reset pending. When the read step has a fixed limit
+        (none left, or a ``Dribble`` for ever: ``ReadCursor.fixed_limit``) and no time step holds the
+        connection, this is ``_deliver`` written out for bytes waiting (``Pipe.take`` too, when the first
+        segment is real bytes) and for nothing waiting (EAGAIN): the call of every readiness event of a
+        dribble, and the EAGAIN that ends it. Otherwise, for a read step that neither fails the call nor
+        happens to the connection (a ``Chunk``), ``_recv``'s checks all pass and it comes to ``_deliver``; so
+        does this, directly. Same bytes, counts, trace events and exceptions as the general path
+        (``tests/test_fakefd.py`` compares them)."""
+        connect = self._connect
+        if (bufsize > 0 and not self._closed and not self._so_error and not connect.reset_pending
+                and (connect.state == "idle" or connect.state == "connected")):
+            reads = self._reads
+            fixed = reads.fixed_limit
+            if fixed >= 0 and self._hold_until is None and _SHORT_RECV:
+                self.recv_calls += 1
+                inbound = self._in
+                available = inbound.available
+                trace = self.loop.trace
+                if available:
+                    wanted = bufsize if bufsize < available else available
+                    if fixed < wanted:
+                        wanted = fixed
+                    segments = inbound.segments
+                    data = segments[0]
+                    if type(data) is bytes and len(data) >= wanted:
+                        # ``inbound.take(wanted, self.received)`` when its first segment answers the call.
+                        if len(data) > wanted:
+                            segments[0] = data[wanted:]
+                            data = data[:wanted]
+                        else:
+                            segments.popleft()
+                        if self.received is not None:
+                            self.received.append(data)
+                        inbound.available -= wanted
+                        inbound.delivered += wanted
+                    else:
+                        data = inbound.take(wanted, self.received)
+                    self.bytes_received += len(data)
+                    if trace.active:  # what ``_deliver`` records
+                        step = reads.step
+                        shaped = step.kind if step is not None else ""
+                        if self.record_payload:
+                            trace.record("fd", "recv", fd=self._fileno, role=self.role, asked=bufsize,
+                                         result="data", nbytes=len(data), shaped=shaped,
+                                         data_hex=hexdump_bytes(data))
+                        else:
+                            trace.record("fd", "recv", fd=self._fileno, role=self.role, asked=bufsize,
+                                         result="data", nbytes=len(data), shaped=shaped)
+                    else:
+                        trace._count += 1  # ``trace.skip()``, without the call (a hot path)
+                    return data
+                if not inbound.fin and not self._reset:
+                    # Nothing to read: ``_deliver``'s EAGAIN, as it records and counts it.
+                    if trace.active:
+                        trace.record("fd", "recv", fd=self._fileno, role=self.role, asked=bufsize,
+                                     result="EAGAIN", injected=False)
+                    else:
+                        trace._count += 1
+                    step = self.loop.step
+                    if step != self._eagain_step:
+                        self._eagain_step, self._eagain_count = step, 1
+                    elif self._eagain_count < SPIN_LIMIT:
+                        self._eagain_count += 1
+                    else:
+                        self._count_eagain("recv")
+                    raise BlockingIOError(errno.EAGAIN, _EAGAIN_MESSAGE)
+                return self._deliver(bufsize, flags, "recv")  # EOF
+            if type(reads.step) in _QUIET_READ_STEPS:
+                self.recv_calls += 1
+                return self._deliver(bufsize, flags, "recv")
         return PlanShapedSocket.recv(self, bufsize, flags)
 
     def _deliver(self, bufsize: int, flags: int, call: str) -> bytes:
