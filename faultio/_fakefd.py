@@ -538,16 +538,20 @@ class FakeSocket(ConnectingSocket, PlanShapedSocket):
         back hides what waits (no READ) or the room to write (no WRITE) until its time has come."""
         if self._closed:
             return 0
-        if self._connect.state != "idle" and self._connect.state != "connected":
+        connect = self._connect
+        if connect.state != "idle" and connect.state != "connected":
             return self._poll_unconnected()
         reads = self._reads
-        if self._connect.reset_pending or (reads.fixed_limit < 0 and (reads.arrivals_pending()
-                                                                     or isinstance(reads.step, HOLD_STEPS))):
+        fixed = reads.fixed_limit >= 0
+        if connect.reset_pending or (not fixed and (reads.arrivals_pending() or isinstance(reads.step, HOLD_STEPS))):
             # (a step with a fixed limit settles nothing; a reset left by the connect always does, and a time
             # step starts or ends its hold here)
             self._settle()
         events = 0
-        if self._hold_until is None and (self._in.available or self._in.fin or self._read_fault_pending()):
+        inbound = self._in
+        # (a step with a fixed limit, none or a Dribble, fails no call: no read fault is pending under it)
+        if self._hold_until is None and (inbound.available or inbound.fin
+                                         or (not fixed and self._read_fault_pending())):
             events |= READ
         if self._reset:
             events |= READ | ERROR | WRITE

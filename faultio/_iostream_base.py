@@ -54,12 +54,15 @@ class BaseIOStream(ReadingMixin):
     positive integer; anything else is a ``ValueError``.
     """
 
-    #: Whether a READ event takes ``_fused_read_event`` (decided once per class: ``__init_subclass__``).
-    _fuses_read: bool
+    #: Whether a READ event takes ``_fused_read_event``, and whether ``_next_read_size`` is the base one (a
+    #: read may then work it out inline); decided once per class, by ``__init_subclass__``.
+    _fuses_read = True
+    _plain_read_size = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._fuses_read = _fuses_read(cls)
+        cls._plain_read_size = cls._next_read_size is BaseIOStream._next_read_size
 
     def __init__(
         self,
@@ -531,8 +534,6 @@ def _fuses_read(cls: type) -> bool:
     """Whether ``cls`` keeps every method of ``FUSED_READ_METHODS`` as ``BaseIOStream`` has it."""
     return all(getattr(cls, name) is getattr(BaseIOStream, name) for name in FUSED_READ_METHODS)
 
-
-BaseIOStream._fuses_read = True
 
 
 def _size_arg(name: str, value: Any) -> int | None:

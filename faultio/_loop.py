@@ -440,10 +440,10 @@ class IOLoop:
             fds = self._fds
             if len(handlers) == 1:
                 # One registered fd (a stream under test alone): no sort, no list of ready fds.
-                for fd, entry in handlers.items():
+                for fd in handlers:
                     break
                 sock = fds.get(fd)
-                events = sock.poll_events() & entry[1] if sock is not None else 0
+                events = sock.poll_events() & handlers[fd][1] if sock is not None else 0
                 ready = ((fd, events),) if events else ()
             else:
                 ready = []
