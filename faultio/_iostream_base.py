@@ -26,6 +26,7 @@ from typing import Any, Callable
 from ._buffer import ReadBuffer
 from ._errors import StreamBufferFullError, StreamClosedError, UnsatisfiableReadError
 from ._future import Future
+from ._iostream_fused import FusedReadEvent, fuses_read
 from ._iostream_read import ReadingMixin
 from ._iostream_util import (
     app_log,
@@ -41,7 +42,7 @@ from ._loop import IOLoop
 _READ = IOLoop.READ
 
 
-class BaseIOStream(ReadingMixin):
+class BaseIOStream(ReadingMixin, FusedReadEvent):
     """A buffered, non-blocking stream over an abstract fd, driven by an ``IOLoop``.
 
     Reads (``read_bytes``, ``read_until``, ``read_until_regex``, ``read_until_close``) and ``write`` take
@@ -61,7 +62,7 @@ class BaseIOStream(ReadingMixin):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls._fuses_read = _fuses_read(cls)
+        cls._fuses_read = fuses_read(cls, BaseIOStream)
         cls._plain_read_size = cls._next_read_size is BaseIOStream._next_read_size
 
     def __init__(
@@ -521,19 +522,6 @@ class BaseIOStream(ReadingMixin):
             return None
         # A closed real socket says -1: not a number worth remembering.
         return fd if isinstance(fd, int) and fd >= 0 else None
-
-
-#: The methods ``_fused_read_event`` writes out (or skips a call to, when their first check says there is
-#: nothing to do). A class that overrides none of them takes that path for a READ event; one that
-#: overrides any (the SSL stream, the self-check's broken streams) takes the general one.
-FUSED_READ_METHODS = ("closed", "reading", "writing", "_handle_read", "_read_to_buffer_loop", "_read_to_buffer",
-                      "_run_streaming_callback", "_find_read_pos", "_check_max_bytes", "_maybe_run_close_callback")
-
-
-def _fuses_read(cls: type) -> bool:
-    """Whether ``cls`` keeps every method of ``FUSED_READ_METHODS`` as ``BaseIOStream`` has it."""
-    return all(getattr(cls, name) is getattr(BaseIOStream, name) for name in FUSED_READ_METHODS)
-
 
 
 def _size_arg(name: str, value: Any) -> int | None:
