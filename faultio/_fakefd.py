@@ -211,9 +211,10 @@ class FakeSocket(ConnectingSocket, SendingSocket, PlanShapedSocket):
                         wanted = fixed
                     segments = inbound.segments
                     data = segments[0]
-                    if type(data) is bytes and len(data) >= wanted:
+                    over = len(data) - wanted if type(data) is bytes else -1
+                    if over >= 0:
                         # ``inbound.take(wanted, self.received)`` when its first segment answers the call.
-                        if len(data) > wanted:
+                        if over:
                             segments[0] = data[wanted:]
                             data = data[:wanted]
                         else:
@@ -224,17 +225,18 @@ class FakeSocket(ConnectingSocket, SendingSocket, PlanShapedSocket):
                         inbound.delivered += wanted
                     else:
                         data = inbound.take(wanted, self.received)
-                    self.bytes_received += len(data)
+                        wanted = len(data)
+                    self.bytes_received += wanted
                     if trace.active:  # what ``_deliver`` records
                         step = reads.step
                         shaped = step.kind if step is not None else ""
                         if self.record_payload:
                             trace.record("fd", "recv", fd=self._fileno, role=self.role, asked=bufsize,
-                                         result="data", nbytes=len(data), shaped=shaped,
+                                         result="data", nbytes=wanted, shaped=shaped,
                                          data_hex=hexdump_bytes(data))
                         else:
                             trace.record("fd", "recv", fd=self._fileno, role=self.role, asked=bufsize,
-                                         result="data", nbytes=len(data), shaped=shaped)
+                                         result="data", nbytes=wanted, shaped=shaped)
                     else:
                         trace._count += 1  # ``trace.skip()``, without the call (a hot path)
                     return data

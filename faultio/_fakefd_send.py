@@ -49,18 +49,21 @@ class SendingSocket:
         ``OSError(EBADF)`` once closed.
         """
         out = self._out
-        writes = self._writes
         connect = self._connect
-        if (type(data) is bytes and writes.index >= len(writes.steps) and data and not self._closed
+        if (type(data) is bytes and self._writes.step is None and data and not self._closed
                 and not self._so_error and not out.dead and not out.fin and not out.reader_closed
                 and out.available < out.capacity and not connect.reset_pending
                 and (connect.state == "idle" or connect.state == "connected")):
             # The common send: bytes into an open connection with room, no write step left to shape or fail
             # it. The general path below does exactly this for it (same counts, same bytes, same event).
             self.send_calls += 1
-            asked = len(data)
-            limit = min(asked, out.capacity - out.available)
-            chunk = data if limit == asked else data[:limit]
+            asked = limit = len(data)
+            room = out.capacity - out.available
+            if room < asked:
+                limit = room
+                chunk = data[:limit]
+            else:
+                chunk = data
             out.segments.append(chunk)  # ``out.append(chunk)`` on a pipe neither shut nor cut
             out.available += limit
             out.accepted += limit
