@@ -72,7 +72,7 @@ class FusedReadEvent:
             target_bytes = 0
         next_find_pos = 0
         pos: int | None = None
-        searched = False  # a search of this loop found nothing, and no byte was added since
+        searched = False  # the last bytes added were searched, and nothing was found
         self._pending_callbacks += 1  # the pretend pending callback of _read_to_buffer_loop
         try:
             try:
@@ -93,17 +93,20 @@ class FusedReadEvent:
                     if not chunk:
                         break
                     rbuf.append(chunk)
-                    searched = False
                     size = rbuf.size
                     if size > self.max_buffer_size:
                         self._overflowed()
+                        searched = False
                         break
                     if self._streaming_callback is not None:
                         self._run_streaming_callback()
                         size = rbuf.size
                     if target_bytes is not None and size >= target_bytes:
+                        searched = False
                         break
-                    if size >= next_find_pos:
+                    if size < next_find_pos:
+                        searched = False  # these bytes were not searched
+                    else:
                         delimiter = self._read_delimiter
                         if delimiter is not None and self._read_bytes is None and size:
                             # _find_read_pos for read_until, with _check_max_bytes

@@ -15,6 +15,8 @@ import itertools
 import logging
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from faultio import FAULT_KINDS, TIME_KINDS, Dribble, FaultPlan, IOLoop, Trace, plan_for_kind, socketpair
 from faultio._iostream import IOStream
@@ -69,7 +71,8 @@ def _start(stream, op, style, record):
 
 def _scenario(*, fused, plan, ops, style, mode, end, traced=True, payload=PAYLOAD, **stream_kw):
     """Run ``ops`` one after the other (the next started when the previous completes) while the peer sends
-    ``payload`` (all at once, or a byte per loop iteration) and then ends as ``end`` says; what it left
+    ``payload`` (``bulk``: all at once; ``bytewise``: a byte per loop iteration; a tuple: pieces of those sizes
+    in turn, one per iteration) and then ends as ``end`` says; what it left
     (trace, outcomes, counters, stream state, log records)."""
     records = []
     handler = _Collect(records)
@@ -116,7 +119,16 @@ def _run(records, *, fused, plan, ops, style, mode, end, traced, payload, **stre
 
     stream.set_close_callback(lambda: log.append(("close_callback", repr(stream.error))))
     next_op()
-    pieces = [payload] if mode == "bulk" else [payload[i:i + 1] for i in range(len(payload))]
+    if mode == "bulk":
+        pieces = [payload]
+    elif mode == "bytewise":
+        pieces = [payload[i:i + 1] for i in range(len(payload))]
+    else:  # the sizes of the pieces, in turn
+        pieces, at, sizes = [], 0, itertools.cycle(mode)
+        while at < len(payload):
+            size = next(sizes)
+            pieces.append(payload[at:at + size])
+            at += size
     for piece in pieces:
         if target.closed() or peer.closed():
             break
@@ -177,6 +189,16 @@ def test_bytes_around_max_bytes_with_the_eof_behind_them_are_judged_the_same_on_
                   payload=b"x" * size, read_chunk_size=3)
     if size > 20:
         assert any("Unsatisfiable" in message for _, _, message in fused[4])
+
+
+@settings(derandomize=True, max_examples=60, deadline=None, database=None)
+@given(ops=st.lists(st.sampled_from(OPS), min_size=1, max_size=4), sizes=st.lists(st.integers(1, 9), min_size=1,
+       max_size=5), end=st.sampled_from(["eof", "eof-with-data", "reset", "open"]),
+       chunk=st.integers(1, 40), room=st.integers(8, 120), style=st.sampled_from(["future", "callback"]),
+       plan=st.sampled_from(sorted(PLANS)))
+def test_generated_reads_give_the_same_trace_and_results_on_both_paths(ops, sizes, end, chunk, room, style, plan):
+    _same(plan=PLANS[plan], ops=tuple(ops), style=style, mode=tuple(sizes), end=end, read_chunk_size=chunk,
+          max_buffer_size=room)
 
 
 @pytest.mark.parametrize("mode", ["bytewise", "bulk"])
