@@ -50,6 +50,7 @@ _SHORT_RECV = True
 
 #: The message of the EAGAIN a recv with nothing to read raises (what ``oserror`` gives it).
 _EAGAIN_MESSAGE = oserror(BlockingIOError, errno.EAGAIN).strerror
+_EAGAIN = errno.EAGAIN
 
 
 
@@ -254,7 +255,7 @@ class FakeSocket(ConnectingSocket, SendingSocket, PlanShapedSocket):
                         self._eagain_count += 1
                     else:
                         self._count_eagain("recv")
-                    raise BlockingIOError(errno.EAGAIN, _EAGAIN_MESSAGE)
+                    raise BlockingIOError(_EAGAIN, _EAGAIN_MESSAGE)
                 return self._deliver(bufsize, flags, "recv")  # EOF
             if type(reads.step) in _QUIET_READ_STEPS:
                 self.recv_calls += 1
@@ -290,7 +291,7 @@ class FakeSocket(ConnectingSocket, SendingSocket, PlanShapedSocket):
                 self._eagain_count += 1
             else:
                 self._count_eagain(call)
-            raise BlockingIOError(errno.EAGAIN, _EAGAIN_MESSAGE)  # ``oserror(BlockingIOError, errno.EAGAIN)``
+            raise BlockingIOError(_EAGAIN, _EAGAIN_MESSAGE)  # ``oserror(BlockingIOError, errno.EAGAIN)``
         reads = self._reads
         step = reads.step
         wanted = min(bufsize, inbound.available)
