@@ -9,8 +9,10 @@ Rules for this module:
   ``fuses_read`` decides that once per class. Anything else (the SSL stream, the self-check's broken
   streams) takes the general path, which stays as it is.
 - Nothing here is a second read path: no new state, no new trace events, no decision the general path
-  does not make. A change to the read machinery is made in ``faultio._iostream_read`` and
-  ``faultio._iostream_base`` first, then here (``tests/test_iostream_fused.py`` compares both paths).
+  does not make. The one difference is a search left out whose answer is known (see ``_fused_read_event``):
+  only ``ReadBuffer.examined`` shows it. A change to the read machinery is made in
+  ``faultio._iostream_read`` and ``faultio._iostream_base`` first, then here (``tests/test_iostream_fused.py``
+  compares both paths: traces, trace counts, results, errors, log records, stream state and fd counters).
 """
 
 from __future__ import annotations

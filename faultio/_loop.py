@@ -395,7 +395,7 @@ class IOLoop:
         if self._observers:
             self._notify("step")
 
-    def _handle(self, fd: int, events: int) -> bool:
+    def _run_handler(self, fd: int, events: int) -> bool:
         """Run ``fd``'s handler for the ready ``events`` (those it still waits for) as one step; False when it
         no longer waits for any (its handler was removed, or changed, by an earlier step of this iteration).
 
@@ -476,7 +476,7 @@ class IOLoop:
                 sock = fds.get(fd)
                 if sock is not None:
                     events = sock.poll_events() & handlers[fd][1]
-                    if events and self._handle(fd, events):
+                    if events and self._run_handler(fd, events):
                         ran = True
             else:
                 ready = []
@@ -488,7 +488,7 @@ class IOLoop:
                     if events:
                         ready.append((fd, events))
                 for fd, events in ready:
-                    if self._handle(fd, events):
+                    if self._run_handler(fd, events):
                         ran = True
         if ran or self._callbacks:
             return True
