@@ -55,16 +55,6 @@ class BaseIOStream(ReadingMixin, FusedReadEvent):
     positive integer; anything else is a ``ValueError``.
     """
 
-    #: Whether a READ event takes ``_fused_read_event``, and whether ``_next_read_size`` is the base one (a
-    #: read may then work it out inline); decided once per class, by ``__init_subclass__``.
-    _fuses_read = True
-    _plain_read_size = True
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls._fuses_read = fuses_read(cls, BaseIOStream)
-        cls._plain_read_size = cls._next_read_size is BaseIOStream._next_read_size
-
     def __init__(
         self,
         io_loop: IOLoop | None = None,
@@ -114,6 +104,12 @@ class BaseIOStream(ReadingMixin, FusedReadEvent):
         self._state: int | None = None
         self._pending_callbacks = 0
         self._closed = False
+        # Whether a READ event takes ``_fused_read_event`` (the class overrides none of the steps it writes
+        # out), and whether ``_next_read_size`` is the base one (a read may then work it out inline). Decided
+        # from the class as it is when the stream is made, so a method patched onto the class before counts.
+        cls = type(self)
+        self._fuses_read = fuses_read(cls, BaseIOStream)
+        self._plain_read_size = cls._next_read_size is BaseIOStream._next_read_size
         # The fd number for traces and log lines, taken while the fd is open: after close_fd the socket
         # is gone (or says -1). A subclass that has no fd yet leaves it None; _fd_label fills it in
         # once there is one.

@@ -215,14 +215,44 @@ def test_an_idle_stream_notices_eof_the_same_way_on_both_paths():
     _same(plan=None, ops=("read_bytes",), style="future", mode="bytewise", end="reset")
 
 
+def _stream(cls=IOStream):
+    loop = IOLoop(make_current=False)
+    target, peer = socketpair(loop, FaultPlan(read=(Dribble(),)))
+    return loop, peer, cls(target, io_loop=loop)
+
+
 def test_a_class_that_overrides_a_written_out_method_takes_the_general_path():
-    assert IOStream._fuses_read and fuses_read(IOStream, BaseIOStream)
+    assert fuses_read(IOStream, BaseIOStream) and _stream()[2]._fuses_read
     for name in FUSED_READ_METHODS:
-        override = type(f"Overrides_{name}", (IOStream,), {name: getattr(IOStream, name)})
-        # The same code, but the class's own attribute: the fused path cannot know it is unchanged.
-        override2 = type(f"Wraps_{name}", (IOStream,), {name: lambda self, *a, _n=name: getattr(IOStream, _n)(self, *a)})
-        assert override._fuses_read, name  # inherited as is: nothing overridden
-        assert not override2._fuses_read, name
+        same = type(f"Keeps_{name}", (IOStream,), {name: getattr(IOStream, name)})
+        # The same code, but the class's own function: the fused path cannot know it does the same.
+        wraps = type(f"Wraps_{name}", (IOStream,), {name: lambda self, *a, _n=name: getattr(IOStream, _n)(self, *a)})
+        assert fuses_read(same, BaseIOStream) and _stream(same)[2]._fuses_read, name
+        assert not fuses_read(wraps, BaseIOStream) and not _stream(wraps)[2]._fuses_read, name
+
+
+def test_a_method_patched_onto_the_class_before_the_stream_is_made_is_honoured(monkeypatch):
+    searches = []
+
+    def counting(self):
+        searches.append(self._rbuf.size)
+        return BaseIOStream._find_read_pos(self)
+
+    monkeypatch.setattr(IOStream, "_find_read_pos", counting)
+    counts = []
+    for forced in (False, True):
+        loop, peer, stream = _stream()
+        assert not stream._fuses_read
+        if forced:
+            stream._fuses_read = True  # as if the patch were missed: the events search without the method
+        future = stream.read_until(b"\n")
+        peer.send(b"ab\n")
+        loop.run_until(future.done)
+        assert future.result() == b"ab\n"
+        counts.append(len(searches))
+        searches.clear()
+    honoured, missed = counts
+    assert honoured > missed  # the general path asked the patched method at every search of every event
 
 
 def test_a_class_that_only_counts_its_reads_keeps_the_fused_path():
@@ -233,10 +263,8 @@ def test_a_class_that_only_counts_its_reads_keeps_the_fused_path():
             Counting.reads += 1
             return IOStream.read_from_fd(self)
 
-    assert Counting._fuses_read
-    loop = IOLoop(make_current=False)
-    target, peer = socketpair(loop, FaultPlan(read=(Dribble(),)))
-    stream = Counting(target, io_loop=loop)
+    loop, peer, stream = _stream(Counting)
+    assert stream._fuses_read
     future = stream.read_until(b"\n")
     peer.send(b"ab\n")
     loop.run_until(future.done)
