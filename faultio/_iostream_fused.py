@@ -6,8 +6,8 @@ Rules for this module:
   in the same order, with the same calls to everything a subclass may change, the same trace events and the
   same errors. Only the calls to the methods in ``FUSED_READ_METHODS`` are written out (or skipped when their
   first check says there is nothing to do), so it is taken only by a class that overrides none of them;
-  ``fuses_read`` decides that once per class. Anything else (the SSL stream, the self-check's broken
-  streams) takes the general path, which stays as it is.
+  ``fuses_read`` decides that for each stream when it is made, from its class. Anything else (the SSL
+  stream, the self-check's broken streams) takes the general path, which stays as it is.
 - Nothing here is a second read path: no new state, no new trace events, no decision the general path
   does not make. The one difference is a search left out whose answer is known (see ``_fused_read_event``):
   only ``ReadBuffer.examined`` shows it. A change to the read machinery is made in
