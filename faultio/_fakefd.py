@@ -184,7 +184,7 @@ class FakeSocket(ConnectingSocket, SendingSocket, PlanShapedSocket):
         """True once ``close()`` or ``reset()`` was called."""
         return self._closed
 
-    # -- receiving (recv and recv_into come from PlanShapedSocket; sending is SendingSocket's) --------- ----------------------------------------
+    # -- receiving (recv_into comes from PlanShapedSocket; sending is SendingSocket's) --------------------
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         """``PlanShapedSocket.recv``, with two short ways for the common calls.
 
