@@ -97,10 +97,9 @@ class ReadBuffer:
         """
         key = self._search_key
         pos = self.pos
-        data = self.data
-        start = pos + self._scanned if key is not None and (key is delimiter or key == delimiter) else pos
-        self.examined += len(data) - start
-        loc = data.find(delimiter, start)
+        start = pos + self._scanned if key is delimiter or (key is not None and key == delimiter) else pos
+        self.examined += pos + self.size - start  # ``len(data) - start``
+        loc = self.data.find(delimiter, start)
         if loc == -1:
             # No match *starts* in the first size - (len - 1) bytes: a match starting later would need
             # bytes that have not arrived yet.

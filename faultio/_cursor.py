@@ -194,11 +194,14 @@ class WriteCursor:
         self.steps = steps
         self.index = 0
         self._left: int | None = None
+        #: The current write step, or ``None`` once the plan's write side is used up (kept by ``_next``, the
+        #: only place ``index`` moves: every send asks for it).
+        self.step: Step | None = steps[0] if steps else None
 
-    @property
-    def step(self) -> Step | None:
-        """The current write step, or ``None`` once the plan's write side is used up."""
-        return self.steps[self.index] if self.index < len(self.steps) else None
+    def _next(self) -> None:
+        self.index += 1
+        self._left = None
+        self.step = self.steps[self.index] if self.index < len(self.steps) else None
 
     @property
     def shaped(self) -> str:
@@ -211,8 +214,7 @@ class WriteCursor:
         if left:
             self._left = left
         else:
-            self.index += 1
-            self._left = None
+            self._next()
 
     def call_fault(self) -> Step | None:
         """The step that makes this send fail (EINTR, EAGAIN, reset, broken pipe), consumed; or None."""
@@ -221,8 +223,7 @@ class WriteCursor:
             self._count_down(step.count)
             return step
         if isinstance(step, (SendEintr, SendReset, SendBrokenPipe)):
-            self.index += 1
-            self._left = None
+            self._next()
             return step
         return None
 
@@ -246,10 +247,8 @@ class WriteCursor:
             if left > 0:
                 self._left = left
             else:
-                self.index += 1
-                self._left = None
+                self._next()
 
     def advance(self) -> None:
         """The current step is over (a stall whose time has come): the plan goes on with the next one."""
-        self.index += 1
-        self._left = None
+        self._next()

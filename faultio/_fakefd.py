@@ -22,12 +22,13 @@ from ._bytelog import ByteLog
 from ._connect_faults import ConnectAttempt, connect_step, without_connect_steps
 from ._cursor import ReadCursor, WriteCursor, oserror
 from ._events import ERROR, READ, WRITE
-from ._fakefd_connect import ConnectingSocket
 from ._errors import BusyLoopError
+from ._fakefd_connect import ConnectingSocket
+from ._fakefd_send import SendingSocket
 from ._pipe import Pipe
-from ._plan import Chunk, Dribble, Eintr, Eof, FaultPlan, Flood, Pass, Reset, SendBrokenPipe, SendReset
+from ._plan import Chunk, Dribble, Eintr, Eof, FaultPlan, Flood, Pass, Reset
 from ._shaped import PlanShapedSocket, check_profile
-from ._time_faults import HOLD_STEPS, SendStall
+from ._time_faults import HOLD_STEPS
 from ._trace import hexdump_bytes
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -44,12 +45,16 @@ DEFAULT_CAPACITY = 4 * 1024 * 1024
 #: left: ``None``): ``FakeSocket.recv`` goes straight to the delivery for them.
 _QUIET_READ_STEPS = frozenset({type(None), Chunk, Dribble})
 
+#: Whether ``FakeSocket.recv`` takes its shortest way (a test turns it off to compare it with the general path).
+_SHORT_RECV = True
+
 #: The message of the EAGAIN a recv with nothing to read raises (what ``oserror`` gives it).
 _EAGAIN_MESSAGE = oserror(BlockingIOError, errno.EAGAIN).strerror
+_EAGAIN = errno.EAGAIN
 
 
 
-class FakeSocket(ConnectingSocket, PlanShapedSocket):
+class FakeSocket(ConnectingSocket, SendingSocket, PlanShapedSocket):
     """A connected, non-blocking, socket-like object living in a loop's simulated kernel.
 
     ``role`` is ``"target"`` (obeys the plan) or ``"peer"`` (ordinary). Both ends record every call
@@ -179,15 +184,82 @@ class FakeSocket(ConnectingSocket, PlanShapedSocket):
         """True once ``close()`` or ``reset()`` was called."""
         return self._closed
 
-    # -- receiving (recv and recv_into come from PlanShapedSocket) ----------------------------------------
+    # -- receiving (recv_into comes from PlanShapedSocket; sending is SendingSocket's) --------------------
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
-        """``PlanShapedSocket.recv``, with a short way for the common call: an open fd, no reset pending, a
-        read step that neither fails the call nor happens to the connection (none left, a ``Dribble`` or a
-        ``Chunk``). There ``_recv``'s checks all pass and it comes to ``_deliver``; so does this, directly."""
-        if (type(self._reads.step) in _QUIET_READ_STEPS and bufsize > 0 and not self._closed
-                and not self._so_error and not self._connect.reset_pending):
-            self.recv_calls += 1
-            return self._deliver(bufsize, flags, "recv")
+        """``PlanShapedSocket.recv``, with two short ways for the common calls.
+
+        Both need an open, connected fd with no error or reset pending. When the read step has a fixed limit
+        (none left, or a ``Dribble`` for ever: ``ReadCursor.fixed_limit``) and no time step holds the
+        connection, this is ``_deliver`` written out for bytes waiting (``Pipe.take`` too, when the first
+        segment is real bytes) and for nothing waiting (EAGAIN): the call of every readiness event of a
+        dribble, and the EAGAIN that ends it. Otherwise, for a read step that neither fails the call nor
+        happens to the connection (a ``Chunk``), ``_recv``'s checks all pass and it comes to ``_deliver``; so
+        does this, directly. Same bytes, counts, trace events and exceptions as the general path
+        (``tests/test_fakefd.py`` compares them)."""
+        connect = self._connect
+        if (bufsize > 0 and not self._closed and not self._so_error and not connect.reset_pending
+                and (connect.state == "idle" or connect.state == "connected")):
+            reads = self._reads
+            fixed = reads.fixed_limit
+            if fixed >= 0 and self._hold_until is None and _SHORT_RECV:
+                self.recv_calls += 1
+                inbound = self._in
+                available = inbound.available
+                trace = self.loop.trace
+                if available:
+                    wanted = bufsize if bufsize < available else available
+                    if fixed < wanted:
+                        wanted = fixed
+                    segments = inbound.segments
+                    data = segments[0]
+                    over = len(data) - wanted if type(data) is bytes else -1
+                    if over >= 0:
+                        # ``inbound.take(wanted, self.received)`` when its first segment answers the call.
+                        if over:
+                            segments[0] = data[wanted:]
+                            data = data[:wanted]
+                        else:
+                            segments.popleft()
+                        if self.received is not None:
+                            self.received.append(data)
+                        inbound.available -= wanted
+                        inbound.delivered += wanted
+                    else:
+                        data = inbound.take(wanted, self.received)
+                        wanted = len(data)
+                    self.bytes_received += wanted
+                    if trace.active:  # what ``_deliver`` records
+                        step = reads.step
+                        shaped = step.kind if step is not None else ""
+                        if self.record_payload:
+                            trace.record("fd", "recv", fd=self._fileno, role=self.role, asked=bufsize,
+                                         result="data", nbytes=wanted, shaped=shaped,
+                                         data_hex=hexdump_bytes(data))
+                        else:
+                            trace.record("fd", "recv", fd=self._fileno, role=self.role, asked=bufsize,
+                                         result="data", nbytes=wanted, shaped=shaped)
+                    else:
+                        trace._count += 1  # ``trace.skip()``, without the call (a hot path)
+                    return data
+                if not inbound.fin and not self._reset:
+                    # Nothing to read: ``_deliver``'s EAGAIN, as it records and counts it.
+                    if trace.active:
+                        trace.record("fd", "recv", fd=self._fileno, role=self.role, asked=bufsize,
+                                     result="EAGAIN", injected=False)
+                    else:
+                        trace._count += 1
+                    step = self.loop.step
+                    if step != self._eagain_step:
+                        self._eagain_step, self._eagain_count = step, 1
+                    elif self._eagain_count < SPIN_LIMIT:
+                        self._eagain_count += 1
+                    else:
+                        self._count_eagain("recv")
+                    raise BlockingIOError(_EAGAIN, _EAGAIN_MESSAGE)
+                return self._deliver(bufsize, flags, "recv")  # EOF
+            if type(reads.step) in _QUIET_READ_STEPS:
+                self.recv_calls += 1
+                return self._deliver(bufsize, flags, "recv")
         return PlanShapedSocket.recv(self, bufsize, flags)
 
     def _deliver(self, bufsize: int, flags: int, call: str) -> bytes:
@@ -219,7 +291,7 @@ class FakeSocket(ConnectingSocket, PlanShapedSocket):
                 self._eagain_count += 1
             else:
                 self._count_eagain(call)
-            raise BlockingIOError(errno.EAGAIN, _EAGAIN_MESSAGE)  # ``oserror(BlockingIOError, errno.EAGAIN)``
+            raise BlockingIOError(_EAGAIN, _EAGAIN_MESSAGE)  # ``oserror(BlockingIOError, errno.EAGAIN)``
         reads = self._reads
         step = reads.step
         wanted = min(bufsize, inbound.available)
@@ -327,159 +399,26 @@ class FakeSocket(ConnectingSocket, PlanShapedSocket):
         self.faults_injected += 1
         self._trace("inject", fault=why, discarded=lost)
 
-    # -- sending ------------------------------------------------------------------------------------
-    def send(self, data: Any, flags: int = 0) -> int:
-        """Send what fits of ``data`` and return how many bytes were accepted (a ``SendPartial`` accepts fewer;
-        under the ``cpython`` profile so does a send a ``SendEintr`` interrupts: see ``_send_fault``).
-
-        Raises what the OS would: ``BlockingIOError`` when the peer's buffer is full; ``InterruptedError``
-        (``raw`` profile only), ``BlockingIOError``, ``ConnectionResetError`` or ``BrokenPipeError`` by plan;
-        ``ConnectionResetError`` or ``BrokenPipeError`` once the connection is reset or shut;
-        ``OSError(EBADF)`` once closed.
-        """
-        out = self._out
-        writes = self._writes
-        connect = self._connect
-        if (type(data) is bytes and writes.index >= len(writes.steps) and data and not self._closed
-                and not self._so_error and not out.dead and not out.fin and not out.reader_closed
-                and out.available < out.capacity and not connect.reset_pending
-                and (connect.state == "idle" or connect.state == "connected")):
-            # The common send: bytes into an open connection with room, no write step left to shape or fail
-            # it. The general path below does exactly this for it (same counts, same bytes, same event).
-            self.send_calls += 1
-            asked = len(data)
-            limit = min(asked, out.capacity - out.available)
-            chunk = data if limit == asked else data[:limit]
-            out.segments.append(chunk)  # ``out.append(chunk)`` on a pipe neither shut nor cut
-            out.available += limit
-            out.accepted += limit
-            self.bytes_sent += limit
-            trace = self.loop.trace
-            if trace.active:
-                if self.record_payload:
-                    trace.record("fd", "send", fd=self._fileno, role=self.role, asked=asked, result="data",
-                                 nbytes=limit, shaped="", data_hex=hexdump_bytes(chunk))
-                else:
-                    trace.record("fd", "send", fd=self._fileno, role=self.role, asked=asked, result="data",
-                                 nbytes=limit, shaped="")
-            else:
-                trace._count += 1  # ``trace.skip()``, without the call (a hot path)
-            return limit
-        self.send_calls += 1
-        self._check_open("send")
-        if self._connect.reset_pending:
-            self._reset_after_connect()
-        if isinstance(self._writes.step, SendStall):
-            self._send_stalled()
-        view = memoryview(data).cast("B")
-        try:
-            return self._send_view(view)
-        finally:
-            # A kernel keeps no hold on the caller's buffer once send returns or raises; the traceback of a raised
-            # error would otherwise keep this view (and the caller's bytearray export) alive: asyncio clears its
-            # bytearray buffer right after a failed send, which must not meet "Existing exports".
-            view.release()
-
-    def _send_view(self, view: memoryview) -> int:
-        """``send`` of the bytes ``view`` holds."""
-        if self._connect.state in ("connecting", "refused") and not self._so_error:
-            return self._send_unconnected(len(view))
-        space = self._out.capacity - self._out.available
-        bound_to_fail = self._so_error or self._out.dead or self._out.fin
-        step, interrupted = self._send_fault(len(view), 0 if bound_to_fail else min(len(view), max(space, 0)))
-        if isinstance(step, SendReset):
-            self._apply_reset("send_reset")
-            self._so_error = 0
-            return self._inject("send", step)
-        if isinstance(step, SendBrokenPipe):
-            self._out.dead = True
-            return self._inject("send", step)
-        if step is not None:
-            return self._inject("send", step)
-        if self._so_error:
-            code, self._so_error = self._so_error, 0
-            self._trace("send", result=errno.errorcode[code], injected=True)
-            raise oserror(OSError, code)  # the subclass the errno names (ConnectionResetError, ...Refused...)
-        if (len(view) and self._out.reader_closed and not self._out.rst_provoked and not self._out.fin
-                and not self._reset):
-            # A kernel accepts the first send after the peer closed its socket (it only learns of the close
-            # from the RST that segment provokes): the bytes are lost, and from then on sends fail with EPIPE.
-            self._out.rst_provoked = True
-            self.bytes_sent += len(view)
-            self._trace("send", asked=len(view), result="data", nbytes=len(view), lost="the peer had closed; "
-                        "its kernel answers with RST")
-            return len(view)
-        if self._out.dead or self._out.fin:
-            self._trace("send", asked=len(view), result="EPIPE", injected=self._reset)
-            raise oserror(BrokenPipeError, errno.EPIPE)
-        if not len(view):
-            return 0
-        if space <= 0:
-            self._trace("send", asked=len(view), result="EAGAIN", injected=False)
-            self._count_eagain("send")
-            raise oserror(BlockingIOError, errno.EAGAIN)
-        if interrupted:
-            # The first half went out before the signal; the plan's next write step is left for the next send.
-            limit, shaped, outcome = interrupted, "", self._partial_send()
-        else:
-            shaped = self._writes.shaped
-            limit = self._writes.limit(min(len(view), space))
-            self._writes.sent(limit)
-            outcome = {"result": "data"}
-        chunk = bytes(view[:limit])
-        self._out.append(chunk)
-        self.bytes_sent += limit
-        trace = self.loop.trace
-        if trace.active:
-            trace.record(
-                "fd",
-                "send",
-                fd=self._fileno,
-                role=self.role,
-                asked=len(view),
-                **outcome,
-                nbytes=limit,
-                shaped=shaped,
-                **({"data_hex": hexdump_bytes(chunk)} if self.record_payload else {}),
-            )
-        else:
-            trace.skip()
-        return limit
-
-    def _send_stalled(self) -> None:
-        """A ``SendStall`` step: start its clock at the first send that meets it and answer EWOULDBLOCK until its
-        time has come; then the plan goes on with the next write step (this send is served by it)."""
-        step = self._writes.step
-        now = self.loop.time()
-        if self._stall_until is None:
-            self._stall_until = now + step.seconds  # type: ignore[union-attr]
-            self.faults_injected += 1
-            self._trace("inject", fault=step.kind, seconds=step.seconds, until=self._stall_until)  # type: ignore[union-attr]
-            self.loop.add_timeout(self._stall_until, self._time_up)
-        if now < self._stall_until:
-            self._trace("send", result="EAGAIN", injected=True, step=step.kind, until=self._stall_until)  # type: ignore[union-attr]
-            self._count_eagain("send")
-            raise oserror(BlockingIOError, errno.EAGAIN)
-        self._trace("release", fault=step.kind, held=step.seconds)  # type: ignore[union-attr]
-        self._stall_until = None
-        self._writes.advance()
-
     # -- what the loop asks -------------------------------------------------------------------------
     def poll_events(self) -> int:
         """The readiness an ``epoll`` would report now (level-triggered); a time step holding the connection
         back hides what waits (no READ) or the room to write (no WRITE) until its time has come."""
         if self._closed:
             return 0
-        if self._connect.state != "idle" and self._connect.state != "connected":
+        connect = self._connect
+        if connect.state != "idle" and connect.state != "connected":
             return self._poll_unconnected()
         reads = self._reads
-        if self._connect.reset_pending or (reads.fixed_limit < 0 and (reads.arrivals_pending()
-                                                                     or isinstance(reads.step, HOLD_STEPS))):
+        fixed = reads.fixed_limit >= 0
+        if connect.reset_pending or (not fixed and (reads.arrivals_pending() or isinstance(reads.step, HOLD_STEPS))):
             # (a step with a fixed limit settles nothing; a reset left by the connect always does, and a time
             # step starts or ends its hold here)
             self._settle()
         events = 0
-        if self._hold_until is None and (self._in.available or self._in.fin or self._read_fault_pending()):
+        inbound = self._in
+        # (a step with a fixed limit, none or a Dribble, fails no call: no read fault is pending under it)
+        if self._hold_until is None and (inbound.available or inbound.fin
+                                         or (not fixed and self._read_fault_pending())):
             events |= READ
         if self._reset:
             events |= READ | ERROR | WRITE

@@ -61,8 +61,18 @@ class IOStream(BaseIOStream):
     def read_from_fd(self) -> bytes | None:
         """One ``recv`` of up to ``_next_read_size()`` bytes: the bytes, or ``None`` on EWOULDBLOCK and at EOF
         (after closing the stream). Other errors propagate."""
+        if self._plain_read_size:
+            # ``_next_read_size()``, written out (the call of every read of every readiness event).
+            size = self.read_chunk_size
+            room = self.max_buffer_size - self._rbuf.size
+            if room < size:
+                size = room if room > 0 else 1
+        else:
+            size = self._next_read_size()
         try:
-            chunk = self.socket.recv(self._next_read_size())
+            chunk = self.socket.recv(size)
+        except BlockingIOError:  # what ``is_wouldblock`` says first, without the call
+            return None
         except OSError as exc:
             if is_wouldblock(exc):
                 return None

@@ -292,10 +292,7 @@ class ReadingMixin:
                 if is_eintr(exc):
                     # A signal interrupted the call before a byte moved: ask again, say nothing.
                     continue
-                if not self._is_connreset(exc):
-                    gen_log.warning("Read error on %s: %s", self._fd_label(), exc)
-                # A reset is a connection close, not an error worth logging; ``error`` keeps it.
-                self.close(exc_info=True)
+                self._read_failed(exc)
                 return 0
             except Exception:
                 self.close(exc_info=True)
@@ -305,17 +302,29 @@ class ReadingMixin:
             return 0
         self._rbuf.append(chunk)
         if self._rbuf.size > self.max_buffer_size:
-            exc = StreamBufferFullError(
-                f"Reached maximum read buffer size: {self._rbuf.size} bytes buffered, "
-                f"max_buffer_size={self.max_buffer_size}"
-            )
-            gen_log.error("Reached maximum read buffer size")
-            # The pending read cannot be satisfied within the buffer (one that could was found before
-            # this byte arrived): forget it so close() does not serve it, and let it fail.
-            self._clear_read_request()
-            self.close(exc_info=(StreamBufferFullError, exc, None))
+            self._overflowed()
             return 0
         return len(chunk)
+
+    def _read_failed(self, exc: OSError) -> None:
+        """``read_from_fd`` raised ``exc`` (not EINTR): close the stream, with a warning unless it is a reset.
+        Called while ``exc`` is being handled (``close`` takes it from there)."""
+        if not self._is_connreset(exc):
+            gen_log.warning("Read error on %s: %s", self._fd_label(), exc)
+        # A reset is a connection close, not an error worth logging; ``error`` keeps it.
+        self.close(exc_info=True)
+
+    def _overflowed(self) -> None:
+        """The last read took the buffer past ``max_buffer_size``: close with ``StreamBufferFullError``."""
+        exc = StreamBufferFullError(
+            f"Reached maximum read buffer size: {self._rbuf.size} bytes buffered, "
+            f"max_buffer_size={self.max_buffer_size}"
+        )
+        gen_log.error("Reached maximum read buffer size")
+        # The pending read cannot be satisfied within the buffer (one that could was found before
+        # this byte arrived): forget it so close() does not serve it, and let it fail.
+        self._clear_read_request()
+        self.close(exc_info=(StreamBufferFullError, exc, None))
 
     def _run_streaming_callback(self) -> None:
         if self._streaming_callback is not None and self._rbuf.size:

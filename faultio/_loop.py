@@ -395,6 +395,37 @@ class IOLoop:
         if self._observers:
             self._notify("step")
 
+    def _run_handler(self, fd: int, events: int) -> bool:
+        """Run ``fd``'s handler for the ready ``events`` (those it still waits for) as one step; False when it
+        no longer waits for any (its handler was removed, or changed, by an earlier step of this iteration).
+
+        ``entry[0](fd, events)`` as one step, as ``_run("handler", entry[0], (fd, events), fd=fd, events=events)``
+        makes it (written out: the step of every readiness event); traced by the handler's own name, as a
+        partial of it would be."""
+        entry = self._handlers.get(fd)
+        if entry is None:
+            return False  # removed by an earlier handler in this iteration
+        events &= entry[1]
+        if not events:
+            return False
+        fn = entry[0]
+        trace = self.trace
+        step = self.step = self.step + 1
+        trace.step = step
+        if step + self.clock_jumps > self.max_steps:
+            self._check_budget(f"handler {_name(fn)}")
+        if trace.active:
+            trace.record("loop", "handler", name=_name(fn), fd=fd, events=events)
+        else:
+            trace._count += 1  # ``trace.skip()``, without the call (a hot path)
+        try:
+            fn(fd, events)
+        except Exception as exc:
+            self._uncaught("handler", fn, exc)
+        if self._observers:
+            self._notify("step")
+        return True
+
     def _uncaught(self, kind: str, fn: Callable[..., Any], exc: Exception) -> None:
         """A step's function raised ``exc``: kept in ``uncaught``, traced and logged; the loop goes on."""
         self.uncaught.append(exc)
@@ -440,11 +471,13 @@ class IOLoop:
             fds = self._fds
             if len(handlers) == 1:
                 # One registered fd (a stream under test alone): no sort, no list of ready fds.
-                for fd, entry in handlers.items():
+                for fd in handlers:
                     break
                 sock = fds.get(fd)
-                events = sock.poll_events() & entry[1] if sock is not None else 0
-                ready = ((fd, events),) if events else ()
+                if sock is not None:
+                    events = sock.poll_events() & handlers[fd][1]
+                    if events and self._run_handler(fd, events):
+                        ran = True
             else:
                 ready = []
                 for fd in sorted(handlers):
@@ -454,32 +487,9 @@ class IOLoop:
                     events = sock.poll_events() & handlers[fd][1]
                     if events:
                         ready.append((fd, events))
-            for fd, events in ready:
-                entry = handlers.get(fd)
-                if entry is None:
-                    continue  # removed by an earlier handler in this iteration
-                events &= entry[1]
-                if events:
-                    # ``entry[0](fd, events)`` as one step, as ``_run("handler", entry[0], (fd, events), fd=fd,
-                    # events=events)`` makes it (written out: the step of every readiness event); traced by the
-                    # handler's own name, as a partial of it would be.
-                    ran = True
-                    fn = entry[0]
-                    trace = self.trace
-                    step = self.step = self.step + 1
-                    trace.step = step
-                    if step + self.clock_jumps > self.max_steps:
-                        self._check_budget(f"handler {_name(fn)}")
-                    if trace.active:
-                        trace.record("loop", "handler", name=_name(fn), fd=fd, events=events)
-                    else:
-                        trace._count += 1  # ``trace.skip()``, without the call (a hot path)
-                    try:
-                        fn(fd, events)
-                    except Exception as exc:
-                        self._uncaught("handler", fn, exc)
-                    if self._observers:
-                        self._notify("step")
+                for fd, events in ready:
+                    if self._run_handler(fd, events):
+                        ran = True
         if ran or self._callbacks:
             return True
         while self._timeouts and self._timeouts[0].cancelled:

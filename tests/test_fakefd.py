@@ -18,6 +18,7 @@ from faultio import (
     SendPartial,
     SendReset,
     SendWouldBlock,
+    Trace,
     WouldBlock,
     socketpair,
 )
@@ -263,31 +264,41 @@ def test_retrying_eagain_within_one_step_is_called_a_busy_loop():
                 pass
 
 
-def _exchange(monkeypatch, *, short: bool, plan):
-    """A dribble of three bytes each way and a few EAGAINs; the trace and the counters it leaves. Without
-    ``short`` every call takes the general path: no read step counts as quiet, and sends pass a bytearray."""
+def _exchange(monkeypatch, *, short: bool, plan, record_payload: bool = True, traced: bool = True):
+    """A dribble of a few bytes each way (one send, then two queued before a read), a few EAGAINs and the EOF;
+    the trace (kept, or with ``traced`` false only counted) and the counters it leaves. Without ``short`` every call takes the general path: no read step
+    counts as quiet, recv's shortest way is off, and sends pass a bytearray."""
     import faultio._fakefd as fakefd
 
     if not short:
         monkeypatch.setattr(fakefd, "_QUIET_READ_STEPS", frozenset())
-    loop = IOLoop(make_current=False)
-    target, peer = socketpair(loop, plan)
+        monkeypatch.setattr(fakefd, "_SHORT_RECV", False)
+    loop = IOLoop(make_current=False, trace=Trace(enabled=traced))
+    target, peer = socketpair(loop, plan, record_payload=record_payload)
     wrap = bytes if short else bytearray
-    for byte in (b"a", b"bc", b"d"):
-        peer.send(wrap(byte))
-        target.send(wrap(byte * 2))
-        drain(target, 16)
-        drain(peer, 16)
+    ends = []
+    for sent in ((b"a",), (b"bc",), (b"d", b"ef")):
+        for chunk in sent:
+            peer.send(wrap(chunk))
+            target.send(wrap(chunk * 2))
+        ends.append(drain(target, 16))
+        ends.append(drain(peer, 3))
+    peer.close()
+    ends.append(drain(target, 16))
     counters = [(s.recv_calls, s.send_calls, s.bytes_received, s.bytes_sent, s.faults_injected)
                 for s in (target, peer)]
-    return loop.trace.fingerprint(), counters, bytes(target.received)
+    return loop.trace.fingerprint(), counters, bytes(target.received), ends, loop.trace.count
 
 
-@pytest.mark.parametrize("plan", [None, FaultPlan(read=(Dribble(nbytes=None),)), FaultPlan(read=(Chunk(max_bytes=2),))],
-                         ids=["no-plan", "dribble", "chunk"])
-def test_the_short_recv_and_send_paths_give_what_the_general_paths_give(monkeypatch, plan):
-    short = _exchange(monkeypatch, short=True, plan=plan)
+@pytest.mark.parametrize("record_payload,traced", [(True, True), (False, True), (True, False)],
+                         ids=["payload", "no-payload", "trace-off"])
+@pytest.mark.parametrize("plan", [None, FaultPlan(read=(Dribble(nbytes=None),)), FaultPlan(read=(Chunk(max_bytes=2),)),
+                                  FaultPlan(read=(Flood(nbytes=5, pattern_seed=3),))],
+                         ids=["no-plan", "dribble", "chunk", "flood"])
+def test_the_short_recv_and_send_paths_give_what_the_general_paths_give(monkeypatch, plan, record_payload, traced):
+    short = _exchange(monkeypatch, short=True, plan=plan, record_payload=record_payload, traced=traced)
     monkeypatch.undo()
-    general = _exchange(monkeypatch, short=False, plan=plan)
+    general = _exchange(monkeypatch, short=False, plan=plan, record_payload=record_payload, traced=traced)
     assert short == general
-    assert short[2] == b"abcd"
+    assert short[2].endswith(b"abcdef")
+    assert short[3][-1][1] == "eof"
