@@ -22,10 +22,13 @@ from __future__ import annotations
 
 import gc
 import logging
+import operator
 import sys
 import traceback
 import zlib
 from typing import Any, Callable
+
+from faultio import BaseIOStream
 
 from .registry import CHECKERS, Checker, INVARIANTS
 from .verdict import Delivered, future_exception, ReadOp, Violation, already_reading, is_buffer_full, is_closed_error, is_unsatisfiable
@@ -40,6 +43,8 @@ LOG_KEEP = 50
 MESSAGE_KEEP = 2000
 #: How many entries a case's story keeps (a run of identical entries is one entry, counted).
 STORY_KEEP = 200
+#: What a checker's ``STEP_READS`` may name beside stream attributes (read by the monitor, not the stream).
+STEP_FACTS = ("closed()", "pending_read", "handler_mask")
 
 
 class _LogCatcher(logging.Handler):
@@ -116,6 +121,16 @@ class Monitor:
         self._delivered_crc = 0
         self.not_applicable: dict[str, str] = {}
         self.checkers: list[Checker] = []
+        # faultio's own stream says closed(), reading() and writing() with a bool and never raises: ask it
+        # directly (the checkers ask after every event and step) rather than through the safe readers below.
+        kind = type(stream)
+        if isinstance(stream, BaseIOStream):
+            if kind.closed is BaseIOStream.closed:
+                self.closed = stream.closed  # type: ignore[method-assign]
+            if kind.reading is BaseIOStream.reading:
+                self.reading = stream.reading  # type: ignore[method-assign]
+            if kind.writing is BaseIOStream.writing:
+                self.writing = stream.writing  # type: ignore[method-assign]
         #: A target adapter may say which invariants its library's API does not promise, and why
         #: (``faultio_not_applicable = {slug: reason}``): those are listed as not applicable, never run.
         declared = getattr(stream, "faultio_not_applicable", None) or {}
@@ -131,10 +146,18 @@ class Monitor:
                 continue
             self.checkers.append(cls(self))
         self._hooks: dict[str, list[tuple[Checker, Callable[..., Any]]]] = {}
+        self._mask_of = getattr(loop, "handler_mask", None)
         self._index_hooks()
         self._log_handler = _LogCatcher(self)
         loop.add_observer(self._observe)
-        loop.trace.add_listener(self._on_record, raw=True)
+        # Three raw listeners, each hearing only the events it looks at (the trace asks ``hears`` once per
+        # source and kind): the fd events, the loop's fd events, and, for the checkers that judge a callback
+        # scheduled by a closed stream, ``add_callback``. A step's own ``callback`` event reaches none of them.
+        trace = loop.trace
+        trace.add_listener(self._on_fd_record, compact=True, hears=_hears_fd)
+        trace.add_listener(self._on_loop_record, compact=True, hears=_hears_loop)
+        if self._hooks["on_callback_scheduled"]:
+            trace.add_listener(self._on_add_callback, compact=True, hears=_hears_add_callback)
         self._loggers: list[tuple[logging.Logger, int, bool]] = []
         # "No log line" means at any level: open the streams' loggers down to DEBUG while we listen (or a
         # record below the ambient level would never be made) and keep their records off the terminal.
@@ -156,8 +179,46 @@ class Monitor:
             base = getattr(Checker, hook)
             self._hooks[hook] = [(c, getattr(c, hook)) for c in self.checkers
                                  if c.watching and getattr(type(c), hook) is not base]
-        # ``on_fd`` hooks by the event's result, made as results are met (``Checker.FD_RESULTS``).
-        self._fd_hooks: dict[Any, list[tuple[Checker, Callable[..., Any]]]] = {}
+        # The fd and loop hooks in either form, ``(checker, fn, compact)`` in the checkers' order; then by the
+        # event's result (fd) or kind (loop) as they are met (``Checker.FD_RESULTS``, ``Checker.LOOP_KINDS``).
+        self._either: dict[str, list[tuple[Checker, Callable[..., Any], bool]]] = {}
+        for hook in ("on_fd", "on_loop"):
+            compact, event = self._hooks[f"{hook}_record"], self._hooks[hook]
+            self._either[hook] = [(c, fn, True) for c, fn in compact] + [(c, fn, False) for c, fn in event]
+            self._either[hook].sort(key=lambda entry: self.checkers.index(entry[0]))
+        self._fd_hooks: dict[Any, list[tuple[Checker, Callable[..., Any], bool]]] = {}
+        self._loop_hooks: dict[str, list[tuple[Checker, Callable[..., Any], bool]]] = {}
+        self._index_steps()
+
+    def _index_steps(self) -> None:
+        """The ``on_step`` hooks with what each reads (``Checker.STEP_READS``) as bits of the snapshot the monitor
+        takes at each observation: the stream attributes they name (in one ``attrgetter``), then the facts."""
+        hooks = self._hooks["on_step"]
+        names: list[str] = []
+        for checker, _ in hooks:
+            reads = checker.STEP_READS
+            if reads is not None:
+                if isinstance(reads, str) or not all(isinstance(n, str) for n in reads):
+                    raise TypeError(f"{type(checker).__name__}.STEP_READS must be a tuple of names (stream "
+                                    f"attributes, or {', '.join(STEP_FACTS)}), got {reads!r}")
+                names += [n for n in reads if n not in names]
+        attrs = tuple(n for n in names if n not in STEP_FACTS)
+        size = len(attrs)
+        bit = {n: 1 << i for i, n in enumerate(attrs)}
+        bit.update({fact: 1 << (size + i) for i, fact in enumerate(STEP_FACTS)})
+        self._step_hooks: list[tuple[Checker, Callable[[], Any], int | None]] = [
+            (c, fn, None if c.STEP_READS is None else sum(bit[n] for n in set(c.STEP_READS))) for c, fn in hooks]
+        #: The hooks that run at every observation (no ``STEP_READS``), for one at which nothing changed.
+        self._step_always = [(c, fn) for c, fn, reads in self._step_hooks if reads is None]
+        getter: Any = operator.attrgetter(*attrs) if attrs else None
+        if getter is not None and size == 1:
+            one = getter
+            getter = lambda stream: (one(stream),)  # noqa: E731  (attrgetter of one name gives no tuple)
+        self._step_attrs = getter
+        self._step_names = attrs
+        self._step_size = size
+        self._step_mask = "handler_mask" in names
+        self._step_last: tuple[Any, ...] | None = None  # none yet: every hook runs at the next observation
 
     def _call(self, hook: str, *args: Any) -> None:
         for checker, fn in self._hooks[hook]:
@@ -166,23 +227,85 @@ class Monitor:
             except Exception as exc:
                 self._checker_failed(checker, hook, exc)
 
-    def _call_on_fd(self, event: Any, result: Any) -> None:
-        """``_call("on_fd", event)`` for the checkers that look at fd events with this ``result``, in order."""
+    def _call_on_fd(self, record: tuple[Any, ...], result: Any) -> None:
+        """``_call("on_fd", event)`` for the checkers that look at fd events with this ``result``, in order (the
+        ``TraceEvent`` made only for one that takes it)."""
         try:
             hooks = self._fd_hooks[result]
         except KeyError:  # a result not met yet (or an unhashable one: every checker is asked)
-            hooks = [(c, fn) for c, fn in self._hooks["on_fd"] if c.FD_RESULTS is None or result in c.FD_RESULTS]
+            hooks = [h for h in self._either["on_fd"] if h[0].FD_RESULTS is None or result in h[0].FD_RESULTS]
             try:
                 self._fd_hooks[result] = hooks
             except TypeError:
                 pass
         except TypeError:
-            hooks = self._hooks["on_fd"]
-        for checker, fn in hooks:
+            hooks = self._either["on_fd"]
+        if hooks:
+            self._call_either(hooks, record, "on_fd")
+
+    def _call_on_loop(self, record: tuple[Any, ...], kind: str) -> None:
+        """``_call("on_loop", event)`` for the checkers that look at loop events of this ``kind``, in order."""
+        hooks = self._loop_hooks.get(kind)
+        if hooks is None:
+            hooks = self._loop_hooks[kind] = [h for h in self._either["on_loop"]
+                                              if h[0].LOOP_KINDS is None or kind in h[0].LOOP_KINDS]
+        if hooks:
+            self._call_either(hooks, record, "on_loop")
+
+    def _call_either(self, hooks: list[tuple[Checker, Callable[..., Any], bool]], record: tuple[Any, ...],
+                     hook: str) -> None:
+        event = None
+        for checker, fn, compact in hooks:
             try:
-                fn(event)
+                if compact:
+                    fn(record)
+                else:
+                    if event is None:
+                        event = self.loop.trace.event_of(record)
+                    fn(event)
             except Exception as exc:
-                self._checker_failed(checker, "on_fd", exc)
+                self._checker_failed(checker, f"{hook}_record" if compact else hook, exc)
+
+    def _step_changes(self, closed: bool) -> int | None:
+        """Which of the values the ``on_step`` hooks read changed since the last observation, as bits
+        (``_index_steps``); None when every hook must run (the first observation, or a value that could not be
+        read or compared: the hooks then read it themselves, as they would without ``STEP_READS``). ``closed``
+        is ``closed()`` now."""
+        last = self._step_last
+        try:
+            getter = self._step_attrs
+            try:
+                values = getter(self.stream) if getter is not None else ()
+            except AttributeError:
+                # An attribute the stream lacks (an optional one: ``read_chunk_size``): read them one by one from
+                # now on, a missing one as ``NO_STATE``, as the hooks' own ``attr`` reads it.
+                names = self._step_names
+                getter = self._step_attrs = lambda stream: tuple(getattr(stream, n, _NO_STATE) for n in names)
+                values = getter(self.stream)
+            snap = (values, closed, self.pending_read,
+                    self._mask_of(self.fd.fd if self.fd_number is None else self.fd_number)
+                    if self._step_mask else None)
+            self._step_last = snap
+            if last is None:
+                return None
+            if snap == last:
+                return 0
+            changed = 0
+            before = last[0]
+            size = self._step_size
+            for i in range(size):
+                if values[i] != before[i]:
+                    changed |= 1 << i
+            if closed != last[1]:
+                changed |= 1 << size
+            if snap[2] is not last[2]:
+                changed |= 1 << (size + 1)
+            if snap[3] != last[3]:
+                changed |= 1 << (size + 2)
+            return changed
+        except Exception:
+            self._step_last = None
+            return None
 
     def _checker_failed(self, checker: Checker, hook: str, exc: Exception) -> None:
         where = harness_frame(exc.__traceback__)
@@ -436,35 +559,39 @@ class Monitor:
         self._call("on_future_done", future, label, exc)
 
     # -- trace events --------------------------------------------------------------------------------
-    def _on_record(self, source: str, kind: str, detail: dict[str, Any]) -> None:
-        # A raw listener: the trace makes a TraceEvent only for what the checkers are shown (most events of a
-        # run are the peer's, or callbacks, which none of them looks at).
+    def _on_fd_record(self, record: tuple[Any, ...]) -> None:
+        # A compact listener of the fd events (about half of a run's are the peer's): no TraceEvent is made
+        # unless a checker takes one.
+        detail = record[5]
         number = self.fd_number
-        if number is None:
-            number = self.fd.fd
-        if source == "fd":
-            if detail.get("fd") == number and detail.get("role") == "target":
-                # An event of the stream's fd: the facts every checker shares, then the checkers that look at
-                # events with its result.
-                event = self.loop.trace.last_event()
-                result = detail.get("result")
-                if result == "EINTR":
-                    self.eintr_seen = True
-                elif result == "ECONNRESET" or result == "EPIPE":
-                    self.reset_seen = True
-                if kind == "recv" or kind == "recv_into":
-                    self.read_future_at_recv = getattr(self.stream, "_read_future", None)
-                self._call_on_fd(event, result)
-        elif source == "loop":
-            if kind == "callback":
-                return  # a step starting: no fd in it, and not a callback being scheduled
-            if detail.get("fd") == number:
-                event = self.loop.trace.last_event()
-                if kind == "handler" and detail.get("events", 0) & READ:
-                    self.read_events += 1
-                self._call("on_loop", event)
-            elif kind == "add_callback" and not self.was_closed and self.closed():
-                self._call("on_callback_scheduled", self.loop.trace.last_event())
+        if detail.get("fd") != (self.fd.fd if number is None else number) or detail.get("role") != "target":
+            return
+        # An event of the stream's fd: the facts every checker shares, then the checkers that look at events
+        # with its result.
+        result = detail.get("result")
+        if result == "EINTR":
+            self.eintr_seen = True
+        elif result == "ECONNRESET" or result == "EPIPE":
+            self.reset_seen = True
+        kind = record[4]
+        if kind == "recv" or kind == "recv_into":
+            self.read_future_at_recv = getattr(self.stream, "_read_future", None)
+        self._call_on_fd(record, result)
+
+    def _on_loop_record(self, record: tuple[Any, ...]) -> None:
+        # A compact listener of the loop's events but ``callback`` (a step starting) and ``add_callback``.
+        detail = record[5]
+        number = self.fd_number
+        if detail.get("fd") == (self.fd.fd if number is None else number):
+            kind = record[4]
+            if kind == "handler" and detail.get("events", 0) & READ:
+                self.read_events += 1
+            self._call_on_loop(record, kind)
+
+    def _on_add_callback(self, record: tuple[Any, ...]) -> None:
+        # A callback scheduled: the checkers that judge one a closed stream schedules during the step it closed.
+        if not self.was_closed and self.closed():
+            self._call("on_callback_scheduled", self.loop.trace.event_of(record))
 
     def _on_log(self, record: logging.LogRecord) -> None:
         if len(self.log_records) < LOG_KEEP:
@@ -475,21 +602,33 @@ class Monitor:
 
     # -- loop observer -------------------------------------------------------------------------------
     def _observe(self, loop: Any, what: str) -> None:
-        for checker, fn in self._hooks["on_step"]:  # ``self._call("on_step")``, after every step
-            try:
-                fn()
-            except Exception as exc:
-                self._checker_failed(checker, "on_step", exc)
-        if not self.was_closed and self.closed():
+        # ``self._call("on_step")``, but a hook with ``STEP_READS`` only when what it reads changed.
+        closed = self.closed()
+        changed = self._step_changes(closed)
+        if changed == 0:
+            for checker, fn in self._step_always:
+                try:
+                    fn()
+                except Exception as exc:
+                    self._checker_failed(checker, "on_step", exc)
+        else:
+            for checker, fn, reads in self._step_hooks:
+                if reads is None or changed is None or reads & changed:
+                    try:
+                        fn()
+                    except Exception as exc:
+                        self._checker_failed(checker, "on_step", exc)
+        if closed and not self.was_closed:
             self.was_closed = True
             error = self.attr("error", None)
             self.tell("closed" if error is None else f"closed {error_name(error)}")
             self.loop.trace.record("harness", "stream_closed", error=repr(error))
             self._call("on_close")
-        if what in ("idle", "quiescent"):
-            self._call("on_idle")
-        if what == "quiescent":
-            self._call("on_quiescent")
+        if what != "step":
+            if what in ("idle", "quiescent"):
+                self._call("on_idle")
+            if what == "quiescent":
+                self._call("on_quiescent")
 
     # -- the end -------------------------------------------------------------------------------------
     def finish(self) -> None:
@@ -506,6 +645,18 @@ class Monitor:
     def logs_json(self) -> list[dict[str, Any]]:
         """The captured log records, as the report keeps them."""
         return [{"logger": r.name, "level": r.levelname, "message": r.getMessage()[:300]} for r in self.log_records]
+
+
+def _hears_fd(source: str, kind: str) -> bool:
+    return source == "fd"
+
+
+def _hears_loop(source: str, kind: str) -> bool:
+    return source == "loop" and kind != "callback" and kind != "add_callback"
+
+
+def _hears_add_callback(source: str, kind: str) -> bool:
+    return source == "loop" and kind == "add_callback"
 
 
 def _size(data: Any) -> str:
