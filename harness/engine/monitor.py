@@ -191,8 +191,9 @@ class Monitor:
         self._index_steps()
 
     def _index_steps(self) -> None:
-        """The ``on_step`` hooks with what each reads (``Checker.STEP_READS``) as bits of the snapshot the monitor
-        takes at each observation: the stream attributes they name (in one ``attrgetter``), then the facts."""
+        """The ``on_step`` hooks, each with what it reads (``Checker.STEP_READS``) as a key into the snapshot the
+        monitor takes at each observation: the stream attributes they name (one ``attrgetter`` call reads them
+        all), then ``closed()``, ``pending_read`` and the handler mask."""
         hooks = self._hooks["on_step"]
         names: list[str] = []
         for checker, _ in hooks:
@@ -203,22 +204,28 @@ class Monitor:
                                     f"attributes, or {', '.join(STEP_FACTS)}), got {reads!r}")
                 names += [n for n in reads if n not in names]
         attrs = tuple(n for n in names if n not in STEP_FACTS)
-        size = len(attrs)
-        bit = {n: 1 << i for i, n in enumerate(attrs)}
-        bit.update({fact: 1 << (size + i) for i, fact in enumerate(STEP_FACTS)})
-        self._step_hooks: list[tuple[Checker, Callable[[], Any], int | None]] = [
-            (c, fn, None if c.STEP_READS is None else sum(bit[n] for n in set(c.STEP_READS))) for c, fn in hooks]
-        #: The hooks that run at every observation (no ``STEP_READS``), for one at which nothing changed.
-        self._step_always = [(c, fn) for c, fn, reads in self._step_hooks if reads is None]
-        getter: Any = operator.attrgetter(*attrs) if attrs else None
-        if getter is not None and size == 1:
-            one = getter
-            getter = lambda stream: (one(stream),)  # noqa: E731  (attrgetter of one name gives no tuple)
+        position = {n: i for i, n in enumerate((*attrs, *STEP_FACTS))}
+        #: ``(checker, on_step, key)``: ``key`` picks what the hook reads out of a snapshot (None: it reads
+        #: anything, and runs at every observation).
+        self._step_hooks: list[tuple[Checker, Callable[[], Any], Any]] = [
+            (c, fn, None if c.STEP_READS is None else operator.itemgetter(*sorted({position[n] for n in c.STEP_READS})))
+            for c, fn in hooks]
+        #: The hooks that run at every observation, for one at which nothing changed.
+        self._step_always = [(c, fn) for c, fn, key in self._step_hooks if key is None]
+        if len(attrs) > 1:
+            getter: Callable[[Any], tuple[Any, ...]] = operator.attrgetter(*attrs)
+        elif attrs:
+            one = operator.attrgetter(attrs[0])  # (of one name it gives the value, not a tuple)
+            getter = lambda stream: (one(stream),)  # noqa: E731
+        else:
+            getter = lambda stream: ()  # noqa: E731
+        #: The stream attributes the hooks read, as a tuple.
         self._step_attrs = getter
         self._step_names = attrs
-        self._step_size = size
         self._step_mask = "handler_mask" in names
-        self._step_last: tuple[Any, ...] | None = None  # none yet: every hook runs at the next observation
+        #: The last observation's snapshot: the attributes, then ``closed()``, ``pending_read`` and the mask.
+        #: None: every hook runs at the next observation.
+        self._step_last: tuple[Any, ...] | None = None
 
     def _call(self, hook: str, *args: Any) -> None:
         for checker, fn in self._hooks[hook]:
@@ -227,33 +234,24 @@ class Monitor:
             except Exception as exc:
                 self._checker_failed(checker, hook, exc)
 
-    def _call_on_fd(self, record: tuple[Any, ...], result: Any) -> None:
-        """``_call("on_fd", event)`` for the checkers that look at fd events with this ``result``, in order (the
-        ``TraceEvent`` made only for one that takes it)."""
+    def _fd_hooks_for(self, result: Any) -> list[tuple[Checker, Callable[..., Any], bool]]:
+        """The fd hooks (either form) of the checkers that look at fd events with this ``result``, in order."""
+        hooks = [h for h in self._either["on_fd"] if h[0].FD_RESULTS is None or result in h[0].FD_RESULTS]
         try:
-            hooks = self._fd_hooks[result]
-        except KeyError:  # a result not met yet (or an unhashable one: every checker is asked)
-            hooks = [h for h in self._either["on_fd"] if h[0].FD_RESULTS is None or result in h[0].FD_RESULTS]
-            try:
-                self._fd_hooks[result] = hooks
-            except TypeError:
-                pass
-        except TypeError:
-            hooks = self._either["on_fd"]
-        if hooks:
-            self._call_either(hooks, record, "on_fd")
+            self._fd_hooks[result] = hooks
+        except TypeError:  # an unhashable result: every checker is asked, each time
+            return self._either["on_fd"]
+        return hooks
 
-    def _call_on_loop(self, record: tuple[Any, ...], kind: str) -> None:
-        """``_call("on_loop", event)`` for the checkers that look at loop events of this ``kind``, in order."""
-        hooks = self._loop_hooks.get(kind)
-        if hooks is None:
-            hooks = self._loop_hooks[kind] = [h for h in self._either["on_loop"]
-                                              if h[0].LOOP_KINDS is None or kind in h[0].LOOP_KINDS]
-        if hooks:
-            self._call_either(hooks, record, "on_loop")
+    def _loop_hooks_for(self, kind: str) -> list[tuple[Checker, Callable[..., Any], bool]]:
+        """The loop hooks (either form) of the checkers that look at loop events of this ``kind``, in order."""
+        hooks = self._loop_hooks[kind] = [h for h in self._either["on_loop"]
+                                          if h[0].LOOP_KINDS is None or kind in h[0].LOOP_KINDS]
+        return hooks
 
     def _call_either(self, hooks: list[tuple[Checker, Callable[..., Any], bool]], record: tuple[Any, ...],
                      hook: str) -> None:
+        """Call ``hooks`` with ``record`` or, for the event form, its ``TraceEvent`` (made at most once)."""
         event = None
         for checker, fn, compact in hooks:
             try:
@@ -266,46 +264,9 @@ class Monitor:
             except Exception as exc:
                 self._checker_failed(checker, f"{hook}_record" if compact else hook, exc)
 
-    def _step_changes(self, closed: bool) -> int | None:
-        """Which of the values the ``on_step`` hooks read changed since the last observation, as bits
-        (``_index_steps``); None when every hook must run (the first observation, or a value that could not be
-        read or compared: the hooks then read it themselves, as they would without ``STEP_READS``). ``closed``
-        is ``closed()`` now."""
-        last = self._step_last
-        try:
-            getter = self._step_attrs
-            try:
-                values = getter(self.stream) if getter is not None else ()
-            except AttributeError:
-                # An attribute the stream lacks (an optional one: ``read_chunk_size``): read them one by one from
-                # now on, a missing one as ``NO_STATE``, as the hooks' own ``attr`` reads it.
-                names = self._step_names
-                getter = self._step_attrs = lambda stream: tuple(getattr(stream, n, _NO_STATE) for n in names)
-                values = getter(self.stream)
-            snap = (values, closed, self.pending_read,
-                    self._mask_of(self.fd.fd if self.fd_number is None else self.fd_number)
-                    if self._step_mask else None)
-            self._step_last = snap
-            if last is None:
-                return None
-            if snap == last:
-                return 0
-            changed = 0
-            before = last[0]
-            size = self._step_size
-            for i in range(size):
-                if values[i] != before[i]:
-                    changed |= 1 << i
-            if closed != last[1]:
-                changed |= 1 << size
-            if snap[2] is not last[2]:
-                changed |= 1 << (size + 1)
-            if snap[3] != last[3]:
-                changed |= 1 << (size + 2)
-            return changed
-        except Exception:
-            self._step_last = None
-            return None
+    def _step_attrs_one_by_one(self, stream: Any) -> tuple[Any, ...]:
+        """The hooks' stream attributes, a missing one as ``NO_STATE`` (as their own ``attr`` reads it)."""
+        return tuple(getattr(stream, name, _NO_STATE) for name in self._step_names)
 
     def _checker_failed(self, checker: Checker, hook: str, exc: Exception) -> None:
         where = harness_frame(exc.__traceback__)
@@ -576,7 +537,21 @@ class Monitor:
         kind = record[4]
         if kind == "recv" or kind == "recv_into":
             self.read_future_at_recv = getattr(self.stream, "_read_future", None)
-        self._call_on_fd(record, result)
+        try:
+            hooks = self._fd_hooks[result]
+        except (KeyError, TypeError):  # a result not met yet (or an unhashable one)
+            hooks = self._fd_hooks_for(result)
+        event = None
+        for checker, fn, compact in hooks:  # ``_call_either(hooks, record, "on_fd")``, written out (every fd event)
+            try:
+                if compact:
+                    fn(record)
+                else:
+                    if event is None:
+                        event = self.loop.trace.event_of(record)
+                    fn(event)
+            except Exception as exc:
+                self._checker_failed(checker, "on_fd_record" if compact else "on_fd", exc)
 
     def _on_loop_record(self, record: tuple[Any, ...]) -> None:
         # A compact listener of the loop's events but ``callback`` (a step starting) and ``add_callback``.
@@ -586,7 +561,11 @@ class Monitor:
             kind = record[4]
             if kind == "handler" and detail.get("events", 0) & READ:
                 self.read_events += 1
-            self._call_on_loop(record, kind)
+            hooks = self._loop_hooks.get(kind)
+            if hooks is None:
+                hooks = self._loop_hooks_for(kind)
+            if hooks:
+                self._call_either(hooks, record, "on_loop")
 
     def _on_add_callback(self, record: tuple[Any, ...]) -> None:
         # A callback scheduled: the checkers that judge one a closed stream schedules during the step it closed.
@@ -602,22 +581,40 @@ class Monitor:
 
     # -- loop observer -------------------------------------------------------------------------------
     def _observe(self, loop: Any, what: str) -> None:
-        # ``self._call("on_step")``, but a hook with ``STEP_READS`` only when what it reads changed.
+        # ``self._call("on_step")``, but a hook with ``STEP_READS`` only when what it reads changed since the last
+        # observation: a snapshot of all they read, compared with the last one.
         closed = self.closed()
-        changed = self._step_changes(closed)
-        if changed == 0:
+        last = self._step_last
+        try:
+            number = self.fd_number
+            snap: tuple[Any, ...] | None = self._step_attrs(self.stream) + (
+                closed, self.pending_read,
+                self._mask_of(self.fd.fd if number is None else number) if self._step_mask else None)
+            same = snap == last
+        except Exception as exc:
+            # A value that cannot be read or compared: every hook runs, and reads it itself.
+            if isinstance(exc, AttributeError):  # an optional attribute the stream lacks: one by one from now on
+                self._step_attrs = self._step_attrs_one_by_one
+            snap, same = None, False
+        self._step_last = snap
+        if same:
             for checker, fn in self._step_always:
                 try:
                     fn()
                 except Exception as exc:
                     self._checker_failed(checker, "on_step", exc)
         else:
-            for checker, fn, reads in self._step_hooks:
-                if reads is None or changed is None or reads & changed:
-                    try:
-                        fn()
-                    except Exception as exc:
-                        self._checker_failed(checker, "on_step", exc)
+            compare = snap is not None and last is not None
+            for checker, fn, key in self._step_hooks:
+                try:
+                    if compare and key is not None and key(snap) == key(last):
+                        continue
+                except Exception:  # values that cannot be compared: the hook runs
+                    pass
+                try:
+                    fn()
+                except Exception as exc:
+                    self._checker_failed(checker, "on_step", exc)
         if closed and not self.was_closed:
             self.was_closed = True
             error = self.attr("error", None)

@@ -84,12 +84,13 @@ class Checker:
     #: loop event about the stream's fd): the monitor calls it for those only.
     LOOP_KINDS: ClassVar[frozenset[str] | None] = None
 
-    #: What its ``on_step`` reads, when that is all it reads (``None``: anything; then it runs at every
-    #: observation): names of stream attributes, and ``"closed()"`` (``monitor.closed()``), ``"pending_read"``
+    #: What its ``on_step`` looks at (``None``: anything; then it runs at every observation of the loop): names
+    #: of stream attributes, and ``"closed()"`` (``monitor.closed()``), ``"pending_read"``
     #: (``monitor.pending_read``) and ``"handler_mask"`` (the loop's mask for the stream's fd). The monitor
-    #: then calls ``on_step`` at its first observation of the loop and at every later one where one of these
-    #: differs (``!=``) from what it was at the observation before: an ``on_step`` that judges only these
-    #: values would judge the same again, and a violation is reported once. Declare all it reads.
+    #: then calls ``on_step`` at its first observation and at every later one where one of these differs
+    #: (``!=``) from what it was at the observation before. Declare them only when ``on_step`` can find nothing
+    #: new while none of them changed: it judges only these values (judging the same values again finds the
+    #: same, and a violation is reported once), or what it judges can only happen with a change of one.
     STEP_READS: ClassVar[tuple[str, ...] | None] = None
 
     #: False when the checker has nothing to judge in this run (a TLS rule on a plain stream): it stays

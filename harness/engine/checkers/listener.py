@@ -77,6 +77,10 @@ class ErrorAlwaysRegistered(Checker):
            "handler.")
 class ErrorEventDeferredClose(Checker):
     LOOP_KINDS = frozenset({"handler"})
+    # A close inside the handler is a change of closed() during that step: at an observation where closed()
+    # did not change, on_step has nothing to find (it would only forget the handler's step, which no later
+    # step matches).
+    STEP_READS = ("closed()",)
 
     def __init__(self, monitor: Any) -> None:
         super().__init__(monitor)
