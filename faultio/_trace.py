@@ -7,6 +7,8 @@ Rules for this module:
 - A trace can be switched off (``enabled=False``) for benchmarks; counting still works. Recording must cost
   little when nobody reads it: ``active`` says whether an event would be kept or heard, and the hot paths
   (the loop, the fake fds) build an event's detail only then (``skip()`` counts one that is not built).
+- A listener hears only the sources and kinds it says it hears (``hears``, asked once per pair), in the order
+  listeners were added; one added while an event is heard hears that event too.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 Rules for this module:
 - The monitor only observes. It keeps the facts every checker shares (bytes delivered, the read pending,
   the futures, the close callback's runs) and calls each applicable checker's hooks; it judges nothing.
-- When each hook runs: ``on_fd``/``on_loop`` on trace events of the stream's fd, ``on_step`` after every
-  loop step, ``on_idle`` before a clock jump, ``on_quiescent`` when nothing is left to run, ``on_close``
+- When each hook runs: ``on_fd``/``on_loop`` (or their compact forms ``on_fd_record``/``on_loop_record``) on
+  trace events of the stream's fd whose result or kind the checker looks at, ``on_step`` after every loop step, ``on_idle`` before a clock jump, ``on_quiescent`` when nothing is left to run, ``on_close``
   the first step the stream is seen closed, the driver hooks when the stream's user sees something, and
   ``on_finish`` once at the end.
 - A checker that raises is the harness's error, not the stream's: it is recorded in ``harness_errors``
@@ -16,10 +16,14 @@ Rules for this module:
   StreamClosedError``, ``close-callback``, ...; see ``Monitor.tell``): a record for comparing targets
   (``harness._diff``), never an input to a verdict. Recording it never raises and never calls the stream
   beyond reading its ``error``.
+- Watching costs little per event (a case runs tens of thousands): the monitor hears only the trace events it
+  looks at (``Trace.add_listener(hears=...)``, compact records), makes a ``TraceEvent`` only for a checker
+  that takes one, and asks faultio's own stream ``closed()``, ``reading()`` and ``writing()`` directly.
 """
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import operator
@@ -43,8 +47,8 @@ LOG_KEEP = 50
 MESSAGE_KEEP = 2000
 #: How many entries a case's story keeps (a run of identical entries is one entry, counted).
 STORY_KEEP = 200
-#: What a checker's ``STEP_READS`` may name beside stream attributes (read by the monitor, not the stream).
-STEP_FACTS = ("closed()", "pending_read", "handler_mask")
+#: The fd results the monitor keeps a fact of (``eintr_seen``, ``reset_seen``).
+_FACT_RESULTS = frozenset({"EINTR", "ECONNRESET", "EPIPE"})
 
 
 class _LogCatcher(logging.Handler):
@@ -126,7 +130,8 @@ class Monitor:
         kind = type(stream)
         if isinstance(stream, BaseIOStream):
             if kind.closed is BaseIOStream.closed:
-                self.closed = stream.closed  # type: ignore[method-assign]
+                # ``closed()`` is ``return self._closed``: read it without a Python frame (the most asked of all).
+                self.closed = functools.partial(operator.attrgetter("_closed"), stream)  # type: ignore[method-assign]
             if kind.reading is BaseIOStream.reading:
                 self.reading = stream.reading  # type: ignore[method-assign]
             if kind.writing is BaseIOStream.writing:
@@ -146,7 +151,6 @@ class Monitor:
                 continue
             self.checkers.append(cls(self))
         self._hooks: dict[str, list[tuple[Checker, Callable[..., Any]]]] = {}
-        self._mask_of = getattr(loop, "handler_mask", None)
         self._index_hooks()
         self._log_handler = _LogCatcher(self)
         loop.add_observer(self._observe)
@@ -188,44 +192,6 @@ class Monitor:
             self._either[hook].sort(key=lambda entry: self.checkers.index(entry[0]))
         self._fd_hooks: dict[Any, list[tuple[Checker, Callable[..., Any], bool]]] = {}
         self._loop_hooks: dict[str, list[tuple[Checker, Callable[..., Any], bool]]] = {}
-        self._index_steps()
-
-    def _index_steps(self) -> None:
-        """The ``on_step`` hooks, each with what it reads (``Checker.STEP_READS``) as a key into the snapshot the
-        monitor takes at each observation: the stream attributes they name (one ``attrgetter`` call reads them
-        all), then ``closed()``, ``pending_read`` and the handler mask."""
-        hooks = self._hooks["on_step"]
-        names: list[str] = []
-        for checker, _ in hooks:
-            reads = checker.STEP_READS
-            if reads is not None:
-                if isinstance(reads, str) or not all(isinstance(n, str) for n in reads):
-                    raise TypeError(f"{type(checker).__name__}.STEP_READS must be a tuple of names (stream "
-                                    f"attributes, or {', '.join(STEP_FACTS)}), got {reads!r}")
-                names += [n for n in reads if n not in names]
-        attrs = tuple(n for n in names if n not in STEP_FACTS)
-        position = {n: i for i, n in enumerate((*attrs, *STEP_FACTS))}
-        #: ``(checker, on_step, key)``: ``key`` picks what the hook reads out of a snapshot (None: it reads
-        #: anything, and runs at every observation).
-        self._step_hooks: list[tuple[Checker, Callable[[], Any], Any]] = [
-            (c, fn, None if c.STEP_READS is None else operator.itemgetter(*sorted({position[n] for n in c.STEP_READS})))
-            for c, fn in hooks]
-        #: The hooks that run at every observation, for one at which nothing changed.
-        self._step_always = [(c, fn) for c, fn, key in self._step_hooks if key is None]
-        if len(attrs) > 1:
-            getter: Callable[[Any], tuple[Any, ...]] = operator.attrgetter(*attrs)
-        elif attrs:
-            one = operator.attrgetter(attrs[0])  # (of one name it gives the value, not a tuple)
-            getter = lambda stream: (one(stream),)  # noqa: E731
-        else:
-            getter = lambda stream: ()  # noqa: E731
-        #: The stream attributes the hooks read, as a tuple.
-        self._step_attrs = getter
-        self._step_names = attrs
-        self._step_mask = "handler_mask" in names
-        #: The last observation's snapshot: the attributes, then ``closed()``, ``pending_read`` and the mask.
-        #: None: every hook runs at the next observation.
-        self._step_last: tuple[Any, ...] | None = None
 
     def _call(self, hook: str, *args: Any) -> None:
         for checker, fn in self._hooks[hook]:
@@ -248,25 +214,6 @@ class Monitor:
         hooks = self._loop_hooks[kind] = [h for h in self._either["on_loop"]
                                           if h[0].LOOP_KINDS is None or kind in h[0].LOOP_KINDS]
         return hooks
-
-    def _call_either(self, hooks: list[tuple[Checker, Callable[..., Any], bool]], record: tuple[Any, ...],
-                     hook: str) -> None:
-        """Call ``hooks`` with ``record`` or, for the event form, its ``TraceEvent`` (made at most once)."""
-        event = None
-        for checker, fn, compact in hooks:
-            try:
-                if compact:
-                    fn(record)
-                else:
-                    if event is None:
-                        event = self.loop.trace.event_of(record)
-                    fn(event)
-            except Exception as exc:
-                self._checker_failed(checker, f"{hook}_record" if compact else hook, exc)
-
-    def _step_attrs_one_by_one(self, stream: Any) -> tuple[Any, ...]:
-        """The hooks' stream attributes, a missing one as ``NO_STATE`` (as their own ``attr`` reads it)."""
-        return tuple(getattr(stream, name, _NO_STATE) for name in self._step_names)
 
     def _checker_failed(self, checker: Checker, hook: str, exc: Exception) -> None:
         where = harness_frame(exc.__traceback__)
@@ -530,10 +477,11 @@ class Monitor:
         # An event of the stream's fd: the facts every checker shares, then the checkers that look at events
         # with its result.
         result = detail.get("result")
-        if result == "EINTR":
-            self.eintr_seen = True
-        elif result == "ECONNRESET" or result == "EPIPE":
-            self.reset_seen = True
+        if result in _FACT_RESULTS:
+            if result == "EINTR":
+                self.eintr_seen = True
+            else:
+                self.reset_seen = True
         kind = record[4]
         if kind == "recv" or kind == "recv_into":
             self.read_future_at_recv = getattr(self.stream, "_read_future", None)
@@ -542,7 +490,8 @@ class Monitor:
         except (KeyError, TypeError):  # a result not met yet (or an unhashable one)
             hooks = self._fd_hooks_for(result)
         event = None
-        for checker, fn, compact in hooks:  # ``_call_either(hooks, record, "on_fd")``, written out (every fd event)
+        # Each hook in its form: the compact record, or the TraceEvent (made once, for the first that takes it).
+        for checker, fn, compact in hooks:
             try:
                 if compact:
                     fn(record)
@@ -564,8 +513,17 @@ class Monitor:
             hooks = self._loop_hooks.get(kind)
             if hooks is None:
                 hooks = self._loop_hooks_for(kind)
-            if hooks:
-                self._call_either(hooks, record, "on_loop")
+            event = None
+            for checker, fn, compact in hooks:  # (as in ``_on_fd_record``)
+                try:
+                    if compact:
+                        fn(record)
+                    else:
+                        if event is None:
+                            event = self.loop.trace.event_of(record)
+                        fn(event)
+                except Exception as exc:
+                    self._checker_failed(checker, "on_loop_record" if compact else "on_loop", exc)
 
     def _on_add_callback(self, record: tuple[Any, ...]) -> None:
         # A callback scheduled: the checkers that judge one a closed stream schedules during the step it closed.
@@ -581,40 +539,12 @@ class Monitor:
 
     # -- loop observer -------------------------------------------------------------------------------
     def _observe(self, loop: Any, what: str) -> None:
-        # ``self._call("on_step")``, but a hook with ``STEP_READS`` only when what it reads changed since the last
-        # observation: a snapshot of all they read, compared with the last one.
+        for checker, fn in self._hooks["on_step"]:  # ``self._call("on_step")``, after every step
+            try:
+                fn()
+            except Exception as exc:
+                self._checker_failed(checker, "on_step", exc)
         closed = self.closed()
-        last = self._step_last
-        try:
-            number = self.fd_number
-            snap: tuple[Any, ...] | None = self._step_attrs(self.stream) + (
-                closed, self.pending_read,
-                self._mask_of(self.fd.fd if number is None else number) if self._step_mask else None)
-            same = snap == last
-        except Exception as exc:
-            # A value that cannot be read or compared: every hook runs, and reads it itself.
-            if isinstance(exc, AttributeError):  # an optional attribute the stream lacks: one by one from now on
-                self._step_attrs = self._step_attrs_one_by_one
-            snap, same = None, False
-        self._step_last = snap
-        if same:
-            for checker, fn in self._step_always:
-                try:
-                    fn()
-                except Exception as exc:
-                    self._checker_failed(checker, "on_step", exc)
-        else:
-            compare = snap is not None and last is not None
-            for checker, fn, key in self._step_hooks:
-                try:
-                    if compare and key is not None and key(snap) == key(last):
-                        continue
-                except Exception:  # values that cannot be compared: the hook runs
-                    pass
-                try:
-                    fn()
-                except Exception as exc:
-                    self._checker_failed(checker, "on_step", exc)
         if closed and not self.was_closed:
             self.was_closed = True
             error = self.attr("error", None)

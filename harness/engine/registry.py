@@ -70,28 +70,21 @@ class Checker:
 
     invariant: ClassVar[Invariant]
     HOOKS: ClassVar[tuple[str, ...]] = (
-        "on_fd", "on_fd_record", "on_loop", "on_loop_record", "on_callback_scheduled", "on_step", "on_idle", "on_quiescent", "on_close",
+        "on_fd", "on_fd_record", "on_loop", "on_loop_record", "on_callback_scheduled", "on_step", "on_idle",
+        "on_quiescent", "on_close",
         "on_deliver", "on_result", "on_read_failed", "on_read_raised", "on_close_callback",
         "on_data_callback", "on_future_done", "on_log", "on_finish", "on_deadline", "on_timeout",
         "on_deadline_cleared",
     )
 
     #: The ``result`` values of the fd events its ``on_fd`` (or ``on_fd_record``) looks at (``None``: every fd
-    #: event): the monitor calls it for those only. A checker whose ``on_fd`` reads any other event leaves it ``None``.
+    #: event): the monitor calls it for those only. A checker whose ``on_fd`` reads any other event leaves it
+    #: ``None``.
     FD_RESULTS: ClassVar[frozenset[Any] | None] = None
 
     #: The ``kind`` values of the loop events its ``on_loop`` (or ``on_loop_record``) looks at (``None``: every
     #: loop event about the stream's fd): the monitor calls it for those only.
     LOOP_KINDS: ClassVar[frozenset[str] | None] = None
-
-    #: What its ``on_step`` looks at (``None``: anything; then it runs at every observation of the loop): names
-    #: of stream attributes, and ``"closed()"`` (``monitor.closed()``), ``"pending_read"``
-    #: (``monitor.pending_read``) and ``"handler_mask"`` (the loop's mask for the stream's fd). The monitor
-    #: then calls ``on_step`` at its first observation and at every later one where one of these differs
-    #: (``!=``) from what it was at the observation before. Declare them only when ``on_step`` can find nothing
-    #: new while none of them changed: it judges only these values (judging the same values again finds the
-    #: same, and a violation is reported once), or what it judges can only happen with a change of one.
-    STEP_READS: ClassVar[tuple[str, ...] | None] = None
 
     #: False when the checker has nothing to judge in this run (a TLS rule on a plain stream): it stays
     #: applicable, but the monitor calls none of its hooks (set it in ``__init__``).

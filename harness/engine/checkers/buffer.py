@@ -21,11 +21,9 @@ def _limit(monitor: Any) -> int | None:
            "it instead); the stream never closes for an overflow while what it holds fits in it, or while the "
            "first max_buffer_size bytes satisfy the pending read.")
 class BufferBound(Checker):
-    STEP_READS = ("_read_buffer_size", "max_buffer_size", "closed()")
-
     def on_step(self) -> None:
         m = self.monitor
-        stream = m.stream  # (``m.attr`` of both, read directly: this runs whenever the buffer changes)
+        stream = m.stream  # (``m.attr`` of both, without its call: this runs after every step)
         buffered, limit = getattr(stream, "_read_buffer_size", None), getattr(stream, "max_buffer_size", None)
         if (isinstance(buffered, int) and isinstance(limit, int) and buffered > limit
                 and not m.closed()):
@@ -73,8 +71,6 @@ class OverflowRecorded(Checker):
            explanation="A pending read_bytes(n) or read_until(max_bytes=m) stops pulling from the fd once enough "
            "is buffered (within one read_chunk_size).")
 class BoundedRead(Checker):
-    STEP_READS = ("pending_read", "_read_buffer_size", "closed()", "read_chunk_size")
-
     def on_step(self) -> None:
         m = self.monitor
         op = m.pending_read

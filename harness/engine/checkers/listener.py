@@ -47,7 +47,6 @@ class NoReadWhenBuffered(Checker):
            "unregistered; no update of an unregistered fd; no events after close.")
 class ErrorAlwaysRegistered(Checker):
     LOOP_KINDS = frozenset({"update_handler", "remove_handler", "handler"})
-    STEP_READS = ("_state", "handler_mask")
 
     def on_loop_record(self, record: tuple[Any, ...]) -> None:
         index, _, _, _, kind, detail = record
@@ -60,7 +59,7 @@ class ErrorAlwaysRegistered(Checker):
 
     def on_step(self) -> None:
         m = self.monitor
-        state = m.attr("_state")
+        state = getattr(m.stream, "_state", NO_STATE)  # ``m.attr("_state")``, without its call (every step)
         if state is NO_STATE:
             return
         mask = m.loop.handler_mask(m.fd.fd if m.fd_number is None else m.fd_number)
@@ -77,10 +76,6 @@ class ErrorAlwaysRegistered(Checker):
            "handler.")
 class ErrorEventDeferredClose(Checker):
     LOOP_KINDS = frozenset({"handler"})
-    # A close inside the handler is a change of closed() during that step: at an observation where closed()
-    # did not change, on_step has nothing to find (it would only forget the handler's step, which no later
-    # step matches).
-    STEP_READS = ("closed()",)
 
     def __init__(self, monitor: Any) -> None:
         super().__init__(monitor)
