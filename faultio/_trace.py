@@ -132,6 +132,8 @@ class Trace:
         #: source -> kind -> the listeners that hear such an event, each a function of the compact record
         #: (``_route``). None while nobody listens.
         self._routes: dict[str, dict[str, tuple[Any, ...]]] | None = None
+        #: How many listeners ``_routes`` were made for (a new dict is made when one is added).
+        self._routed = 0
         self._last: Any = None
         self._enabled = bool(enabled)
         #: Whether a recorded event is kept or heard by a listener (else ``record`` only counts it).
@@ -163,16 +165,15 @@ class Trace:
         routes = self._routes
         if routes is None:
             return
+        known = self._routed
         try:
             heard = routes[source][kind]
         except KeyError:
             heard = self._route(source, kind)
-        if heard:
-            known = len(self._listeners)
-            for listener in heard:
-                listener(record)
-            if len(self._listeners) != known:
-                self._hear_late(known, record)
+        for listener in heard:
+            listener(record)
+        if self._routes is not routes:  # a listener was added while this event was heard (``add_listener``)
+            self._hear_late(known, record)
 
     def _route(self, source: str, kind: str) -> tuple[Any, ...]:
         """The listeners that hear events of ``source`` and ``kind``, each as a function of the compact record
@@ -242,6 +243,7 @@ class Trace:
             raise TypeError(f"hears must be a function (source, kind) -> bool, or None; got {hears!r}")
         self._listeners.append((fn, "raw" if raw else "compact" if compact else "event", hears))
         self._routes = {}  # worked out again as events come
+        self._routed = len(self._listeners)
         self.active = True
 
     @property
