@@ -179,17 +179,24 @@ class Monitor:
         self._attached = True
 
     def _index_hooks(self) -> None:
-        for hook in Checker.HOOKS:
-            base = getattr(Checker, hook)
-            self._hooks[hook] = [(c, getattr(c, hook)) for c in self.checkers
-                                 if c.watching and getattr(type(c), hook) is not base]
-        # The fd and loop hooks in either form, ``(checker, fn, compact)`` in the checkers' order; then by the
-        # event's result (fd) or kind (loop) as they are met (``Checker.FD_RESULTS``, ``Checker.LOOP_KINDS``).
-        self._either: dict[str, list[tuple[Checker, Callable[..., Any], bool]]] = {}
-        for hook in ("on_fd", "on_loop"):
-            compact, event = self._hooks[f"{hook}_record"], self._hooks[hook]
-            self._either[hook] = [(c, fn, True) for c, fn in compact] + [(c, fn, False) for c, fn in event]
-            self._either[hook].sort(key=lambda entry: self.checkers.index(entry[0]))
+        # The hooks each watching checker's class overrides, in the checkers' order (made for every case: one
+        # pass over the checkers, not one per hook). The fd and loop hooks also in either form, ``(checker, fn,
+        # compact)``; then by the event's result (fd) or kind (loop) as they are met (``Checker.FD_RESULTS``,
+        # ``Checker.LOOP_KINDS``).
+        hooks: dict[str, list[tuple[Checker, Callable[..., Any]]]] = {hook: [] for hook in Checker.HOOKS}
+        either: dict[str, list[tuple[Checker, Callable[..., Any], bool]]] = {"on_fd": [], "on_loop": []}
+        for checker in self.checkers:
+            if checker.watching:
+                kind = type(checker)
+                for hook, base in _BASE_HOOKS:
+                    if getattr(kind, hook) is not base:
+                        fn = getattr(checker, hook)
+                        hooks[hook].append((checker, fn))
+                        form = _EITHER.get(hook)
+                        if form is not None:
+                            either[form[0]].append((checker, fn, form[1]))
+        self._hooks = hooks
+        self._either = either
         self._fd_hooks: dict[Any, list[tuple[Checker, Callable[..., Any], bool]]] = {}
         self._loop_hooks: dict[str, list[tuple[Checker, Callable[..., Any], bool]]] = {}
 
@@ -572,6 +579,13 @@ class Monitor:
     def logs_json(self) -> list[dict[str, Any]]:
         """The captured log records, as the report keeps them."""
         return [{"logger": r.name, "level": r.levelname, "message": r.getMessage()[:300]} for r in self.log_records]
+
+
+#: Each hook with ``Checker``'s own (do-nothing) version of it.
+_BASE_HOOKS = tuple((hook, getattr(Checker, hook)) for hook in Checker.HOOKS)
+#: The fd and loop hooks: which list of either form each goes to, and whether it takes the compact record.
+_EITHER = {"on_fd": ("on_fd", False), "on_fd_record": ("on_fd", True), "on_loop": ("on_loop", False),
+           "on_loop_record": ("on_loop", True)}
 
 
 def _hears_fd(source: str, kind: str) -> bool:
