@@ -318,3 +318,30 @@ def test_the_monitor_asks_faultio_s_stream_directly_and_any_other_through_the_sa
                       held_len=lambda: 0, only=())
     assert wrapped.closed() is False  # what the safe reader answers for a stream that cannot say
     wrapped.detach()
+
+
+def test_hook_tables_keep_the_checkers_order_and_pick_by_result_and_kind():
+    from harness.engine.hooks import HookTables
+
+    class Every(Checker):
+        def on_fd(self, event): ...
+        def on_step(self): ...
+
+    class OnlyEof(Checker):
+        FD_RESULTS = frozenset({"EOF"})
+        LOOP_KINDS = frozenset({"handler"})
+
+        def on_fd_record(self, record): ...
+        def on_loop_record(self, record): ...
+
+    class Asleep(Checker):
+        def on_fd(self, event): ...
+
+    every, eof, asleep = Every(None), OnlyEof(None), Asleep(None)
+    asleep.watching = False
+    tables = HookTables([eof, asleep, every])
+    assert [(c, compact) for c, _, compact in tables.fd_for("EOF")] == [(eof, True), (every, False)]
+    assert [c for c, _, _ in tables.fd_for("data")] == [every] and set(tables.fd) == {"EOF", "data"}
+    assert [c for c, _, _ in tables.fd_for(["unhashable"])] == [eof, every]  # asked, not kept
+    assert [c for c, _, _ in tables.loop_for("handler")] == [eof] and tables.loop_for("remove_handler") == []
+    assert [c for c, _ in tables.hooks["on_step"]] == [every] and tables.hooks["on_idle"] == []

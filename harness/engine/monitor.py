@@ -34,6 +34,7 @@ from typing import Any, Callable
 
 from faultio import BaseIOStream
 
+from .hooks import HookTables, hears_add_callback, hears_fd, hears_loop
 from .registry import CHECKERS, Checker, INVARIANTS
 from .verdict import Delivered, future_exception, ReadOp, Violation, already_reading, is_buffer_full, is_closed_error, is_unsatisfiable
 
@@ -150,7 +151,6 @@ class Monitor:
                 self.not_applicable[slug] = f"the stream has no {', '.join(missing)}"
                 continue
             self.checkers.append(cls(self))
-        self._hooks: dict[str, list[tuple[Checker, Callable[..., Any]]]] = {}
         self._index_hooks()
         self._log_handler = _LogCatcher(self)
         loop.add_observer(self._observe)
@@ -158,10 +158,10 @@ class Monitor:
         # source and kind): the fd events, the loop's fd events, and, for the checkers that judge a callback
         # scheduled by a closed stream, ``add_callback``. A step's own ``callback`` event reaches none of them.
         trace = loop.trace
-        trace.add_listener(self._on_fd_record, compact=True, hears=_hears_fd)
-        trace.add_listener(self._on_loop_record, compact=True, hears=_hears_loop)
+        trace.add_listener(self._on_fd_record, compact=True, hears=hears_fd)
+        trace.add_listener(self._on_loop_record, compact=True, hears=hears_loop)
         if self._hooks["on_callback_scheduled"]:
-            trace.add_listener(self._on_add_callback, compact=True, hears=_hears_add_callback)
+            trace.add_listener(self._on_add_callback, compact=True, hears=hears_add_callback)
         self._loggers: list[tuple[logging.Logger, int, bool]] = []
         # "No log line" means at any level: open the streams' loggers down to DEBUG while we listen (or a
         # record below the ambient level would never be made) and keep their records off the terminal.
@@ -179,26 +179,10 @@ class Monitor:
         self._attached = True
 
     def _index_hooks(self) -> None:
-        # The hooks each watching checker's class overrides, in the checkers' order (made for every case: one
-        # pass over the checkers, not one per hook). The fd and loop hooks also in either form, ``(checker, fn,
-        # compact)``; then by the event's result (fd) or kind (loop) as they are met (``Checker.FD_RESULTS``,
-        # ``Checker.LOOP_KINDS``).
-        hooks: dict[str, list[tuple[Checker, Callable[..., Any]]]] = {hook: [] for hook in Checker.HOOKS}
-        either: dict[str, list[tuple[Checker, Callable[..., Any], bool]]] = {"on_fd": [], "on_loop": []}
-        for checker in self.checkers:
-            if checker.watching:
-                kind = type(checker)
-                for hook, base in _BASE_HOOKS:
-                    if getattr(kind, hook) is not base:
-                        fn = getattr(checker, hook)
-                        hooks[hook].append((checker, fn))
-                        form = _EITHER.get(hook)
-                        if form is not None:
-                            either[form[0]].append((checker, fn, form[1]))
-        self._hooks = hooks
-        self._either = either
-        self._fd_hooks: dict[Any, list[tuple[Checker, Callable[..., Any], bool]]] = {}
-        self._loop_hooks: dict[str, list[tuple[Checker, Callable[..., Any], bool]]] = {}
+        tables = self._tables = HookTables(self.checkers)
+        self._hooks = tables.hooks
+        self._fd_hooks = tables.fd
+        self._loop_hooks = tables.loop
 
     def _call(self, hook: str, *args: Any) -> None:
         for checker, fn in self._hooks[hook]:
@@ -206,21 +190,6 @@ class Monitor:
                 fn(*args)
             except Exception as exc:
                 self._checker_failed(checker, hook, exc)
-
-    def _fd_hooks_for(self, result: Any) -> list[tuple[Checker, Callable[..., Any], bool]]:
-        """The fd hooks (either form) of the checkers that look at fd events with this ``result``, in order."""
-        hooks = [h for h in self._either["on_fd"] if h[0].FD_RESULTS is None or result in h[0].FD_RESULTS]
-        try:
-            self._fd_hooks[result] = hooks
-        except TypeError:  # an unhashable result: every checker is asked, each time
-            return self._either["on_fd"]
-        return hooks
-
-    def _loop_hooks_for(self, kind: str) -> list[tuple[Checker, Callable[..., Any], bool]]:
-        """The loop hooks (either form) of the checkers that look at loop events of this ``kind``, in order."""
-        hooks = self._loop_hooks[kind] = [h for h in self._either["on_loop"]
-                                          if h[0].LOOP_KINDS is None or kind in h[0].LOOP_KINDS]
-        return hooks
 
     def _checker_failed(self, checker: Checker, hook: str, exc: Exception) -> None:
         where = harness_frame(exc.__traceback__)
@@ -495,7 +464,7 @@ class Monitor:
         try:
             hooks = self._fd_hooks[result]
         except (KeyError, TypeError):  # a result not met yet (or an unhashable one)
-            hooks = self._fd_hooks_for(result)
+            hooks = self._tables.fd_for(result)
         event = None
         # Each hook in its form: the compact record, or the TraceEvent (made once, for the first that takes it).
         for checker, fn, compact in hooks:
@@ -519,7 +488,7 @@ class Monitor:
                 self.read_events += 1
             hooks = self._loop_hooks.get(kind)
             if hooks is None:
-                hooks = self._loop_hooks_for(kind)
+                hooks = self._tables.loop_for(kind)
             event = None
             for checker, fn, compact in hooks:  # (as in ``_on_fd_record``)
                 try:
@@ -579,25 +548,6 @@ class Monitor:
     def logs_json(self) -> list[dict[str, Any]]:
         """The captured log records, as the report keeps them."""
         return [{"logger": r.name, "level": r.levelname, "message": r.getMessage()[:300]} for r in self.log_records]
-
-
-#: Each hook with ``Checker``'s own (do-nothing) version of it.
-_BASE_HOOKS = tuple((hook, getattr(Checker, hook)) for hook in Checker.HOOKS)
-#: The fd and loop hooks: which list of either form each goes to, and whether it takes the compact record.
-_EITHER = {"on_fd": ("on_fd", False), "on_fd_record": ("on_fd", True), "on_loop": ("on_loop", False),
-           "on_loop_record": ("on_loop", True)}
-
-
-def _hears_fd(source: str, kind: str) -> bool:
-    return source == "fd"
-
-
-def _hears_loop(source: str, kind: str) -> bool:
-    return source == "loop" and kind != "callback" and kind != "add_callback"
-
-
-def _hears_add_callback(source: str, kind: str) -> bool:
-    return source == "loop" and kind == "add_callback"
 
 
 def _size(data: Any) -> str:
