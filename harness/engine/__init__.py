@@ -3,7 +3,8 @@ them what a stream does.
 
 Rules for this package:
 - Imports go one way: ``registry`` and ``verdict`` know nothing of checkers; ``checkers`` know the registry
-  and the monitor's facts; the monitor knows the registry. Nothing here imports the rest of the harness.
+  and the monitor's facts; ``hooks`` (which hooks run for which events) knows the registry; the monitor knows
+  both. Nothing here imports the rest of the harness.
 - Importing ``harness.engine`` registers every built-in checker.
 - The public surface for projects writing their own checkers is ``Checker``, ``invariant`` and
   ``load_invariants`` (see ``docs/invariants.md``).
