@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ._bytelog import ByteLog
 from ._connect_faults import ConnectAttempt, connect_step, without_connect_steps
 from ._cursor import ReadCursor, WriteCursor, oserror
-from ._events import ERROR, READ, WRITE
+from ._events import DATA_KEYS, DATA_KEYS_BARE, EAGAIN_KEYS, ERROR, READ, WRITE
 from ._errors import BusyLoopError
 from ._fakefd_connect import ConnectingSocket
 from ._fakefd_send import SendingSocket
@@ -29,7 +29,7 @@ from ._pipe import Pipe
 from ._plan import Chunk, Dribble, Eintr, Eof, FaultPlan, Flood, Pass, Reset
 from ._shaped import PlanShapedSocket, check_profile
 from ._time_faults import HOLD_STEPS
-from ._trace import hexdump_bytes
+from ._trace import PAYLOAD_PREFIX
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._loop import IOLoop
@@ -232,20 +232,18 @@ class FakeSocket(ConnectingSocket, SendingSocket, PlanShapedSocket):
                         step = reads.step
                         shaped = step.kind if step is not None else ""
                         if self.record_payload:
-                            trace.record("fd", "recv", fd=self._fileno, role=self.role, asked=bufsize,
-                                         result="data", nbytes=wanted, shaped=shaped,
-                                         data_hex=hexdump_bytes(data))
+                            trace.emit("fd", "recv", DATA_KEYS, (self._fileno, self.role, bufsize, "data", wanted,
+                                                                 shaped, data[:PAYLOAD_PREFIX]))
                         else:
-                            trace.record("fd", "recv", fd=self._fileno, role=self.role, asked=bufsize,
-                                         result="data", nbytes=wanted, shaped=shaped)
+                            trace.emit("fd", "recv", DATA_KEYS_BARE, (self._fileno, self.role, bufsize, "data",
+                                                                      wanted, shaped))
                     else:
                         trace._count += 1  # ``trace.skip()``, without the call (a hot path)
                     return data
                 if not inbound.fin and not self._reset:
                     # Nothing to read: ``_deliver``'s EAGAIN, as it records and counts it.
                     if trace.active:
-                        trace.record("fd", "recv", fd=self._fileno, role=self.role, asked=bufsize,
-                                     result="EAGAIN", injected=False)
+                        trace.emit("fd", "recv", EAGAIN_KEYS, (self._fileno, self.role, bufsize, "EAGAIN", False))
                     else:
                         trace._count += 1
                     step = self.loop.step
@@ -279,8 +277,7 @@ class FakeSocket(ConnectingSocket, SendingSocket, PlanShapedSocket):
                 return b""
             # The detail is built only for a trace that keeps or hears it (the hot path of a dribble).
             if trace.active:  # what ``_trace`` records, without its extra call and dict
-                trace.record("fd", call, fd=self._fileno, role=self.role, asked=bufsize, result="EAGAIN",
-                             injected=False)
+                trace.emit("fd", call, EAGAIN_KEYS, (self._fileno, self.role, bufsize, "EAGAIN", False))
             else:
                 trace._count += 1  # ``trace.skip()``, without the call (a hot path)
             # What ``_count_eagain`` does short of the spin limit, without the call.
@@ -305,11 +302,10 @@ class FakeSocket(ConnectingSocket, SendingSocket, PlanShapedSocket):
         if trace.active:
             shaped = step.kind if step is not None else ""  # the step that shaped it (``reads.shaped``)
             if self.record_payload:
-                trace.record("fd", call, fd=self._fileno, role=self.role, asked=bufsize, result="data",
-                             nbytes=len(data), shaped=shaped, data_hex=hexdump_bytes(data))
+                trace.emit("fd", call, DATA_KEYS, (self._fileno, self.role, bufsize, "data", len(data), shaped,
+                                                   data[:PAYLOAD_PREFIX]))
             else:
-                trace.record("fd", call, fd=self._fileno, role=self.role, asked=bufsize, result="data",
-                             nbytes=len(data), shaped=shaped)
+                trace.emit("fd", call, DATA_KEYS_BARE, (self._fileno, self.role, bufsize, "data", len(data), shaped))
         else:
             trace._count += 1  # ``trace.skip()``, without the call (a hot path)
         if fixed < 0 and reads.arrivals_pending():  # (a step with a fixed limit is no connection step)

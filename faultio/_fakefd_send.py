@@ -17,9 +17,10 @@ import errno
 from typing import Any
 
 from ._cursor import oserror
+from ._events import DATA_KEYS, DATA_KEYS_BARE
 from ._plan import SendBrokenPipe, SendReset
 from ._time_faults import SendStall
-from ._trace import hexdump_bytes
+from ._trace import PAYLOAD_PREFIX, hexdump_bytes
 
 
 class SendingSocket:
@@ -71,11 +72,10 @@ class SendingSocket:
             trace = self.loop.trace
             if trace.active:
                 if self.record_payload:
-                    trace.record("fd", "send", fd=self._fileno, role=self.role, asked=asked, result="data",
-                                 nbytes=limit, shaped="", data_hex=hexdump_bytes(chunk))
+                    trace.emit("fd", "send", DATA_KEYS, (self._fileno, self.role, asked, "data", limit, "",
+                                                         chunk[:PAYLOAD_PREFIX]))
                 else:
-                    trace.record("fd", "send", fd=self._fileno, role=self.role, asked=asked, result="data",
-                                 nbytes=limit, shaped="")
+                    trace.emit("fd", "send", DATA_KEYS_BARE, (self._fileno, self.role, asked, "data", limit, ""))
             else:
                 trace._count += 1  # ``trace.skip()``, without the call (a hot path)
             return limit

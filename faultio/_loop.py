@@ -33,6 +33,11 @@ log = logging.getLogger("faultio.loop")
 DEFAULT_MAX_STEPS = 2_000_000
 
 
+#: The keys of the loop's hot trace events (``Trace.emit``): a callback run or scheduled, a handler run.
+_NAME = ("name",)
+_HANDLER_KEYS = ("name", "fd", "events")
+
+
 def _name(fn: Any) -> str:
     while isinstance(fn, functools.partial):
         fn = fn.func
@@ -222,7 +227,7 @@ class IOLoop:
         if self._trace_callbacks:
             trace = self.trace
             if trace.active:
-                trace.record("loop", "add_callback", name=_name(callback))
+                trace.emit("loop", "add_callback", _NAME, (_name(callback),))
             else:
                 trace._count += 1  # ``trace.skip()``, without the call (a hot path)
 
@@ -415,7 +420,7 @@ class IOLoop:
         if step + self.clock_jumps > self.max_steps:
             self._check_budget(f"handler {_name(fn)}")
         if trace.active:
-            trace.record("loop", "handler", name=_name(fn), fd=fd, events=events)
+            trace.emit("loop", "handler", _HANDLER_KEYS, (_name(fn), fd, events))
         else:
             trace._count += 1  # ``trace.skip()``, without the call (a hot path)
         try:
@@ -451,7 +456,7 @@ class IOLoop:
                     self._check_budget(f"callback {_name(fn)}")
                 if traced:
                     if trace.active:
-                        trace.record("loop", "callback", name=_name(fn))
+                        trace.emit("loop", "callback", _NAME, (_name(fn),))
                     else:
                         trace._count += 1  # ``trace.skip()``, without the call (a hot path)
                 try:
