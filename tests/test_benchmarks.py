@@ -21,12 +21,12 @@ def test_sim_vs_real_json_has_every_scenario_by_wall_clock_and_cpu_time(capsys):
     bench = _load("bench_sim_vs_real")
     assert bench.main(["--rounds", "2", "--size", "64", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    scenarios = {"sim", "sim+monitors", "tornado6", "floor"}
+    scenarios = {"sim", "sim+trace", "sim+monitors", "tornado6", "floor"}
     assert len(report["rounds"]) == len(report["cpu_rounds"]) == 2
     assert set(report["best"]) == set(report["best_cpu"]) == scenarios
     assert all(value > 0 for value in report["best"].values())
-    assert set(report["ratios"]) == set(report["cpu_ratios"]) == {"tornado6/sim", "tornado6/sim+monitors",
-                                                                   "tornado6/floor"}
+    assert set(report["ratios"]) == set(report["cpu_ratios"]) == {"tornado6/sim", "tornado6/sim+trace",
+                                                                   "tornado6/sim+monitors", "tornado6/floor"}
     assert report["goals"] == {"tornado6/sim": 10, "tornado6/sim+monitors": 5}
 
 
