@@ -25,17 +25,13 @@ from typing import Any, Callable
 
 from ._errors import LoopBudgetExceeded, StalledError
 from ._future import Future
+from ._events import HANDLER_KEYS, NAME_KEYS
 from ._trace import Trace
 
 log = logging.getLogger("faultio.loop")
 
 #: Default step budget: generous for real exchanges, small enough that a livelock ends in seconds.
 DEFAULT_MAX_STEPS = 2_000_000
-
-
-#: The keys of the loop's hot trace events (``Trace.emit``): a callback run or scheduled, a handler run.
-_NAME = ("name",)
-_HANDLER_KEYS = ("name", "fd", "events")
 
 
 def _name(fn: Any) -> str:
@@ -227,7 +223,7 @@ class IOLoop:
         if self._trace_callbacks:
             trace = self.trace
             if trace.active:
-                trace.emit("loop", "add_callback", _NAME, (_name(callback),))
+                trace.emit("loop", "add_callback", NAME_KEYS, (_name(callback),))
             else:
                 trace._count += 1  # ``trace.skip()``, without the call (a hot path)
 
@@ -420,7 +416,7 @@ class IOLoop:
         if step + self.clock_jumps > self.max_steps:
             self._check_budget(f"handler {_name(fn)}")
         if trace.active:
-            trace.emit("loop", "handler", _HANDLER_KEYS, (_name(fn), fd, events))
+            trace.emit("loop", "handler", HANDLER_KEYS, (_name(fn), fd, events))
         else:
             trace._count += 1  # ``trace.skip()``, without the call (a hot path)
         try:
@@ -456,7 +452,7 @@ class IOLoop:
                     self._check_budget(f"callback {_name(fn)}")
                 if traced:
                     if trace.active:
-                        trace.emit("loop", "callback", _NAME, (_name(fn),))
+                        trace.emit("loop", "callback", NAME_KEYS, (_name(fn),))
                     else:
                         trace._count += 1  # ``trace.skip()``, without the call (a hot path)
                 try:

@@ -70,3 +70,54 @@ def test_listeners_hear_every_event_in_order_also_one_added_while_an_event_is_he
     trace.record("x", "c", n=1)
     assert heard == [("first", "a"), ("first", "b"), ("late", "b"), ("first", "c"), ("late", "c"),
                      ("event", "c", 1)]
+
+
+def _emitted(trace: Trace) -> Trace:
+    """What ``_recorded`` records, through ``emit`` (the payload given as bytes)."""
+    trace.step, trace.time = 3, 0.25
+    trace.emit("fd", "recv", ("fd", "role", "result", "nbytes", "data_hex"), (3, "target", "data", 1, b"\x00x"))
+    trace.emit("loop", "callback", ("name",), ("f",))
+    trace.record("fd", "inject", fd=3, fault="reset")
+    trace.emit("fd", "recv", ("fd", "role", "result"), (3, "target", "EAGAIN"))
+    return trace
+
+
+def _recorded_by_hand(trace: Trace) -> Trace:
+    trace.step, trace.time = 3, 0.25
+    trace.record("fd", "recv", fd=3, role="target", result="data", nbytes=1, data_hex="0078")
+    trace.record("loop", "callback", name="f")
+    trace.record("fd", "inject", fd=3, fault="reset")
+    trace.record("fd", "recv", fd=3, role="target", result="EAGAIN")
+    return trace
+
+
+@pytest.mark.parametrize("read", ["all", "filtered", "last"])
+def test_an_emitted_event_reads_as_the_recorded_one_packed_or_heard(read):
+    heard: list = []
+    plain, packed, listened = Trace(), _emitted(Trace()), Trace()
+    listened.add_listener(heard.append)
+    _recorded_by_hand(plain)
+    _emitted(listened)
+    assert packed.count == plain.count == listened.count == 4
+    if read == "last":
+        assert packed.last_event() == plain.last_event() == listened.last_event()
+        assert packed.last_event().detail == (("fd", 3), ("role", "target"), ("result", "EAGAIN"))
+    if read == "filtered":
+        (first, last) = packed.events("fd", "recv")
+        assert first.get("data_hex") == "0078" and first.get("nbytes") == 1 and last.get("result") == "EAGAIN"
+        assert packed.events("fd", "recv") == plain.events("fd", "recv")
+    assert list(packed) == list(plain) == list(listened) == heard
+    assert packed.to_json() == plain.to_json() and packed.fingerprint() == plain.fingerprint()
+    assert [e.describe() for e in packed] == [e.describe() for e in plain]
+
+
+def test_an_emitted_payload_keeps_at_most_the_prefix_and_a_disabled_trace_only_counts():
+    from faultio._trace import PAYLOAD_PREFIX
+
+    trace = Trace()
+    data = bytes(range(200))
+    trace.emit("fd", "send", ("nbytes", "data_hex"), (200, data[:PAYLOAD_PREFIX]))
+    assert trace[0].get("data_hex") == data[:PAYLOAD_PREFIX].hex()
+    off = Trace(enabled=False)
+    off.emit("fd", "send", ("nbytes",), (1,))
+    assert off.count == 1 and len(off) == 0
