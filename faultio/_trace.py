@@ -10,6 +10,8 @@ Rules for this module:
   Their events go through ``emit``: an event nobody hears is kept packed (its keys and values, the payload as
   bytes) and its detail dict, the payload's hex, is made when the trace is read. Packed or not, an event
   reads the same.
+- A listener hears only the sources and kinds it says it hears (``hears``, asked once per pair), in the order
+  listeners were added; one added while an event is heard hears that event too.
 """
 
 from __future__ import annotations
@@ -140,8 +142,14 @@ class Trace:
         self._records: list[Any] = []
         self._built = 0
         self._count = 0
-        self._listeners: list[tuple[Any, bool]] = []
-        self._raw_only: tuple[Any, ...] | None = None
+        #: ``(fn, form, hears)`` per listener (``form``: ``"event"``, ``"raw"`` or ``"compact"``), in the order
+        #: they were added.
+        self._listeners: list[tuple[Any, str, Any]] = []
+        #: source -> kind -> the listeners that hear such an event, each a function of the compact record
+        #: (``_route``). None while nobody listens.
+        self._routes: dict[str, dict[str, tuple[Any, ...]]] | None = None
+        #: How many listeners ``_routes`` were made for (a new dict is made when one is added).
+        self._routed = 0
         self._last: Any = None
         self._enabled = bool(enabled)
         #: Whether a recorded event is kept or heard by a listener (else ``record`` only counts it).
@@ -161,7 +169,8 @@ class Trace:
         self.active = self._enabled or bool(self._listeners)
 
     def record(self, source: str, kind: str, **detail: Any) -> None:
-        """Append an event (if enabled); listeners hear every event even when disabled."""
+        """Append an event (if enabled); the listeners that hear its source and kind hear it, even when
+        disabled."""
         index = self._count
         self._count = index + 1
         if not self.active:
@@ -169,28 +178,45 @@ class Trace:
         record = self._last = (index, self.step, self.time, source, kind, detail)
         if self._enabled:
             self._records.append(record)
-        listeners = self._listeners
-        raw_only = self._raw_only
-        heard = 0
-        if raw_only is not None:
-            for listener in raw_only:
-                listener(source, kind, detail)
-            heard = len(raw_only)
-            if len(listeners) == heard:
-                return
-            # A listener added while this event was heard hears it too (below), as it does in the list's order.
-        event = None
-        while heard < len(listeners):
-            listener, raw = listeners[heard]
-            heard += 1
-            if raw:
-                listener(source, kind, detail)
-            else:
-                if event is None:
-                    # A listener before this one may have recorded an event of its own: then this one's
-                    # TraceEvent is made apart (an equal one is made from the stored record when read).
-                    event = self.last_event() if self._last is record else _event(record)
-                listener(event)
+        routes = self._routes
+        if routes is None:
+            return
+        known = self._routed
+        try:
+            heard = routes[source][kind]
+        except KeyError:
+            heard = self._route(source, kind)
+        for listener in heard:
+            listener(record)
+        if self._routes is not routes:  # a listener was added while this event was heard (``add_listener``)
+            self._hear_late(known, record)
+
+    def _route(self, source: str, kind: str) -> tuple[Any, ...]:
+        """The listeners that hear events of ``source`` and ``kind``, each as a function of the compact record
+        (asked once per pair, then kept)."""
+        heard = tuple(self._hearer(fn, form) for fn, form, hears in self._listeners
+                      if hears is None or hears(source, kind))
+        if self._routes is not None:
+            self._routes.setdefault(source, {})[kind] = heard
+        return heard
+
+    def _hearer(self, fn: Any, form: str) -> Any:
+        """``fn`` as a function of the compact record, in the form it asked for."""
+        if form == "compact":
+            return fn
+        if form == "raw":
+            return lambda record: fn(record[3], record[4], record[5])
+
+        return lambda record: fn(self.event_of(record))
+
+    def _hear_late(self, known: int, record: tuple[Any, ...]) -> None:
+        """Listeners added while ``record``'s event was heard hear it too, in the order they were added."""
+        source, kind = record[3], record[4]
+        while known < len(self._listeners):  # bounded: each pass moves on by one listener
+            fn, form, hears = self._listeners[known]
+            known += 1
+            if hears is None or hears(source, kind):
+                self._hearer(fn, form)(record)
 
     def emit(self, source: str, kind: str, keys: tuple[str, ...], values: tuple[Any, ...]) -> None:
         """``record(source, kind, **dict(zip(keys, values)))``, for the hot paths: an event no listener hears is
@@ -201,10 +227,16 @@ class Trace:
         self._count = index + 1
         if not self.active:
             return
-        if self._listeners:  # heard: the detail is made now, as ``record`` makes it
-            self._count = index
-            self.record(source, kind, **_unpack(keys, values))
-            return
+        routes = self._routes
+        if routes is not None:
+            try:
+                heard = routes[source][kind]
+            except KeyError:
+                heard = self._route(source, kind)
+            if heard:  # heard: the detail is made now, and the event recorded as ``record`` records it
+                self._count = index
+                self.record(source, kind, **_unpack(keys, values))
+                return
         record = self._last = (index, self.step, self.time, source, kind, None, keys, values)
         if self._enabled:
             self._records.append(record)
@@ -228,13 +260,29 @@ class Trace:
             records[-1] = event
         return event
 
-    def add_listener(self, fn: Any, *, raw: bool = False) -> None:
-        """Call ``fn(event)`` for every event recorded from now on; with ``raw``, ``fn(source, kind, detail)``
-        (``detail`` a dict not to be changed; ``last_event()`` makes the event), which costs no event for
-        what the listener ignores."""
-        self._listeners.append((fn, raw))
-        # Every listener raw (the monitors' case): ``record`` calls them in order without asking each.
-        self._raw_only = tuple(f for f, r in self._listeners) if all(r for _, r in self._listeners) else None
+    def event_of(self, record: tuple[Any, ...]) -> TraceEvent:
+        """The ``TraceEvent`` of a compact record a listener heard: the stored one (made once) when it is the
+        latest, else an equal one made apart (a listener before may have recorded an event of its own)."""
+        if self._last is record:
+            return self.last_event()
+        return _event(record)
+
+    def add_listener(self, fn: Any, *, raw: bool = False, compact: bool = False, hears: Any = None) -> None:
+        """Call ``fn(event)`` for every event recorded from now on. Two forms cost no ``TraceEvent`` for what
+        the listener ignores (``last_event()`` makes the event): with ``raw``, ``fn(source, kind, detail)``
+        (``detail`` a dict not to be changed); with ``compact``, ``fn(record)``, the compact record
+        ``(index, step, time, source, kind, detail)`` itself.
+
+        ``hears(source, kind) -> bool``, when given, says which events ``fn`` hears at all: it is asked once
+        per pair of source and kind (so it must answer from those two alone, the same every time), and an
+        event it declines costs the listener nothing, not even a call."""
+        if raw and compact:
+            raise ValueError("a listener is raw (fn(source, kind, detail)) or compact (fn(record)), not both")
+        if hears is not None and not callable(hears):
+            raise TypeError(f"hears must be a function (source, kind) -> bool, or None; got {hears!r}")
+        self._listeners.append((fn, "raw" if raw else "compact" if compact else "event", hears))
+        self._routes = {}  # worked out again as events come
+        self._routed = len(self._listeners)
         self.active = True
 
     @property

@@ -207,3 +207,114 @@ def test_the_stream_s_own_package_logger_is_captured_too(tmp_path, monkeypatch, 
     result = run_case(case, load_target(f"{module}:NoisyStream"))
     assert "reading from the fd" not in "".join(capfd.readouterr())
     assert any(r["logger"] == "noisy_stream.reader" and r["level"] == "WARNING" for r in result.logs)
+
+
+def _watched(*checkers, plan=None, stream_class=None):
+    """A faultio stream on a socketpair under ``plan`` reading 4 bytes the peer sends (taken one per read), watched by a
+    monitor running only ``checkers`` (registered by the caller); returns the monitor after the read."""
+    from faultio import Dribble, FaultPlan, IOLoop, IOStream, socketpair
+    from harness.engine import Monitor
+
+    loop = IOLoop(make_current=False)
+    target, peer = socketpair(loop, plan or FaultPlan(read=(Dribble(nbytes=None),), name="dribble"))
+    stream = (stream_class or IOStream)(target, io_loop=loop)
+    monitor = Monitor(loop=loop, stream=stream, fd=target, truth=lambda: target.received,
+                      held_len=lambda: 0, only={c.invariant.slug for c in checkers})
+    future = stream.read_bytes(4)
+    peer.send(b"abcd")
+    loop.run_until(future.done)  # (the read may fail: the stream under test may be broken)
+    monitor.finish()
+    return monitor
+
+
+def test_record_hooks_get_the_trace_s_records_for_the_results_and_kinds_they_look_at(registered):
+    seen: dict[str, list] = {"fd": [], "loop": [], "events": []}
+
+    @invariant("sees-records", klass="contract", explanation="Records what it is shown.")
+    class SeesRecords(Checker):
+        FD_RESULTS = frozenset({"EAGAIN"})
+        LOOP_KINDS = frozenset({"handler"})
+
+        def on_fd_record(self, record):
+            seen["fd"].append(record)
+
+        def on_loop_record(self, record):
+            seen["loop"].append(record)
+
+    @invariant("sees-events", klass="contract", explanation="Records the events it is shown.")
+    class SeesEvents(Checker):
+        FD_RESULTS = frozenset({"data"})
+
+        def on_fd(self, event):
+            seen["events"].append(event)
+
+    monitor = _watched(SeesRecords, SeesEvents)
+    trace, number = monitor.loop.trace, monitor.fd_number
+    fd_events = [e for e in trace.events("fd") if e.get("fd") == number and e.get("role") == "target"]
+    assert [r[0] for r in seen["fd"]] == [e.index for e in fd_events if e.get("result") == "EAGAIN"] != []
+    assert [e.index for e in seen["events"]] == [e.index for e in fd_events if e.get("result") == "data"] != []
+    handlers = [e for e in trace.events("loop", "handler") if e.get("fd") == number]
+    assert [r[0] for r in seen["loop"]] == [e.index for e in handlers] != []
+    for record in seen["fd"] + seen["loop"]:
+        index, step, time, source, kind, detail = record
+        assert type(record) is tuple and trace[index] == trace.event_of(record)
+        assert (step, time, source, kind, tuple(detail.items())) == (lambda e: (e.step, e.time, e.source, e.kind,
+                                                                              e.detail))(trace[index])
+    # The event form is given the trace's own event.
+    assert all(event is trace[event.index] for event in seen["events"])
+
+
+def test_a_record_hook_that_raises_is_switched_off_and_named(registered):
+    calls = []
+
+    @invariant("record-explodes", klass="contract", explanation="Never checked: the checker raises.")
+    class RecordExplodes(Checker):
+        def on_fd_record(self, record):
+            calls.append(record[0])
+            raise KeyError("oops")
+
+    monitor = _watched(RecordExplodes, CHECKERS["no-io-after-close"])
+    assert len(calls) == 1 and not monitor.violations
+    (error,) = monitor.harness_errors
+    assert "the record-explodes checker raised KeyError" in error and "in on_fd_record" in error
+    assert [type(c).__name__ for c in monitor.checkers] == ["NoIoAfterClose"]
+
+
+def test_the_built_in_record_hooks_still_find_what_they_look_for():
+    from faultio import FaultPlan, IOStream
+
+    class ReadsAfterClosing(IOStream):
+        """Closes its fd at the first readiness event, then reads it anyway."""
+
+        def _handle_events(self, fd, events):
+            self.socket.close()
+            try:
+                self.socket.recv(1)
+            except OSError:
+                pass
+            return IOStream._handle_events(self, fd, events)
+
+    monitor = _watched(CHECKERS["no-io-after-close"], plan=FaultPlan(name="clean"), stream_class=ReadsAfterClosing)
+    violation = monitor.violations["no-io-after-close"]
+    event = monitor.loop.trace[violation.event]
+    assert "after it was closed" in violation.message and (event.source, event.kind) == ("fd", "recv")
+
+
+def test_the_monitor_asks_faultio_s_stream_directly_and_any_other_through_the_safe_readers():
+    from faultio import IOLoop, IOStream, socketpair
+    from harness.engine import Monitor
+
+    class CannotSay(IOStream):
+        def closed(self):
+            raise RuntimeError("no idea")
+
+    direct = _watched(CHECKERS["buffer-bound"])
+    assert direct.closed() is False
+    direct.stream.close()
+    assert direct.closed() is True and direct.reading() is False and direct.writing() is False
+    loop = IOLoop(make_current=False)
+    target, _ = socketpair(loop)
+    wrapped = Monitor(loop=loop, stream=CannotSay(target, io_loop=loop), fd=target, truth=lambda: b"",
+                      held_len=lambda: 0, only=())
+    assert wrapped.closed() is False  # what the safe reader answers for a stream that cannot say
+    wrapped.detach()

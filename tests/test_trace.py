@@ -121,3 +121,65 @@ def test_an_emitted_payload_keeps_at_most_the_prefix_and_a_disabled_trace_only_c
     off = Trace(enabled=False)
     off.emit("fd", "send", ("nbytes",), (1,))
     assert off.count == 1 and len(off) == 0
+
+
+def test_a_listener_hears_only_what_it_says_it_hears_and_is_asked_once_per_pair():
+    trace = Trace(enabled=False)
+    asked, heard = [], []
+
+    def hears(source, kind):
+        asked.append((source, kind))
+        return source == "fd"
+
+    trace.add_listener(lambda s, k, d: heard.append((s, k, d.get("n"))), raw=True, hears=hears)
+    for n in range(3):
+        trace.record("fd", "recv", n=n)
+        trace.record("loop", "callback", n=n)
+    trace.record("fd", "send", n=9)
+    assert heard == [("fd", "recv", 0), ("fd", "recv", 1), ("fd", "recv", 2), ("fd", "send", 9)]
+    assert asked == [("fd", "recv"), ("loop", "callback"), ("fd", "send")]
+    assert trace.count == 7
+
+
+def test_a_compact_listener_gets_the_record_and_event_of_gives_the_stored_event():
+    trace = Trace()
+    trace.step, trace.time = 5, 0.5
+    got = []
+    trace.add_listener(got.append, compact=True, hears=lambda source, kind: kind != "callback")
+    trace.record("loop", "callback", name="f")
+    trace.record("fd", "recv", fd=3, result="data")
+    (record,) = got
+    assert record == (1, 5, 0.5, "fd", "recv", {"fd": 3, "result": "data"})
+    event = trace.event_of(record)
+    assert event is trace[1] and event.detail == (("fd", 3), ("result", "data"))
+    # A record that is no longer the latest gets an equal event made apart.
+    trace.record("fd", "recv", fd=3, result="EAGAIN")
+    assert trace.event_of(record) == trace[1]
+
+
+def test_listeners_of_every_form_hear_in_the_order_they_were_added_also_a_late_one():
+    trace = Trace(enabled=False)
+    heard = []
+
+    def compact(record):
+        heard.append(("compact", record[4]))
+        if record[4] == "b":
+            trace.add_listener(lambda s, k, d: heard.append(("late", k)), raw=True, hears=lambda s, k: k != "c")
+
+    trace.add_listener(lambda event: heard.append(("event", event.kind)), hears=lambda s, k: k != "a")
+    trace.add_listener(compact, compact=True)
+    trace.add_listener(lambda s, k, d: heard.append(("raw", k)), raw=True)
+    for kind in "abcd":
+        trace.record("x", kind)
+    assert heard == [("compact", "a"), ("raw", "a"),
+                     ("event", "b"), ("compact", "b"), ("raw", "b"), ("late", "b"),
+                     ("event", "c"), ("compact", "c"), ("raw", "c"),
+                     ("event", "d"), ("compact", "d"), ("raw", "d"), ("late", "d")]
+
+
+def test_add_listener_says_what_is_wrong():
+    trace = Trace()
+    with pytest.raises(ValueError, match="raw .* or compact .*, not both"):
+        trace.add_listener(print, raw=True, compact=True)
+    with pytest.raises(TypeError, match="hears must be a function"):
+        trace.add_listener(print, hears="fd")

@@ -3,8 +3,8 @@
 Rules for this module:
 - The monitor only observes. It keeps the facts every checker shares (bytes delivered, the read pending,
   the futures, the close callback's runs) and calls each applicable checker's hooks; it judges nothing.
-- When each hook runs: ``on_fd``/``on_loop`` on trace events of the stream's fd, ``on_step`` after every
-  loop step, ``on_idle`` before a clock jump, ``on_quiescent`` when nothing is left to run, ``on_close``
+- When each hook runs: ``on_fd``/``on_loop`` (or their compact forms ``on_fd_record``/``on_loop_record``) on
+  trace events of the stream's fd whose result or kind the checker looks at, ``on_step`` after every loop step, ``on_idle`` before a clock jump, ``on_quiescent`` when nothing is left to run, ``on_close``
   the first step the stream is seen closed, the driver hooks when the stream's user sees something, and
   ``on_finish`` once at the end.
 - A checker that raises is the harness's error, not the stream's: it is recorded in ``harness_errors``
@@ -16,16 +16,23 @@ Rules for this module:
   StreamClosedError``, ``close-callback``, ...; see ``Monitor.tell``): a record for comparing targets
   (``harness._diff``), never an input to a verdict. Recording it never raises and never calls the stream
   beyond reading its ``error``.
+- Watching costs little per event (a case runs tens of thousands): the monitor hears only the trace events it
+  looks at (``Trace.add_listener(hears=...)``, compact records), makes a ``TraceEvent`` only for a checker
+  that takes one, and asks faultio's own stream ``closed()``, ``reading()`` and ``writing()`` directly.
 """
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
+import operator
 import sys
 import traceback
 import zlib
 from typing import Any, Callable
+
+from faultio import BaseIOStream
 
 from .registry import CHECKERS, Checker, INVARIANTS
 from .verdict import Delivered, future_exception, ReadOp, Violation, already_reading, is_buffer_full, is_closed_error, is_unsatisfiable
@@ -40,6 +47,8 @@ LOG_KEEP = 50
 MESSAGE_KEEP = 2000
 #: How many entries a case's story keeps (a run of identical entries is one entry, counted).
 STORY_KEEP = 200
+#: The fd results the monitor keeps a fact of (``eintr_seen``, ``reset_seen``).
+_FACT_RESULTS = frozenset({"EINTR", "ECONNRESET", "EPIPE"})
 
 
 class _LogCatcher(logging.Handler):
@@ -116,6 +125,17 @@ class Monitor:
         self._delivered_crc = 0
         self.not_applicable: dict[str, str] = {}
         self.checkers: list[Checker] = []
+        # faultio's own stream says closed(), reading() and writing() with a bool and never raises: ask it
+        # directly (the checkers ask after every event and step) rather than through the safe readers below.
+        kind = type(stream)
+        if isinstance(stream, BaseIOStream):
+            if kind.closed is BaseIOStream.closed:
+                # ``closed()`` is ``return self._closed``: read it without a Python frame (the most asked of all).
+                self.closed = functools.partial(operator.attrgetter("_closed"), stream)  # type: ignore[method-assign]
+            if kind.reading is BaseIOStream.reading:
+                self.reading = stream.reading  # type: ignore[method-assign]
+            if kind.writing is BaseIOStream.writing:
+                self.writing = stream.writing  # type: ignore[method-assign]
         #: A target adapter may say which invariants its library's API does not promise, and why
         #: (``faultio_not_applicable = {slug: reason}``): those are listed as not applicable, never run.
         declared = getattr(stream, "faultio_not_applicable", None) or {}
@@ -134,7 +154,14 @@ class Monitor:
         self._index_hooks()
         self._log_handler = _LogCatcher(self)
         loop.add_observer(self._observe)
-        loop.trace.add_listener(self._on_record, raw=True)
+        # Three raw listeners, each hearing only the events it looks at (the trace asks ``hears`` once per
+        # source and kind): the fd events, the loop's fd events, and, for the checkers that judge a callback
+        # scheduled by a closed stream, ``add_callback``. A step's own ``callback`` event reaches none of them.
+        trace = loop.trace
+        trace.add_listener(self._on_fd_record, compact=True, hears=_hears_fd)
+        trace.add_listener(self._on_loop_record, compact=True, hears=_hears_loop)
+        if self._hooks["on_callback_scheduled"]:
+            trace.add_listener(self._on_add_callback, compact=True, hears=_hears_add_callback)
         self._loggers: list[tuple[logging.Logger, int, bool]] = []
         # "No log line" means at any level: open the streams' loggers down to DEBUG while we listen (or a
         # record below the ambient level would never be made) and keep their records off the terminal.
@@ -152,12 +179,26 @@ class Monitor:
         self._attached = True
 
     def _index_hooks(self) -> None:
-        for hook in Checker.HOOKS:
-            base = getattr(Checker, hook)
-            self._hooks[hook] = [(c, getattr(c, hook)) for c in self.checkers
-                                 if c.watching and getattr(type(c), hook) is not base]
-        # ``on_fd`` hooks by the event's result, made as results are met (``Checker.FD_RESULTS``).
-        self._fd_hooks: dict[Any, list[tuple[Checker, Callable[..., Any]]]] = {}
+        # The hooks each watching checker's class overrides, in the checkers' order (made for every case: one
+        # pass over the checkers, not one per hook). The fd and loop hooks also in either form, ``(checker, fn,
+        # compact)``; then by the event's result (fd) or kind (loop) as they are met (``Checker.FD_RESULTS``,
+        # ``Checker.LOOP_KINDS``).
+        hooks: dict[str, list[tuple[Checker, Callable[..., Any]]]] = {hook: [] for hook in Checker.HOOKS}
+        either: dict[str, list[tuple[Checker, Callable[..., Any], bool]]] = {"on_fd": [], "on_loop": []}
+        for checker in self.checkers:
+            if checker.watching:
+                kind = type(checker)
+                for hook, base in _BASE_HOOKS:
+                    if getattr(kind, hook) is not base:
+                        fn = getattr(checker, hook)
+                        hooks[hook].append((checker, fn))
+                        form = _EITHER.get(hook)
+                        if form is not None:
+                            either[form[0]].append((checker, fn, form[1]))
+        self._hooks = hooks
+        self._either = either
+        self._fd_hooks: dict[Any, list[tuple[Checker, Callable[..., Any], bool]]] = {}
+        self._loop_hooks: dict[str, list[tuple[Checker, Callable[..., Any], bool]]] = {}
 
     def _call(self, hook: str, *args: Any) -> None:
         for checker, fn in self._hooks[hook]:
@@ -166,23 +207,20 @@ class Monitor:
             except Exception as exc:
                 self._checker_failed(checker, hook, exc)
 
-    def _call_on_fd(self, event: Any, result: Any) -> None:
-        """``_call("on_fd", event)`` for the checkers that look at fd events with this ``result``, in order."""
+    def _fd_hooks_for(self, result: Any) -> list[tuple[Checker, Callable[..., Any], bool]]:
+        """The fd hooks (either form) of the checkers that look at fd events with this ``result``, in order."""
+        hooks = [h for h in self._either["on_fd"] if h[0].FD_RESULTS is None or result in h[0].FD_RESULTS]
         try:
-            hooks = self._fd_hooks[result]
-        except KeyError:  # a result not met yet (or an unhashable one: every checker is asked)
-            hooks = [(c, fn) for c, fn in self._hooks["on_fd"] if c.FD_RESULTS is None or result in c.FD_RESULTS]
-            try:
-                self._fd_hooks[result] = hooks
-            except TypeError:
-                pass
-        except TypeError:
-            hooks = self._hooks["on_fd"]
-        for checker, fn in hooks:
-            try:
-                fn(event)
-            except Exception as exc:
-                self._checker_failed(checker, "on_fd", exc)
+            self._fd_hooks[result] = hooks
+        except TypeError:  # an unhashable result: every checker is asked, each time
+            return self._either["on_fd"]
+        return hooks
+
+    def _loop_hooks_for(self, kind: str) -> list[tuple[Checker, Callable[..., Any], bool]]:
+        """The loop hooks (either form) of the checkers that look at loop events of this ``kind``, in order."""
+        hooks = self._loop_hooks[kind] = [h for h in self._either["on_loop"]
+                                          if h[0].LOOP_KINDS is None or kind in h[0].LOOP_KINDS]
+        return hooks
 
     def _checker_failed(self, checker: Checker, hook: str, exc: Exception) -> None:
         where = harness_frame(exc.__traceback__)
@@ -436,35 +474,68 @@ class Monitor:
         self._call("on_future_done", future, label, exc)
 
     # -- trace events --------------------------------------------------------------------------------
-    def _on_record(self, source: str, kind: str, detail: dict[str, Any]) -> None:
-        # A raw listener: the trace makes a TraceEvent only for what the checkers are shown (most events of a
-        # run are the peer's, or callbacks, which none of them looks at).
+    def _on_fd_record(self, record: tuple[Any, ...]) -> None:
+        # A compact listener of the fd events (about half of a run's are the peer's): no TraceEvent is made
+        # unless a checker takes one.
+        detail = record[5]
         number = self.fd_number
-        if number is None:
-            number = self.fd.fd
-        if source == "fd":
-            if detail.get("fd") == number and detail.get("role") == "target":
-                # An event of the stream's fd: the facts every checker shares, then the checkers that look at
-                # events with its result.
-                event = self.loop.trace.last_event()
-                result = detail.get("result")
-                if result == "EINTR":
-                    self.eintr_seen = True
-                elif result == "ECONNRESET" or result == "EPIPE":
-                    self.reset_seen = True
-                if kind == "recv" or kind == "recv_into":
-                    self.read_future_at_recv = getattr(self.stream, "_read_future", None)
-                self._call_on_fd(event, result)
-        elif source == "loop":
-            if kind == "callback":
-                return  # a step starting: no fd in it, and not a callback being scheduled
-            if detail.get("fd") == number:
-                event = self.loop.trace.last_event()
-                if kind == "handler" and detail.get("events", 0) & READ:
-                    self.read_events += 1
-                self._call("on_loop", event)
-            elif kind == "add_callback" and not self.was_closed and self.closed():
-                self._call("on_callback_scheduled", self.loop.trace.last_event())
+        if detail.get("fd") != (self.fd.fd if number is None else number) or detail.get("role") != "target":
+            return
+        # An event of the stream's fd: the facts every checker shares, then the checkers that look at events
+        # with its result.
+        result = detail.get("result")
+        if result in _FACT_RESULTS:
+            if result == "EINTR":
+                self.eintr_seen = True
+            else:
+                self.reset_seen = True
+        kind = record[4]
+        if kind == "recv" or kind == "recv_into":
+            self.read_future_at_recv = getattr(self.stream, "_read_future", None)
+        try:
+            hooks = self._fd_hooks[result]
+        except (KeyError, TypeError):  # a result not met yet (or an unhashable one)
+            hooks = self._fd_hooks_for(result)
+        event = None
+        # Each hook in its form: the compact record, or the TraceEvent (made once, for the first that takes it).
+        for checker, fn, compact in hooks:
+            try:
+                if compact:
+                    fn(record)
+                else:
+                    if event is None:
+                        event = self.loop.trace.event_of(record)
+                    fn(event)
+            except Exception as exc:
+                self._checker_failed(checker, "on_fd_record" if compact else "on_fd", exc)
+
+    def _on_loop_record(self, record: tuple[Any, ...]) -> None:
+        # A compact listener of the loop's events but ``callback`` (a step starting) and ``add_callback``.
+        detail = record[5]
+        number = self.fd_number
+        if detail.get("fd") == (self.fd.fd if number is None else number):
+            kind = record[4]
+            if kind == "handler" and detail.get("events", 0) & READ:
+                self.read_events += 1
+            hooks = self._loop_hooks.get(kind)
+            if hooks is None:
+                hooks = self._loop_hooks_for(kind)
+            event = None
+            for checker, fn, compact in hooks:  # (as in ``_on_fd_record``)
+                try:
+                    if compact:
+                        fn(record)
+                    else:
+                        if event is None:
+                            event = self.loop.trace.event_of(record)
+                        fn(event)
+                except Exception as exc:
+                    self._checker_failed(checker, "on_loop_record" if compact else "on_loop", exc)
+
+    def _on_add_callback(self, record: tuple[Any, ...]) -> None:
+        # A callback scheduled: the checkers that judge one a closed stream schedules during the step it closed.
+        if not self.was_closed and self.closed():
+            self._call("on_callback_scheduled", self.loop.trace.event_of(record))
 
     def _on_log(self, record: logging.LogRecord) -> None:
         if len(self.log_records) < LOG_KEEP:
@@ -480,16 +551,18 @@ class Monitor:
                 fn()
             except Exception as exc:
                 self._checker_failed(checker, "on_step", exc)
-        if not self.was_closed and self.closed():
+        closed = self.closed()
+        if closed and not self.was_closed:
             self.was_closed = True
             error = self.attr("error", None)
             self.tell("closed" if error is None else f"closed {error_name(error)}")
             self.loop.trace.record("harness", "stream_closed", error=repr(error))
             self._call("on_close")
-        if what in ("idle", "quiescent"):
-            self._call("on_idle")
-        if what == "quiescent":
-            self._call("on_quiescent")
+        if what != "step":
+            if what in ("idle", "quiescent"):
+                self._call("on_idle")
+            if what == "quiescent":
+                self._call("on_quiescent")
 
     # -- the end -------------------------------------------------------------------------------------
     def finish(self) -> None:
@@ -506,6 +579,25 @@ class Monitor:
     def logs_json(self) -> list[dict[str, Any]]:
         """The captured log records, as the report keeps them."""
         return [{"logger": r.name, "level": r.levelname, "message": r.getMessage()[:300]} for r in self.log_records]
+
+
+#: Each hook with ``Checker``'s own (do-nothing) version of it.
+_BASE_HOOKS = tuple((hook, getattr(Checker, hook)) for hook in Checker.HOOKS)
+#: The fd and loop hooks: which list of either form each goes to, and whether it takes the compact record.
+_EITHER = {"on_fd": ("on_fd", False), "on_fd_record": ("on_fd", True), "on_loop": ("on_loop", False),
+           "on_loop_record": ("on_loop", True)}
+
+
+def _hears_fd(source: str, kind: str) -> bool:
+    return source == "fd"
+
+
+def _hears_loop(source: str, kind: str) -> bool:
+    return source == "loop" and kind != "callback" and kind != "add_callback"
+
+
+def _hears_add_callback(source: str, kind: str) -> bool:
+    return source == "loop" and kind == "add_callback"
 
 
 def _size(data: Any) -> str:

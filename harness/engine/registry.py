@@ -70,15 +70,21 @@ class Checker:
 
     invariant: ClassVar[Invariant]
     HOOKS: ClassVar[tuple[str, ...]] = (
-        "on_fd", "on_loop", "on_callback_scheduled", "on_step", "on_idle", "on_quiescent", "on_close",
+        "on_fd", "on_fd_record", "on_loop", "on_loop_record", "on_callback_scheduled", "on_step", "on_idle",
+        "on_quiescent", "on_close",
         "on_deliver", "on_result", "on_read_failed", "on_read_raised", "on_close_callback",
         "on_data_callback", "on_future_done", "on_log", "on_finish", "on_deadline", "on_timeout",
         "on_deadline_cleared",
     )
 
-    #: The ``result`` values of the fd events its ``on_fd`` looks at (``None``: every fd event): the monitor
-    #: calls ``on_fd`` for those only. A checker whose ``on_fd`` reads any other event leaves it ``None``.
+    #: The ``result`` values of the fd events its ``on_fd`` (or ``on_fd_record``) looks at (``None``: every fd
+    #: event): the monitor calls it for those only. A checker whose ``on_fd`` reads any other event leaves it
+    #: ``None``.
     FD_RESULTS: ClassVar[frozenset[Any] | None] = None
+
+    #: The ``kind`` values of the loop events its ``on_loop`` (or ``on_loop_record``) looks at (``None``: every
+    #: loop event about the stream's fd): the monitor calls it for those only.
+    LOOP_KINDS: ClassVar[frozenset[str] | None] = None
 
     #: False when the checker has nothing to judge in this run (a TLS rule on a plain stream): it stays
     #: applicable, but the monitor calls none of its hooks (set it in ``__init__``).
@@ -99,6 +105,10 @@ class Checker:
     # Hooks (see harness.engine.monitor for when each is called). The defaults do nothing.
     def on_fd(self, event: Any) -> None: ...
     def on_loop(self, event: Any) -> None: ...
+    # The same two as the trace's compact record ``(index, step, time, source, kind, detail)`` (``detail`` a dict
+    # not to be changed): no ``TraceEvent`` is made for them. A checker overrides one form or the other.
+    def on_fd_record(self, record: tuple[Any, ...]) -> None: ...
+    def on_loop_record(self, record: tuple[Any, ...]) -> None: ...
     def on_callback_scheduled(self, event: Any) -> None: ...
     def on_step(self) -> None: ...
     def on_idle(self) -> None: ...

@@ -23,8 +23,10 @@ def _limit(monitor: Any) -> int | None:
 class BufferBound(Checker):
     def on_step(self) -> None:
         m = self.monitor
-        buffered, limit = m.attr("_read_buffer_size", None), _limit(m)
-        if isinstance(buffered, int) and limit is not None and buffered > limit and not m.closed():
+        stream = m.stream  # (``m.attr`` of both, without its call: this runs after every step)
+        buffered, limit = getattr(stream, "_read_buffer_size", None), getattr(stream, "max_buffer_size", None)
+        if (isinstance(buffered, int) and isinstance(limit, int) and buffered > limit
+                and not m.closed()):
             self.violate(f"the read buffer holds {buffered} bytes > max_buffer_size {limit}")
 
     def on_close(self) -> None:

@@ -25,6 +25,11 @@ GROUP = "connect"
 _CUTS = ("reset", "send_reset", "peer_reset", "eof", "connect_reset", "send_broken_pipe")
 
 
+def _hears(source: str, kind: str) -> bool:
+    """What ``_ConnectWatch._on_trace`` looks at: the harness's events and the fd's injected faults."""
+    return source == "harness" or (source == "fd" and kind == "inject")
+
+
 class _ConnectWatch(Checker):
     """Shared by the connect rules: the case's expectation and the scenario's record, from the trace."""
 
@@ -43,7 +48,7 @@ class _ConnectWatch(Checker):
         for event in (*trace.events("fd", "inject"), *trace.events("harness")):
             self._on_trace(event.source, event.kind, dict(event.detail))
         if self.expect is not None:  # a connect case: no other case pays for hearing every trace event
-            trace.add_listener(self._on_trace, raw=True)
+            trace.add_listener(self._on_trace, raw=True, hears=_hears)
 
     def _on_trace(self, source: str, kind: str, detail: dict[str, Any]) -> None:
         if source == "fd":

@@ -33,9 +33,9 @@ class _EintrWatch(Checker):
         super().__init__(monitor)
         self.last: str | None = None
 
-    def on_fd(self, event: Any) -> None:
-        if event.get("result") == "EINTR":
-            self.last = "read" if event.kind in _RECV else "write"
+    def on_fd_record(self, record: tuple[Any, ...]) -> None:
+        if record[5].get("result") == "EINTR":
+            self.last = "read" if record[4] in _RECV else "write"
 
     def mine(self) -> bool:
         return self.last == self.DIRECTION
@@ -76,8 +76,8 @@ class ResetQuietClose(Checker):
         super().__init__(monitor)
         self._seen = False
 
-    def on_fd(self, event: Any) -> None:
-        if event.get("result") in ("ECONNRESET", "EPIPE"):
+    def on_fd_record(self, record: tuple[Any, ...]) -> None:
+        if record[5].get("result") in ("ECONNRESET", "EPIPE"):
             self._seen = True
 
     def on_log(self, record: logging.LogRecord) -> None:

@@ -14,27 +14,29 @@ _RECV = ("recv", "recv_into")
            explanation="After close there is no fd read or write, close_fd runs once and the handler is removed "
            "exactly once.")
 class NoIoAfterClose(Checker):
+    LOOP_KINDS = frozenset({"remove_handler"})
+
     def __init__(self, monitor: Any) -> None:
         super().__init__(monitor)
         self._fd_closed = False
         self._removals = 0
 
-    def on_fd(self, event: Any) -> None:
-        kind = event.kind
+    def on_fd_record(self, record: tuple[Any, ...]) -> None:
+        index, _, _, _, kind, detail = record
         if kind == "close":
             if self._fd_closed:
-                self.violate(f"close_fd ran {event.get('calls')} times", event.index)
+                self.violate(f"close_fd ran {detail.get('calls')} times", index)
             self._fd_closed = True
             return
         if kind not in _RECV and kind != "send":
             return
-        if self._fd_closed or event.get("result") == "EBADF":
-            self.violate(f"{kind} on the fd after it was closed", event.index)
+        if self._fd_closed or detail.get("result") == "EBADF":
+            self.violate(f"{kind} on the fd after it was closed", index)
         elif kind in _RECV and self.monitor.closed():
-            self.violate(f"{kind} on the fd after the stream closed", event.index)
+            self.violate(f"{kind} on the fd after the stream closed", index)
 
-    def on_loop(self, event: Any) -> None:
-        if event.kind == "remove_handler" and event.get("registered"):
+    def on_loop_record(self, record: tuple[Any, ...]) -> None:
+        if record[4] == "remove_handler" and record[5].get("registered"):
             self._removals += 1
 
     def on_finish(self) -> None:

@@ -32,13 +32,13 @@ class ListenWhenIdle(Checker):
 class NoReadWhenBuffered(Checker):
     FD_RESULTS = frozenset({"data"})
 
-    def on_fd(self, event: Any) -> None:
+    def on_fd_record(self, record: tuple[Any, ...]) -> None:
         m = self.monitor
-        if event.kind in _RECV and event.get("result") == "data" and not m.reading() and not m.closed():
+        if record[4] in _RECV and record[5].get("result") == "data" and not m.reading() and not m.closed():
             buffered = m.attr("_read_buffer_size", 0)
             if isinstance(buffered, int) and buffered > 0:
                 self.violate(f"read the fd with {buffered} byte(s) already buffered and no read pending",
-                             event.index)
+                             record[0])
 
 
 @invariant("error-always-registered", klass="design", group=GROUP, builtin=True,
@@ -46,18 +46,20 @@ class NoReadWhenBuffered(Checker):
            explanation="Every registered mask includes ERROR; _state is None exactly when the fd is "
            "unregistered; no update of an unregistered fd; no events after close.")
 class ErrorAlwaysRegistered(Checker):
-    def on_loop(self, event: Any) -> None:
-        kind = event.kind
-        if kind == "update_handler" and event.get("error"):
-            self.violate("update_handler on an fd that is not registered", event.index)
-        elif kind == "remove_handler" and not event.get("registered"):
-            self.violate("remove_handler on an fd that is not registered", event.index)
+    LOOP_KINDS = frozenset({"update_handler", "remove_handler", "handler"})
+
+    def on_loop_record(self, record: tuple[Any, ...]) -> None:
+        index, _, _, _, kind, detail = record
+        if kind == "update_handler" and detail.get("error"):
+            self.violate("update_handler on an fd that is not registered", index)
+        elif kind == "remove_handler" and not detail.get("registered"):
+            self.violate("remove_handler on an fd that is not registered", index)
         elif kind == "handler" and self.monitor.closed():
-            self.violate(f"fd events ({event.get('events', 0):#x}) delivered to a closed stream", event.index)
+            self.violate(f"fd events ({detail.get('events', 0):#x}) delivered to a closed stream", index)
 
     def on_step(self) -> None:
         m = self.monitor
-        state = m.attr("_state")
+        state = getattr(m.stream, "_state", NO_STATE)  # ``m.attr("_state")``, without its call (every step)
         if state is NO_STATE:
             return
         mask = m.loop.handler_mask(m.fd.fd if m.fd_number is None else m.fd_number)
@@ -73,14 +75,16 @@ class ErrorAlwaysRegistered(Checker):
            explanation="An ERROR event sets error and closes on a later loop iteration, not inside the event "
            "handler.")
 class ErrorEventDeferredClose(Checker):
+    LOOP_KINDS = frozenset({"handler"})
+
     def __init__(self, monitor: Any) -> None:
         super().__init__(monitor)
         self._err_only: tuple[int, bool] | None = None
 
-    def on_loop(self, event: Any) -> None:
-        events = event.get("events", 0)
-        if event.kind == "handler" and events & ERROR and not events & (READ | WRITE):
-            self._err_only = (event.step, self.monitor.closed())
+    def on_loop_record(self, record: tuple[Any, ...]) -> None:
+        events = record[5].get("events", 0)
+        if record[4] == "handler" and events & ERROR and not events & (READ | WRITE):
+            self._err_only = (record[1], self.monitor.closed())
 
     def on_step(self) -> None:
         if self._err_only is None:

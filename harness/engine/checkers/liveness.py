@@ -45,17 +45,18 @@ class NoBusyLoop(Checker):
 
     FD_RESULTS = frozenset({"EAGAIN"})
 
-    def on_fd(self, event: Any) -> None:
-        if event.kind not in _RECV or event.get("result") != "EAGAIN" or event.get("injected"):
+    def on_fd_record(self, record: tuple[Any, ...]) -> None:
+        index, step, _, _, kind, detail = record
+        if kind not in _RECV or detail.get("result") != "EAGAIN" or detail.get("injected"):
             return
         # A new operation may legitimately try the fd once more within the same step.
-        where = (event.step, self.monitor.ops_started)
+        where = (step, self.monitor.ops_started)
         if where != self._where:
             self._where, self._count = where, 0
         self._count += 1
         if self._count > EAGAIN_PER_STEP:
             self.violate(f"{self._count} reads answered EWOULDBLOCK in one loop step: the stream retries instead "
-                         "of waiting for readiness", event.index)
+                         "of waiting for readiness", index)
 
     def on_finish(self) -> None:
         m = self.monitor

@@ -15,7 +15,7 @@ READ_LOOP = "_read_to_buffer_loop"
            requires=("_pending_callbacks",), explanation="_pending_callbacks is never negative.")
 class PendingNonNegative(Checker):
     def on_step(self) -> None:
-        pending = self.monitor.attr("_pending_callbacks", None)
+        pending = getattr(self.monitor.stream, "_pending_callbacks", None)  # ``attr``, without its call
         if isinstance(pending, int) and pending < 0:
             self.violate(f"_pending_callbacks is {pending}")
 

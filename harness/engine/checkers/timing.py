@@ -144,8 +144,8 @@ class TimingKeepsBytes(Checker):
         self.watching = plan is not None and _shaping_only(plan)
         self._eof = False
 
-    def on_fd(self, event: Any) -> None:
-        if event.get("result") == "EOF":
+    def on_fd_record(self, record: tuple[Any, ...]) -> None:
+        if record[5].get("result") == "EOF":
             self._eof = True
 
     def on_finish(self) -> None:

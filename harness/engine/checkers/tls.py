@@ -30,6 +30,10 @@ _RECV = ("recv", "recv_into")
 HANDSHAKE_EAGAIN_SLACK = 8
 
 
+def _hears_harness(source: str, kind: str) -> bool:
+    return source == "harness"
+
+
 class _TLSWatch(Checker):
     """Shared by the TLS rules: what the peer did and what the case expects, from the trace."""
 
@@ -56,7 +60,7 @@ class _TLSWatch(Checker):
         trace = monitor.loop.trace
         for event in trace.events("harness"):
             self._on_trace(event.source, event.kind, dict(event.detail))
-        trace.add_listener(self._on_trace, raw=True)
+        trace.add_listener(self._on_trace, raw=True, hears=_hears_harness)
 
     def _on_trace(self, source: str, kind: str, detail: dict[str, Any]) -> None:
         if source != "harness":
@@ -81,10 +85,10 @@ class _TLSWatch(Checker):
 
     FD_RESULTS = frozenset({"EOF"})
 
-    def on_fd(self, event: Any) -> None:
-        if (self.eof_at is None and event.kind in _RECV and event.get("result") == "EOF" and self.ragged
+    def on_fd_record(self, record: tuple[Any, ...]) -> None:
+        if (self.eof_at is None and record[4] in _RECV and record[5].get("result") == "EOF" and self.ragged
                 and not self.user_closed and not self.monitor.closed()):
-            self.eof_at = event.index
+            self.eof_at = record[0]
 
     def whole(self) -> int | None:
         """Plaintext bytes the stream received in whole records before a ragged EOF it read (None: it read
