@@ -29,7 +29,7 @@ from ._pipe import Pipe
 from ._plan import Chunk, Dribble, Eintr, Eof, FaultPlan, Flood, Pass, Reset
 from ._shaped import PlanShapedSocket, check_profile
 from ._time_faults import HOLD_STEPS
-from ._trace import PAYLOAD_PREFIX
+from ._trace import PAYLOAD_PREFIX, hexdump_bytes
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._loop import IOLoop
@@ -231,19 +231,27 @@ class FakeSocket(ConnectingSocket, SendingSocket, PlanShapedSocket):
                     if trace.active:  # what ``_deliver`` records
                         step = reads.step
                         shaped = step.kind if step is not None else ""
-                        if self.record_payload:
-                            trace.emit("fd", "recv", DATA_KEYS, (self._fileno, self.role, bufsize, "data", wanted,
-                                                                 shaped, data[:PAYLOAD_PREFIX]))
+                        if trace.packing:  # nobody listens: kept packed (``Trace.emit``)
+                            trace.emit("fd", "recv", DATA_KEYS if self.record_payload else DATA_KEYS_BARE,
+                                       (self._fileno, self.role, bufsize, "data", wanted, shaped,
+                                        data[:PAYLOAD_PREFIX]))
+                        elif self.record_payload:
+                            trace.record("fd", "recv", fd=self._fileno, role=self.role, asked=bufsize,
+                                         result="data", nbytes=wanted, shaped=shaped,
+                                         data_hex=hexdump_bytes(data))
                         else:
-                            trace.emit("fd", "recv", DATA_KEYS_BARE, (self._fileno, self.role, bufsize, "data",
-                                                                      wanted, shaped))
+                            trace.record("fd", "recv", fd=self._fileno, role=self.role, asked=bufsize,
+                                         result="data", nbytes=wanted, shaped=shaped)
                     else:
                         trace._count += 1  # ``trace.skip()``, without the call (a hot path)
                     return data
                 if not inbound.fin and not self._reset:
                     # Nothing to read: ``_deliver``'s EAGAIN, as it records and counts it.
-                    if trace.active:
+                    if trace.packing:
                         trace.emit("fd", "recv", EAGAIN_KEYS, (self._fileno, self.role, bufsize, "EAGAIN", False))
+                    elif trace.active:
+                        trace.record("fd", "recv", fd=self._fileno, role=self.role, asked=bufsize,
+                                     result="EAGAIN", injected=False)
                     else:
                         trace._count += 1
                     step = self.loop.step
@@ -276,8 +284,11 @@ class FakeSocket(ConnectingSocket, SendingSocket, PlanShapedSocket):
                 self._trace(call, asked=bufsize, result="EOF", nbytes=0)
                 return b""
             # The detail is built only for a trace that keeps or hears it (the hot path of a dribble).
-            if trace.active:  # what ``_trace`` records, without its extra call and dict
+            if trace.packing:  # what ``_trace`` records, without its extra call (and packed: ``Trace.emit``)
                 trace.emit("fd", call, EAGAIN_KEYS, (self._fileno, self.role, bufsize, "EAGAIN", False))
+            elif trace.active:
+                trace.record("fd", call, fd=self._fileno, role=self.role, asked=bufsize, result="EAGAIN",
+                             injected=False)
             else:
                 trace._count += 1  # ``trace.skip()``, without the call (a hot path)
             # What ``_count_eagain`` does short of the spin limit, without the call.
@@ -301,11 +312,15 @@ class FakeSocket(ConnectingSocket, SendingSocket, PlanShapedSocket):
         self.bytes_received += len(data)
         if trace.active:
             shaped = step.kind if step is not None else ""  # the step that shaped it (``reads.shaped``)
-            if self.record_payload:
-                trace.emit("fd", call, DATA_KEYS, (self._fileno, self.role, bufsize, "data", len(data), shaped,
-                                                   data[:PAYLOAD_PREFIX]))
+            if trace.packing:
+                trace.emit("fd", call, DATA_KEYS if self.record_payload else DATA_KEYS_BARE,
+                           (self._fileno, self.role, bufsize, "data", len(data), shaped, data[:PAYLOAD_PREFIX]))
+            elif self.record_payload:
+                trace.record("fd", call, fd=self._fileno, role=self.role, asked=bufsize, result="data",
+                             nbytes=len(data), shaped=shaped, data_hex=hexdump_bytes(data))
             else:
-                trace.emit("fd", call, DATA_KEYS_BARE, (self._fileno, self.role, bufsize, "data", len(data), shaped))
+                trace.record("fd", call, fd=self._fileno, role=self.role, asked=bufsize, result="data",
+                             nbytes=len(data), shaped=shaped)
         else:
             trace._count += 1  # ``trace.skip()``, without the call (a hot path)
         if fixed < 0 and reads.arrivals_pending():  # (a step with a fixed limit is no connection step)

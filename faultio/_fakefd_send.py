@@ -71,11 +71,15 @@ class SendingSocket:
             self.bytes_sent += limit
             trace = self.loop.trace
             if trace.active:
-                if self.record_payload:
-                    trace.emit("fd", "send", DATA_KEYS, (self._fileno, self.role, asked, "data", limit, "",
-                                                         chunk[:PAYLOAD_PREFIX]))
+                if trace.packing:  # nobody listens: kept packed (``Trace.emit``)
+                    trace.emit("fd", "send", DATA_KEYS if self.record_payload else DATA_KEYS_BARE,
+                               (self._fileno, self.role, asked, "data", limit, "", chunk[:PAYLOAD_PREFIX]))
+                elif self.record_payload:
+                    trace.record("fd", "send", fd=self._fileno, role=self.role, asked=asked, result="data",
+                                 nbytes=limit, shaped="", data_hex=hexdump_bytes(chunk))
                 else:
-                    trace.emit("fd", "send", DATA_KEYS_BARE, (self._fileno, self.role, asked, "data", limit, ""))
+                    trace.record("fd", "send", fd=self._fileno, role=self.role, asked=asked, result="data",
+                                 nbytes=limit, shaped="")
             else:
                 trace._count += 1  # ``trace.skip()``, without the call (a hot path)
             return limit

@@ -154,6 +154,8 @@ class Trace:
         self._enabled = bool(enabled)
         #: Whether a recorded event is kept or heard by a listener (else ``record`` only counts it).
         self.active = self._enabled
+        #: Whether events are kept and nobody listens: then the hot paths ``emit`` them packed (else ``record``).
+        self.packing = self._enabled
         # The loop sets these two so every event carries the step and time it happened at.
         self.step = 0
         self.time = 0.0
@@ -167,6 +169,7 @@ class Trace:
     def enabled(self, value: bool) -> None:
         self._enabled = bool(value)
         self.active = self._enabled or bool(self._listeners)
+        self.packing = self._enabled and not self._listeners
 
     def record(self, source: str, kind: str, **detail: Any) -> None:
         """Append an event (if enabled); the listeners that hear its source and kind hear it, even when
@@ -233,9 +236,19 @@ class Trace:
                 heard = routes[source][kind]
             except KeyError:
                 heard = self._route(source, kind)
-            if heard:  # heard: the detail is made now, and the event recorded as ``record`` records it
-                self._count = index
-                self.record(source, kind, **_unpack(keys, values))
+            if heard:  # heard: the detail is made now (``_unpack``), and the rest is what ``record`` does
+                detail = dict(zip(keys, values))
+                data = detail.get("data_hex")
+                if data is not None and type(data) is not str:
+                    detail["data_hex"] = hexdump_bytes(data)
+                record = self._last = (index, self.step, self.time, source, kind, detail)
+                if self._enabled:
+                    self._records.append(record)
+                known = self._routed
+                for listener in heard:
+                    listener(record)
+                if self._routes is not routes:  # a listener was added while this event was heard
+                    self._hear_late(known, record)
                 return
         record = self._last = (index, self.step, self.time, source, kind, None, keys, values)
         if self._enabled:
@@ -284,6 +297,7 @@ class Trace:
         self._routes = {}  # worked out again as events come
         self._routed = len(self._listeners)
         self.active = True
+        self.packing = False
 
     @property
     def count(self) -> int:

@@ -183,3 +183,41 @@ def test_add_listener_says_what_is_wrong():
         trace.add_listener(print, raw=True, compact=True)
     with pytest.raises(TypeError, match="hears must be a function"):
         trace.add_listener(print, hears="fd")
+
+
+def test_packing_is_on_while_events_are_kept_and_nobody_listens():
+    trace = Trace()
+    assert trace.packing and trace.active
+    trace.enabled = False
+    assert not trace.packing and not trace.active
+    trace.enabled = True
+    trace.add_listener(lambda event: None, hears=lambda source, kind: False)
+    assert not trace.packing and trace.active
+
+
+@pytest.mark.parametrize("plan_kind", ["dribble", "eintr", "ewouldblock", "econnreset", "flood", "latency"])
+def test_a_run_traced_packed_reads_the_same_as_one_recorded_for_a_listener(plan_kind):
+    from faultio import IOLoop, IOStream, socketpair
+    from faultio._plan import plan_for_kind
+
+    def run(listen: bool) -> list:
+        loop = IOLoop(make_current=False)
+        if listen:  # a listener that hears nothing: the hot paths record instead of packing
+            loop.trace.add_listener(lambda event: None, hears=lambda source, kind: False)
+        assert loop.trace.packing is not listen
+        plan = plan_for_kind(plan_kind, seed=7, inbound_size=300)
+        target, peer = socketpair(loop, plan)
+        stream = IOStream(target, io_loop=loop)
+        peer.send(bytes(range(256)) + b"line\r\n" + b"z" * 37)
+        peer.close()
+        try:
+            loop.run_sync(lambda: stream.read_until(b"\r\n"))
+        except Exception:
+            pass
+        stream.close()
+        loop.run_until_quiescent()
+        return loop.trace.to_json()
+
+    packed, recorded = run(False), run(True)
+    assert packed == recorded and len(packed) > 5
+    assert any(e["kind"] == "recv" and e["detail"].get("data_hex") for e in packed)
