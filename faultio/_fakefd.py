@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ._bytelog import ByteLog
 from ._connect_faults import ConnectAttempt, connect_step, without_connect_steps
 from ._cursor import ReadCursor, WriteCursor, oserror
-from ._events import ERROR, READ, WRITE
+from ._events import DATA_KEYS, DATA_KEYS_BARE, EAGAIN_KEYS, ERROR, READ, WRITE
 from ._errors import BusyLoopError
 from ._fakefd_connect import ConnectingSocket
 from ._fakefd_send import SendingSocket
@@ -29,7 +29,7 @@ from ._pipe import Pipe
 from ._plan import Chunk, Dribble, Eintr, Eof, FaultPlan, Flood, Pass, Reset
 from ._shaped import PlanShapedSocket, check_profile
 from ._time_faults import HOLD_STEPS
-from ._trace import hexdump_bytes
+from ._trace import PAYLOAD_PREFIX, hexdump_bytes
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._loop import IOLoop
@@ -231,7 +231,11 @@ class FakeSocket(ConnectingSocket, SendingSocket, PlanShapedSocket):
                     if trace.active:  # what ``_deliver`` records
                         step = reads.step
                         shaped = step.kind if step is not None else ""
-                        if self.record_payload:
+                        if trace.packing:  # nobody listens: kept packed (``Trace.emit``)
+                            trace.emit("fd", "recv", DATA_KEYS if self.record_payload else DATA_KEYS_BARE,
+                                       (self._fileno, self.role, bufsize, "data", wanted, shaped,
+                                        data[:PAYLOAD_PREFIX]))
+                        elif self.record_payload:
                             trace.record("fd", "recv", fd=self._fileno, role=self.role, asked=bufsize,
                                          result="data", nbytes=wanted, shaped=shaped,
                                          data_hex=hexdump_bytes(data))
@@ -243,7 +247,9 @@ class FakeSocket(ConnectingSocket, SendingSocket, PlanShapedSocket):
                     return data
                 if not inbound.fin and not self._reset:
                     # Nothing to read: ``_deliver``'s EAGAIN, as it records and counts it.
-                    if trace.active:
+                    if trace.packing:
+                        trace.emit("fd", "recv", EAGAIN_KEYS, (self._fileno, self.role, bufsize, "EAGAIN", False))
+                    elif trace.active:
                         trace.record("fd", "recv", fd=self._fileno, role=self.role, asked=bufsize,
                                      result="EAGAIN", injected=False)
                     else:
@@ -278,7 +284,9 @@ class FakeSocket(ConnectingSocket, SendingSocket, PlanShapedSocket):
                 self._trace(call, asked=bufsize, result="EOF", nbytes=0)
                 return b""
             # The detail is built only for a trace that keeps or hears it (the hot path of a dribble).
-            if trace.active:  # what ``_trace`` records, without its extra call and dict
+            if trace.packing:  # what ``_trace`` records, without its extra call (and packed: ``Trace.emit``)
+                trace.emit("fd", call, EAGAIN_KEYS, (self._fileno, self.role, bufsize, "EAGAIN", False))
+            elif trace.active:
                 trace.record("fd", call, fd=self._fileno, role=self.role, asked=bufsize, result="EAGAIN",
                              injected=False)
             else:
@@ -304,7 +312,10 @@ class FakeSocket(ConnectingSocket, SendingSocket, PlanShapedSocket):
         self.bytes_received += len(data)
         if trace.active:
             shaped = step.kind if step is not None else ""  # the step that shaped it (``reads.shaped``)
-            if self.record_payload:
+            if trace.packing:
+                trace.emit("fd", call, DATA_KEYS if self.record_payload else DATA_KEYS_BARE,
+                           (self._fileno, self.role, bufsize, "data", len(data), shaped, data[:PAYLOAD_PREFIX]))
+            elif self.record_payload:
                 trace.record("fd", call, fd=self._fileno, role=self.role, asked=bufsize, result="data",
                              nbytes=len(data), shaped=shaped, data_hex=hexdump_bytes(data))
             else:

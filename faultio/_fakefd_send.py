@@ -17,9 +17,10 @@ import errno
 from typing import Any
 
 from ._cursor import oserror
+from ._events import DATA_KEYS, DATA_KEYS_BARE
 from ._plan import SendBrokenPipe, SendReset
 from ._time_faults import SendStall
-from ._trace import hexdump_bytes
+from ._trace import PAYLOAD_PREFIX, hexdump_bytes
 
 
 class SendingSocket:
@@ -70,7 +71,10 @@ class SendingSocket:
             self.bytes_sent += limit
             trace = self.loop.trace
             if trace.active:
-                if self.record_payload:
+                if trace.packing:  # nobody listens: kept packed (``Trace.emit``)
+                    trace.emit("fd", "send", DATA_KEYS if self.record_payload else DATA_KEYS_BARE,
+                               (self._fileno, self.role, asked, "data", limit, "", chunk[:PAYLOAD_PREFIX]))
+                elif self.record_payload:
                     trace.record("fd", "send", fd=self._fileno, role=self.role, asked=asked, result="data",
                                  nbytes=limit, shaped="", data_hex=hexdump_bytes(chunk))
                 else:

@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 from ._errors import LoopBudgetExceeded, StalledError
 from ._future import Future
+from ._events import HANDLER_KEYS, NAME_KEYS
 from ._trace import Trace
 
 log = logging.getLogger("faultio.loop")
@@ -118,8 +119,7 @@ class IOLoop:
         self.trace = trace if trace is not None else Trace()
         self.max_steps = max_steps
         self.step = 0
-        #: How many times the clock jumped to the next timeout. Kept apart from ``step`` so that step
-        #: numbers (in traces) count only work done, but it spends the same budget.
+        #: Clock jumps to the next timeout: apart from ``step`` (which counts work done), on the same budget.
         self.clock_jumps = 0
         self.uncaught: list[BaseException] = []
         self._trace_callbacks = trace_callbacks
@@ -221,7 +221,9 @@ class IOLoop:
         self._callbacks.append(callback)
         if self._trace_callbacks:
             trace = self.trace
-            if trace.active:
+            if trace.packing:  # nobody listens: kept packed (``Trace.emit``)
+                trace.emit("loop", "add_callback", NAME_KEYS, (_name(callback),))
+            elif trace.active:
                 trace.record("loop", "add_callback", name=_name(callback))
             else:
                 trace._count += 1  # ``trace.skip()``, without the call (a hot path)
@@ -251,8 +253,7 @@ class IOLoop:
         if not isinstance(deadline, (int, float)):
             raise TypeError(f"deadline must be a number or a timedelta, got {deadline!r}")
         if not math.isfinite(deadline):
-            # A NaN deadline is never due (every comparison is false) and an infinite one never comes:
-            # either would leave the loop jumping its clock for ever.
+            # A NaN deadline is never due and an infinite one never comes: the clock would jump for ever.
             raise ValueError(f"deadline must be a finite number of virtual seconds, got {deadline!r}")
         fn = functools.partial(callback, *args, **kwargs) if (args or kwargs) else callback
         timeout = _Timeout(float(deadline), next(self._seq), fn)
@@ -414,7 +415,9 @@ class IOLoop:
         trace.step = step
         if step + self.clock_jumps > self.max_steps:
             self._check_budget(f"handler {_name(fn)}")
-        if trace.active:
+        if trace.packing:  # nobody listens: kept packed (``Trace.emit``)
+            trace.emit("loop", "handler", HANDLER_KEYS, (_name(fn), fd, events))
+        elif trace.active:
             trace.record("loop", "handler", name=_name(fn), fd=fd, events=events)
         else:
             trace._count += 1  # ``trace.skip()``, without the call (a hot path)
@@ -450,7 +453,9 @@ class IOLoop:
                 if step + self.clock_jumps > self.max_steps:
                     self._check_budget(f"callback {_name(fn)}")
                 if traced:
-                    if trace.active:
+                    if trace.packing:
+                        trace.emit("loop", "callback", NAME_KEYS, (_name(fn),))
+                    elif trace.active:
                         trace.record("loop", "callback", name=_name(fn))
                     else:
                         trace._count += 1  # ``trace.skip()``, without the call (a hot path)
@@ -495,8 +500,7 @@ class IOLoop:
         while self._timeouts and self._timeouts[0].cancelled:
             heapq.heappop(self._timeouts)
         if self._timeouts:
-            # Nothing is ready: this is the moment a real loop would sleep. Observers get to look at the
-            # idle world before the clock jumps.
+            # Nothing is ready, where a real loop would sleep: observers look at the idle world before the jump.
             self._notify("idle")
             # A jump is work too: a loop that only ever moves its clock must hit the budget.
             self.clock_jumps += 1
@@ -570,8 +574,7 @@ class IOLoop:
             if not self.run_until(future.done):
                 raise StalledError(self._stall_message(f"{future!r} is still pending"))
         finally:
-            # Left behind, the expiry would keep the loop from being quiescent: a later
-            # run_until_quiescent() would jump the clock to it (waking "idle" observers) for nothing.
+            # Left behind, the expiry would keep the loop busy: run_until_quiescent() would jump to it for nothing.
             if expiry is not None:
                 self.remove_timeout(expiry)
         return future.result()

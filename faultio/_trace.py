@@ -7,6 +7,9 @@ Rules for this module:
 - A trace can be switched off (``enabled=False``) for benchmarks; counting still works. Recording must cost
   little when nobody reads it: ``active`` says whether an event would be kept or heard, and the hot paths
   (the loop, the fake fds) build an event's detail only then (``skip()`` counts one that is not built).
+  Their events go through ``emit``: an event nobody hears is kept packed (its keys and values, the payload as
+  bytes) and its detail dict, the payload's hex, is made when the trace is read. Packed or not, an event
+  reads the same.
 - A listener hears only the sources and kinds it says it hears (``hears``, asked once per pair), in the order
   listeners were added; one added while an event is heard hears that event too.
 """
@@ -107,8 +110,21 @@ class _Filling:
         self._map = detail
 
 
+def _unpack(keys: tuple[str, ...], values: tuple[Any, ...]) -> dict[str, Any]:
+    """The detail of a packed record (``Trace.emit``): ``keys`` paired with ``values``, a payload given as bytes
+    under ``data_hex`` turned into its hex (``hexdump_bytes``)."""
+    detail = dict(zip(keys, values))
+    data = detail.get("data_hex")
+    if data is not None and type(data) is not str:
+        detail["data_hex"] = hexdump_bytes(data)
+    return detail
+
+
 def _event(record: tuple[Any, ...]) -> TraceEvent:
-    """The ``TraceEvent`` of a compact record ``(index, step, time, source, kind, detail)``."""
+    """The ``TraceEvent`` of a compact record ``(index, step, time, source, kind, detail)``, or of a packed one
+    ``(index, step, time, source, kind, None, keys, values)`` (``Trace.emit``)."""
+    if len(record) == 8:
+        record = (record[0], record[1], record[2], record[3], record[4], _unpack(record[6], record[7]))
     event: Any = _Filling(*record)
     event.__class__ = TraceEvent
     return event
@@ -121,8 +137,8 @@ class Trace:
     listener asks for it), once."""
 
     def __init__(self, *, enabled: bool = True) -> None:
-        # Compact records ``(index, step, time, source, kind, detail)``, each replaced by its TraceEvent once
-        # made; the first ``_built`` are all TraceEvents.
+        # Compact records ``(index, step, time, source, kind, detail)`` (or packed ones, ``emit``), each replaced
+        # by its TraceEvent once made; the first ``_built`` are all TraceEvents.
         self._records: list[Any] = []
         self._built = 0
         self._count = 0
@@ -138,6 +154,8 @@ class Trace:
         self._enabled = bool(enabled)
         #: Whether a recorded event is kept or heard by a listener (else ``record`` only counts it).
         self.active = self._enabled
+        #: Whether events are kept and nobody listens: then the hot paths ``emit`` them packed (else ``record``).
+        self.packing = self._enabled
         # The loop sets these two so every event carries the step and time it happened at.
         self.step = 0
         self.time = 0.0
@@ -151,6 +169,7 @@ class Trace:
     def enabled(self, value: bool) -> None:
         self._enabled = bool(value)
         self.active = self._enabled or bool(self._listeners)
+        self.packing = self._enabled and not self._listeners
 
     def record(self, source: str, kind: str, **detail: Any) -> None:
         """Append an event (if enabled); the listeners that hear its source and kind hear it, even when
@@ -202,6 +221,39 @@ class Trace:
             if hears is None or hears(source, kind):
                 self._hearer(fn, form)(record)
 
+    def emit(self, source: str, kind: str, keys: tuple[str, ...], values: tuple[Any, ...]) -> None:
+        """``record(source, kind, **dict(zip(keys, values)))``, for the hot paths: an event no listener hears is
+        kept packed, as its keys and values, and its detail is made only when the trace is read (a report, a
+        failure). A payload may be given under ``data_hex`` as the bytes themselves (a bounded slice, as
+        ``data[:PAYLOAD_PREFIX]``): the detail holds their hex, as ``hexdump_bytes`` makes it."""
+        index = self._count
+        self._count = index + 1
+        if not self.active:
+            return
+        routes = self._routes
+        if routes is not None:
+            try:
+                heard = routes[source][kind]
+            except KeyError:
+                heard = self._route(source, kind)
+            if heard:  # heard: the detail is made now (``_unpack``), and the rest is what ``record`` does
+                detail = dict(zip(keys, values))
+                data = detail.get("data_hex")
+                if data is not None and type(data) is not str:
+                    detail["data_hex"] = hexdump_bytes(data)
+                record = self._last = (index, self.step, self.time, source, kind, detail)
+                if self._enabled:
+                    self._records.append(record)
+                known = self._routed
+                for listener in heard:
+                    listener(record)
+                if self._routes is not routes:  # a listener was added while this event was heard
+                    self._hear_late(known, record)
+                return
+        record = self._last = (index, self.step, self.time, source, kind, None, keys, values)
+        if self._enabled:
+            self._records.append(record)
+
     def skip(self) -> None:
         """Count an event that is not recorded because the trace is not ``active`` (what ``record`` does
         then, without building the event's detail)."""
@@ -245,6 +297,7 @@ class Trace:
         self._routes = {}  # worked out again as events come
         self._routed = len(self._listeners)
         self.active = True
+        self.packing = False
 
     @property
     def count(self) -> int:

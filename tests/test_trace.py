@@ -72,6 +72,57 @@ def test_listeners_hear_every_event_in_order_also_one_added_while_an_event_is_he
                      ("event", "c", 1)]
 
 
+def _emitted(trace: Trace) -> Trace:
+    """What ``_recorded`` records, through ``emit`` (the payload given as bytes)."""
+    trace.step, trace.time = 3, 0.25
+    trace.emit("fd", "recv", ("fd", "role", "result", "nbytes", "data_hex"), (3, "target", "data", 1, b"\x00x"))
+    trace.emit("loop", "callback", ("name",), ("f",))
+    trace.record("fd", "inject", fd=3, fault="reset")
+    trace.emit("fd", "recv", ("fd", "role", "result"), (3, "target", "EAGAIN"))
+    return trace
+
+
+def _recorded_by_hand(trace: Trace) -> Trace:
+    trace.step, trace.time = 3, 0.25
+    trace.record("fd", "recv", fd=3, role="target", result="data", nbytes=1, data_hex="0078")
+    trace.record("loop", "callback", name="f")
+    trace.record("fd", "inject", fd=3, fault="reset")
+    trace.record("fd", "recv", fd=3, role="target", result="EAGAIN")
+    return trace
+
+
+@pytest.mark.parametrize("read", ["all", "filtered", "last"])
+def test_an_emitted_event_reads_as_the_recorded_one_packed_or_heard(read):
+    heard: list = []
+    plain, packed, listened = Trace(), _emitted(Trace()), Trace()
+    listened.add_listener(heard.append)
+    _recorded_by_hand(plain)
+    _emitted(listened)
+    assert packed.count == plain.count == listened.count == 4
+    if read == "last":
+        assert packed.last_event() == plain.last_event() == listened.last_event()
+        assert packed.last_event().detail == (("fd", 3), ("role", "target"), ("result", "EAGAIN"))
+    if read == "filtered":
+        (first, last) = packed.events("fd", "recv")
+        assert first.get("data_hex") == "0078" and first.get("nbytes") == 1 and last.get("result") == "EAGAIN"
+        assert packed.events("fd", "recv") == plain.events("fd", "recv")
+    assert list(packed) == list(plain) == list(listened) == heard
+    assert packed.to_json() == plain.to_json() and packed.fingerprint() == plain.fingerprint()
+    assert [e.describe() for e in packed] == [e.describe() for e in plain]
+
+
+def test_an_emitted_payload_keeps_at_most_the_prefix_and_a_disabled_trace_only_counts():
+    from faultio._trace import PAYLOAD_PREFIX
+
+    trace = Trace()
+    data = bytes(range(200))
+    trace.emit("fd", "send", ("nbytes", "data_hex"), (200, data[:PAYLOAD_PREFIX]))
+    assert trace[0].get("data_hex") == data[:PAYLOAD_PREFIX].hex()
+    off = Trace(enabled=False)
+    off.emit("fd", "send", ("nbytes",), (1,))
+    assert off.count == 1 and len(off) == 0
+
+
 def test_a_listener_hears_only_what_it_says_it_hears_and_is_asked_once_per_pair():
     trace = Trace(enabled=False)
     asked, heard = [], []
@@ -132,3 +183,41 @@ def test_add_listener_says_what_is_wrong():
         trace.add_listener(print, raw=True, compact=True)
     with pytest.raises(TypeError, match="hears must be a function"):
         trace.add_listener(print, hears="fd")
+
+
+def test_packing_is_on_while_events_are_kept_and_nobody_listens():
+    trace = Trace()
+    assert trace.packing and trace.active
+    trace.enabled = False
+    assert not trace.packing and not trace.active
+    trace.enabled = True
+    trace.add_listener(lambda event: None, hears=lambda source, kind: False)
+    assert not trace.packing and trace.active
+
+
+@pytest.mark.parametrize("plan_kind", ["dribble", "eintr", "ewouldblock", "econnreset", "flood", "latency"])
+def test_a_run_traced_packed_reads_the_same_as_one_recorded_for_a_listener(plan_kind):
+    from faultio import IOLoop, IOStream, socketpair
+    from faultio._plan import plan_for_kind
+
+    def run(listen: bool) -> list:
+        loop = IOLoop(make_current=False)
+        if listen:  # a listener that hears nothing: the hot paths record instead of packing
+            loop.trace.add_listener(lambda event: None, hears=lambda source, kind: False)
+        assert loop.trace.packing is not listen
+        plan = plan_for_kind(plan_kind, seed=7, inbound_size=300)
+        target, peer = socketpair(loop, plan)
+        stream = IOStream(target, io_loop=loop)
+        peer.send(bytes(range(256)) + b"line\r\n" + b"z" * 37)
+        peer.close()
+        try:
+            loop.run_sync(lambda: stream.read_until(b"\r\n"))
+        except Exception:
+            pass
+        stream.close()
+        loop.run_until_quiescent()
+        return loop.trace.to_json()
+
+    packed, recorded = run(False), run(True)
+    assert packed == recorded and len(packed) > 5
+    assert any(e["kind"] == "recv" and e["detail"].get("data_hex") for e in packed)
