@@ -465,18 +465,7 @@ class Monitor:
             hooks = self._fd_hooks[result]
         except (KeyError, TypeError):  # a result not met yet (or an unhashable one)
             hooks = self._tables.fd_for(result)
-        event = None
-        # Each hook in its form: the compact record, or the TraceEvent (made once, for the first that takes it).
-        for checker, fn, compact in hooks:
-            try:
-                if compact:
-                    fn(record)
-                else:
-                    if event is None:
-                        event = self.loop.trace.event_of(record)
-                    fn(event)
-            except Exception as exc:
-                self._checker_failed(checker, "on_fd_record" if compact else "on_fd", exc)
+        self._run_record_hooks(hooks, record, "on_fd")
 
     def _on_loop_record(self, record: tuple[Any, ...]) -> None:
         # A compact listener of the loop's events but ``callback`` (a step starting) and ``add_callback``.
@@ -489,17 +478,22 @@ class Monitor:
             hooks = self._loop_hooks.get(kind)
             if hooks is None:
                 hooks = self._tables.loop_for(kind)
-            event = None
-            for checker, fn, compact in hooks:  # (as in ``_on_fd_record``)
-                try:
-                    if compact:
-                        fn(record)
-                    else:
-                        if event is None:
-                            event = self.loop.trace.event_of(record)
-                        fn(event)
-                except Exception as exc:
-                    self._checker_failed(checker, "on_loop_record" if compact else "on_loop", exc)
+            self._run_record_hooks(hooks, record, "on_loop")
+
+    def _run_record_hooks(self, hooks: Any, record: tuple[Any, ...], hook: str) -> None:
+        """Each of ``hooks`` (``(checker, fn, compact)``) on ``record`` in its form: the compact record, or the
+        TraceEvent (made once, for the first that takes it). ``hook`` names them (``on_fd``, ``on_loop``)."""
+        event = None
+        for checker, fn, compact in hooks:
+            try:
+                if compact:
+                    fn(record)
+                else:
+                    if event is None:
+                        event = self.loop.trace.event_of(record)
+                    fn(event)
+            except Exception as exc:
+                self._checker_failed(checker, f"{hook}_record" if compact else hook, exc)
 
     def _on_add_callback(self, record: tuple[Any, ...]) -> None:
         # A callback scheduled: the checkers that judge one a closed stream schedules during the step it closed.
