@@ -421,22 +421,16 @@ class BaseIOStream(ReadingMixin, FusedReadEvent):
             self.io_loop.update_handler(self.fileno(), self._state)
 
     def _handle_events(self, fd: int, events: int) -> None:
-        if events == _READ and self._fuses_read and not self._closed and not self._connecting:
-            # The common event, on a stream whose class keeps the base read machinery: the same steps as
-            # below, written out in one method (see ``_fused_read_event``).
-            try:
-                self._fused_read_event()
-            except UnsatisfiableReadError as exc:
-                self._close_unsatisfiable(exc)
-            except Exception:
-                gen_log.error("Uncaught exception, closing connection.", exc_info=True)
-                self.close(exc_info=True)
-                raise
-            return
-        if self.closed():
+        # The common event, on a stream whose class keeps the base read machinery: the same steps as below,
+        # written out in one method (see ``_fused_read_event``).
+        fused = events == _READ and self._fuses_read and not self._closed and not self._connecting
+        if not fused and self.closed():
             gen_log.warning("Got events for closed stream %s", fd)
             return
         try:
+            if fused:
+                self._fused_read_event()
+                return
             if self._connecting:
                 # A failed connect may show up as READ, WRITE or ERROR; check it before anything else.
                 self._handle_connect()
