@@ -491,6 +491,7 @@ class AsyncioIOLoop(IOLoop):
         if aloop.is_closed():
             return
         # Ending what is left is not the run's work: it gets a budget of its own, even when the run spent its.
+        self.watch_spin(None)
         self.max_steps = max(self.max_steps, self.step + self.clock_jumps + 4 * max_iterations * (len(aloop._ready) + 8))
         self.pending_abort = None
         with aloop.running():

@@ -23,7 +23,8 @@ import logging
 import math
 from typing import Any, Callable
 
-from ._errors import LoopBudgetExceeded, StalledError
+from ._budget import StepBudget
+from ._errors import StalledError
 from ._future import Future
 from ._events import HANDLER_KEYS, NAME_KEYS
 from ._trace import Trace
@@ -96,7 +97,7 @@ class _Timeout:
         return (self.deadline, self.seq) < (other.deadline, other.seq)
 
 
-class IOLoop:
+class IOLoop(StepBudget):
     """A single-threaded event loop over fake fds. See ``docs/design.md`` for the iteration order."""
 
     NONE = 0
@@ -139,6 +140,7 @@ class IOLoop:
         #: A run-ending error raised where the code under test may catch it (a ``BusyLoopError`` inside an
         #: asyncio task, which keeps it as the task's result): an asyncio loop over this kernel re-raises it.
         self.pending_abort: BaseException | None = None
+        self._spin: list[Any] | None = None  # ``watch_spin``'s state (``StepBudget``)
         if make_current:
             self.make_current()
 
@@ -359,22 +361,6 @@ class IOLoop:
     def _notify(self, what: str) -> None:
         for fn in list(self._observers):
             fn(self, what)
-
-    def _check_budget(self, last: str, *, jumping: bool = False) -> None:
-        """Raise ``LoopBudgetExceeded`` once steps and clock jumps together pass ``max_steps``.
-
-        Called just after ``step`` (or, with ``jumping``, ``clock_jumps``) was counted for the work that
-        is about to happen; that work is refused.
-        """
-        if self.step + self.clock_jumps <= self.max_steps:
-            return
-        jumps = self.clock_jumps - 1 if jumping else self.clock_jumps
-        spent = f" ({jumps} of them clock jumps to the next timeout)" if jumps else ""
-        raise LoopBudgetExceeded(
-            f"the loop ran {self.max_steps} steps without settling{spent}: a livelock or busy loop "
-            f"(last: {last})",
-            steps=self.max_steps,
-        )
 
     def _run(self, kind: str, fn: Callable[..., Any], args: tuple[Any, ...] = (), **detail: Any) -> None:
         """Run ``fn(*args)`` as one step: counted, budgeted, traced (its name), observed."""

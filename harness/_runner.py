@@ -62,6 +62,10 @@ from ._targets import DEFAULT_TARGET, Target
 MAX_BUFFER_SIZE = 64 * 1024
 #: Step budget per case: a correct stream needs a few thousand; a livelock is stopped here.
 STEP_BUDGET = 50_000
+#: Steps in a row that move no byte on any fd and no clock before a run is ended as a busy loop
+#: (``IOLoop.watch_spin``): a correct stream's longest such stretch is a few dozen steps; a spinning one would
+#: otherwise spend the whole budget (and seconds) before it is called one.
+SPIN_WINDOW = 5_000
 #: How many trace events a failing case keeps for the report (around the first violation).
 TRACE_KEEP = 2500
 #: Wall-clock seconds one case may take before it is called hung. Only a target that spins without ever
@@ -286,6 +290,7 @@ def _run_case(case: Case, target: Target = DEFAULT_TARGET, *, max_buffer_size: i
                           f"(each hang costs the {timeout_s:g} s case timeout); its other {case.operation} cases "
                           "in this worker are skipped")
     loop = target.make_loop(max_steps=budget)
+    loop.watch_spin(SPIN_WINDOW)
     # The ssl transport: the peer's TLS behaviour and who is the TLS client come from the case (_tls_peer).
     connecting = case.operation == "connect"
     tls = tls_setup(case, client=connecting) if case.transport == "ssl" else None

@@ -84,3 +84,15 @@ class MemoryBombInReadBytes(IOStream):
 
     def read_bytes(self, *args, **kwargs):
         return bytearray(64 << 30)
+
+
+class SpinsOnTheLoop(IOStream):
+    """read_bytes schedules a callback that schedules itself for ever: the loop keeps stepping, no byte moves
+    and no virtual time passes (a busy loop on a real machine)."""
+
+    def read_bytes(self, *args, **kwargs):
+        def spin():
+            self.io_loop.add_callback(spin)
+
+        self.io_loop.add_callback(spin)
+        return super().read_bytes(*args, **kwargs)

@@ -480,3 +480,63 @@ def test_same_program_gives_identical_traces():
         return loop.trace.fingerprint()
 
     assert run() == run()
+
+
+def _spinner(loop):
+    """A callback that schedules itself for ever and does nothing a kernel could see."""
+    def spin():
+        loop.add_callback(spin)
+    return spin
+
+
+def test_watch_spin_ends_a_busy_loop_after_two_windows_not_at_the_budget():
+    loop = IOLoop(make_current=False, max_steps=100_000)
+    loop.watch_spin(200)
+    loop.add_callback(_spinner(loop))
+    with pytest.raises(LoopBudgetExceeded, match="200 steps in a row that moved no byte") as info:
+        loop.run_until_quiescent()
+    # The first look finds the progress of the start (nothing yet) unchanged at step 200.
+    assert loop.step <= 201 and info.value.steps <= 200
+
+
+def test_watch_spin_lets_a_run_that_moves_bytes_or_the_clock_go_on_to_the_budget():
+    loop = IOLoop(make_current=False, max_steps=3_000)
+    loop.watch_spin(100)
+    target, peer = socketpair(loop)
+    sent = [0]
+
+    def send():  # a byte every step: progress at every look
+        peer.send(b"x")
+        target.recv(1)
+        sent[0] += 1
+        loop.add_callback(send)
+
+    loop.add_callback(send)
+    with pytest.raises(LoopBudgetExceeded, match="3000 steps without settling"):
+        loop.run_until_quiescent()
+    assert sent[0] >= 2_900
+
+    ticking = IOLoop(make_current=False, max_steps=2_000)
+    ticking.watch_spin(50)
+
+    def tick():  # only the clock moves: progress too
+        ticking.call_later(1.0, tick)
+
+    tick()
+    with pytest.raises(LoopBudgetExceeded, match="clock jumps"):
+        ticking.run_until_quiescent()
+    assert ticking.time() > 900
+
+
+def test_watch_spin_none_gives_the_whole_budget_back_and_bad_windows_are_refused():
+    loop = IOLoop(make_current=False, max_steps=1_000)
+    loop.watch_spin(10)
+    assert loop.max_steps == 10
+    loop.watch_spin(None)
+    assert loop.max_steps == 1_000
+    loop.add_callback(_spinner(loop))
+    with pytest.raises(LoopBudgetExceeded, match="1000 steps without settling"):
+        loop.run_until_quiescent()
+    for bad in (0, -1, True, 2.5, "10"):
+        with pytest.raises(ValueError, match="positive number of steps"):
+            loop.watch_spin(bad)

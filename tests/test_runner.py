@@ -49,3 +49,13 @@ def test_split_tls_flood_moves_the_flood_to_the_plaintext_offset():
     assert stripped.read == (Pass(nbytes=10), Chunk(max_bytes=3), Pass(nbytes=5), Reset())
     clean = FaultPlan(read=(Pass(nbytes=1),))
     assert split_tls_flood(clean) == (clean, None)
+
+
+def test_a_target_that_spins_on_the_loop_is_ended_as_a_busy_loop_long_before_the_budget():
+    from harness._runner import SPIN_WINDOW, STEP_BUDGET
+
+    result = run_case(case("ewouldblock", "read_bytes", "future"), load_target("_broken_targets:SpinsOnTheLoop"))
+    assert "no-busy-loop" in result.slugs
+    (busy,) = [v for v in result.violations if v.slug == "no-busy-loop"]
+    assert "steps in a row that moved no byte" in busy.message
+    assert result.steps <= 3 * SPIN_WINDOW < STEP_BUDGET
