@@ -42,7 +42,7 @@ from faultio import BusyLoopError, LoopBudgetExceeded, StalledError
 
 from ._compat import adopt
 from ._model import Model, Observed
-from ._runner import SPIN_WINDOW, Run, _event_json, _shut_down, attach_monitor
+from ._runner import Run, _event_json, _shut_down, attach_monitor, watch_progress
 from ._scenarios import Driver
 from ._targets import DEFAULT_TARGET, Target
 from .engine import ReadOp
@@ -132,7 +132,6 @@ def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: T
         raise ValueError(f"run_workload supports transport='plain' only, not {transport!r}")
     limits = target_limits(workload.limits, target)
     loop = target.make_loop(max_steps=WORKLOAD_STEP_BUDGET)
-    loop.watch_spin(SPIN_WINDOW)
     fd, peer_sock = socketpair(loop, plan, profile=profile)
     stream = target.make(fd, io_loop=loop, transport=transport, max_buffer_size=limits.max_buffer_size,
                          ssl_context=None)
@@ -144,6 +143,7 @@ def run_workload(workload: Workload, plan: FaultPlan | None = None, *, target: T
     peer = Peer(loop, peer_sock)
     run = Run(None, loop, fd, peer_sock, stream, peer)  # type: ignore[arg-type]
     monitor = run.monitor = attach_monitor(loop, stream, fd, peer, transport)
+    watch_progress(loop, monitor)
     observed: list[Observed] = []
     # What the streaming callbacks got, in full (the monitor keeps only the first bytes delivered).
     streamed_chunks: list[bytes] = []

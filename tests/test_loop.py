@@ -540,3 +540,19 @@ def test_watch_spin_none_gives_the_whole_budget_back_and_bad_windows_are_refused
     for bad in (0, -1, True, 2.5, "10"):
         with pytest.raises(ValueError, match="positive number of steps"):
             loop.watch_spin(bad)
+
+
+def test_watch_spin_counts_its_callers_progress_too():
+    loop = IOLoop(make_current=False, max_steps=2_000)
+    delivered = [0]
+    loop.watch_spin(100, lambda: delivered[0])
+
+    def hand_over():  # no fd, no clock: only what the caller counts moves
+        delivered[0] += 1
+        loop.add_callback(hand_over)
+
+    loop.add_callback(hand_over)
+    with pytest.raises(LoopBudgetExceeded, match="2000 steps without settling"):
+        loop.run_until_quiescent()
+    with pytest.raises(TypeError, match="progress must be a function"):
+        loop.watch_spin(10, progress=3)
