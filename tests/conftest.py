@@ -1,9 +1,9 @@
-"""Fixtures shared by the stream tests."""
+"""Fixtures shared by the tests: stream worlds (`world`) and simulated asyncio kernels (`make_kernel`)."""
 
 import pytest
 from _streams import World
 
-from faultio import IOLoop
+from faultio import AsyncioIOLoop, IOLoop
 
 
 @pytest.fixture
@@ -20,3 +20,18 @@ def world():
     for w in made:
         w.verify()
     IOLoop.clear_current()
+
+
+@pytest.fixture
+def make_kernel():
+    """Make ``AsyncioIOLoop``s for a test; every one is shut down when the test ends."""
+    made = []
+
+    def make(**kwargs):
+        kernel = AsyncioIOLoop(**kwargs)
+        made.append(kernel)
+        return kernel
+
+    yield make
+    for kernel in made:
+        kernel.shutdown()

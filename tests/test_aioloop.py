@@ -13,70 +13,24 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import random
 import socket
-import ssl
-import warnings
 
 import pytest
 
 from faultio import (
     AsyncioIOLoop,
     BusyLoopError,
-    Dribble,
     FaultPlan,
-    IOLoop,
     IOStream,
     LoopBudgetExceeded,
     Peer,
     SendWouldBlock,
     StalledError,
-    TLSPeer,
     plan_for_kind,
     socketpair,
 )
-from faultio._certs import client_context, server_certificate
 
-READ = IOLoop.READ
-WRITE = IOLoop.WRITE
-ERROR = IOLoop.ERROR
-
-DRIBBLE = FaultPlan(read=(Dribble(),), name="dribble-reads")
-
-
-@pytest.fixture
-def make_kernel():
-    """Make ``AsyncioIOLoop``s for a test; every one is shut down when the test ends."""
-    made = []
-
-    def make(**kwargs):
-        kernel = AsyncioIOLoop(**kwargs)
-        made.append(kernel)
-        return kernel
-
-    yield make
-    for kernel in made:
-        kernel.shutdown()
-
-
-async def open_streams(aloop, sock, **kwargs):
-    """A ``StreamReader``/``StreamWriter`` pair over ``sock``, made as ``asyncio.start_server`` makes them for an
-    accepted connection (``kwargs`` go to ``connect_accepted_socket``, e.g. ``ssl=``)."""
-    reader = asyncio.StreamReader(limit=1 << 16, loop=aloop)
-    protocol = asyncio.StreamReaderProtocol(reader, loop=aloop)
-    transport, _ = await aloop.connect_accepted_socket(lambda: protocol, sock=sock, **kwargs)
-    return reader, asyncio.StreamWriter(transport, protocol, reader, aloop)
-
-
-def target_reads(kernel):
-    """The sizes of the target fd's receives that delivered bytes, in order."""
-    return [e.get("nbytes") for e in kernel.trace.events(source="fd")
-            if e.kind in ("recv", "recv_into") and e.get("role") == "target" and e.get("result") == "data"]
-
-
-def random_bytes(n, seed=42):
-    rng = random.Random(seed)
-    return bytes(rng.randrange(256) for _ in range(n))
+from _aioloop_support import DRIBBLE, ERROR, READ, WRITE, open_streams, random_bytes, target_reads
 
 
 # --- 1. asyncio streams over a fake socket pair ------------------------------------------------------
@@ -460,189 +414,6 @@ def test_handler_mask_shows_what_the_transport_registered_as_it_reads_writes_pau
     assert fd.closed()
 
 
-# --- 7. TLS: asyncio's SSL transport against faultio's TLS peer ---------------------------------------
-
-TLS_READS = {"all-at-once": None, "byte-at-a-time": DRIBBLE}
-TLS_VERSIONS = {"tls12": "TLSv1.2", "tls13": "TLSv1.3"}
-
-
-@pytest.mark.parametrize("version", TLS_VERSIONS, ids=TLS_VERSIONS.keys())
-@pytest.mark.parametrize("plan", TLS_READS.values(), ids=TLS_READS.keys())
-def test_asyncio_ssl_transport_exchanges_kib_both_ways_with_the_tls_peer(make_kernel, plan, version):
-    kernel = make_kernel()
-    fd, peer_sock = socketpair(kernel, plan, record_payload=False)  # ciphertext differs on every run
-    aloop = kernel.asyncio_loop
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server_certificate().configure_cert(context)
-    tls = TLSPeer(kernel, peer_sock, client_context(version), server_hostname="localhost")
-    up = random_bytes(4096, seed=1)
-    down = random_bytes(3000, seed=2)
-
-    async def server():
-        reader, writer = await open_streams(aloop, fd, ssl=context)
-        got = await reader.readexactly(len(up))
-        negotiated = writer.get_extra_info("ssl_object").version()
-        writer.write(down)
-        await writer.drain()
-        writer.close()  # close_notify; the peer answers with its own
-        await writer.wait_closed()
-        return got, negotiated
-
-    async def client():
-        await tls.handshake()
-        await tls.send_all(up)
-        got = await tls.recv_until_eof()
-        await tls.close()
-        return got
-
-    with aloop.running():
-        served = aloop.create_task(server())
-    answered = kernel.spawn(client)
-    assert kernel.run_until(lambda: served.done() and answered.done())
-    assert served.result() == (up, TLS_VERSIONS[version])
-    assert answered.result() == down
-    assert tls.eof == "close_notify"
-    reads = target_reads(kernel)
-    if plan is DRIBBLE:
-        assert set(reads) == {1}
-    else:
-        assert max(reads) > 1
-    assert aloop.time() == 0  # no handshake or shutdown timer ever fired
-
-
-# --- 8. Tornado's own IOStream on this loop ----------------------------------------------------------
-
-TORNADO_LINES = (b"GET / HTTP/1.1\r\n", b"Host: faultio.test\r\n", b"\r\n")
-
-
-@pytest.mark.parametrize("plan", TLS_READS.values(), ids=TLS_READS.keys())
-def test_tornado_iostream_reads_lines_dribbled_byte_at_a_time_on_this_loop(make_kernel, plan):
-    tornado = pytest.importorskip("tornado")
-    if tornado.version_info < (5,):
-        pytest.skip(f"Tornado {tornado.version} runs on its own loop (faultio's IOLoop), not on asyncio's")
-    from tornado.iostream import IOStream as TornadoIOStream
-
-    kernel = make_kernel()
-    fd, peer_sock = socketpair(kernel, plan, profile="cpython")
-    peer = Peer(kernel, peer_sock)
-    aloop = kernel.asyncio_loop
-    with aloop.running():
-        stream = TornadoIOStream(fd)
-    assert stream.io_loop.asyncio_loop is aloop
-    masks = []
-
-    async def main():
-        lines = []
-        for _ in TORNADO_LINES:
-            lines.append(await stream.read_until(b"\r\n"))
-        return lines
-
-    with aloop.running():
-        task = aloop.create_task(main())
-    kernel.run_until_quiescent()  # Tornado registers its read; nothing has arrived
-    masks.append(kernel.handler_mask(fd.fd))
-    assert not task.done()
-    peer.send_now(b"".join(TORNADO_LINES))
-    kernel.run_until(task.done)
-    assert tuple(task.result()) == TORNADO_LINES
-    masks.append(kernel.handler_mask(fd.fd))
-    total = sum(map(len, TORNADO_LINES))
-    reads = target_reads(kernel)
-    assert reads == ([1] * total if plan is DRIBBLE else [total])
-    handlers = {e.get("name") for e in kernel.trace.events(source="loop", kind="handler")}
-    assert handlers == {"BaseAsyncIOLoop._handle_events"}  # Tornado's own handler, polled by this loop
-    assert masks[0] == READ | ERROR
-    stream.close()
-    assert fd.closed()
-
-
-# --- 9. shutdown -------------------------------------------------------------------------------------
-
-def build_and_leave_running(*, shut_down):
-    """A kernel with a connected transport and three pending tasks (on an fd, a timer and a future); shut
-    down or simply dropped. Returns what was learnt, holding no reference to any of it."""
-    kernel = AsyncioIOLoop()
-    fd, peer_sock = socketpair(kernel)
-    aloop = kernel.asyncio_loop
-    opened = {}
-
-    async def reading():
-        opened["reader"], opened["writer"] = await open_streams(aloop, fd)
-        await opened["reader"].read()  # the peer never sends nor closes
-
-    async def sleeping():
-        await asyncio.sleep(3600)
-
-    async def waiting():
-        await aloop.create_future()
-
-    with aloop.running():
-        tasks = [aloop.create_task(coro()) for coro in (reading, sleeping, waiting)]
-    kernel.run_until(lambda: "writer" in opened and not aloop._ready)  # connected, and every task waits
-    assert "writer" in opened and not any(t.done() for t in tasks)
-    if not shut_down:
-        return {}
-    kernel.shutdown()
-    return {
-        "cancelled": [t.cancelled() for t in tasks],
-        "loop closed": aloop.is_closed(),
-        "transport closing": opened["writer"].transport.is_closing(),
-        "fd closed": fd.closed(),
-        "peer closed": peer_sock.closed(),
-        "mask": kernel.handler_mask(fd.fd),
-        "clock": aloop.time(),
-    }
-
-
-def leftovers(caplog):
-    """Collect garbage; return the ResourceWarnings it raised and the asyncio complaints it logged."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        gc.collect()
-    resource = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
-    complaints = [r.getMessage() for r in caplog.records if r.name == "asyncio" and r.levelno >= logging.WARNING]
-    return resource, complaints
-
-
-def test_shutdown_cancels_pending_tasks_aborts_transports_and_closes_the_loop_leaving_nothing_to_collect(caplog):
-    caplog.set_level(logging.DEBUG, logger="asyncio")
-    gc.collect()
-    caplog.clear()
-    state = build_and_leave_running(shut_down=True)
-    assert state == {
-        "cancelled": [True, True, True],
-        "loop closed": True,
-        "transport closing": True,
-        "fd closed": True,
-        "peer closed": False,
-        "mask": None,
-        "clock": 0.0,  # shutting down never moves the clock (the sleeping task's timer is cancelled, not run)
-    }
-    resource, complaints = leftovers(caplog)
-    assert resource == []
-    assert not [c for c in complaints if "Task was destroyed but it is pending" in c]
-    assert complaints == []
-
-
-def test_a_kernel_dropped_without_shutdown_is_what_the_shutdown_check_catches(caplog):
-    # The check above must be able to fail: without shutdown() the same program leaves pending tasks and an
-    # unclosed loop for the garbage collector, which complains.
-    caplog.set_level(logging.DEBUG, logger="asyncio")
-    gc.collect()
-    caplog.clear()
-    build_and_leave_running(shut_down=False)
-    resource, complaints = leftovers(caplog)
-    assert any("unclosed event loop" in r for r in resource)
-    assert any("Task was destroyed but it is pending" in c for c in complaints)
-
-
-def test_shutdown_twice_is_harmless(make_kernel):
-    kernel = make_kernel()
-    kernel.shutdown()
-    kernel.shutdown()
-    assert kernel.asyncio_loop.is_closed()
-
-
 # --- 10. only fake fds ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("how", ["add_reader", "add_writer", "add_handler"])
@@ -751,67 +522,6 @@ def test_a_busy_loop_inside_an_asyncio_task_stops_the_run(make_kernel):
     with pytest.raises(BusyLoopError, match="EWOULDBLOCK"):
         kernel.run_until_quiescent()
     assert isinstance(task.exception(), BusyLoopError)  # read, so that nobody logs it as never retrieved
-
-
-def test_shutdown_after_the_budget_ran_out_still_ends_every_task(caplog):
-    # Was: the handle the budget refused had been popped and was dropped; a task whose step it was could never
-    # run again, so shutdown() could not cancel it and the collector found it pending.
-    caplog.set_level(logging.DEBUG, logger="asyncio")
-
-    def run():
-        kernel = AsyncioIOLoop(max_steps=100)
-        aloop = kernel.asyncio_loop
-
-        async def spin():
-            while True:
-                await asyncio.sleep(0)
-
-        with aloop.running():
-            task = aloop.create_task(spin())
-        with pytest.raises(LoopBudgetExceeded):
-            kernel.run_until_quiescent()
-        kernel.shutdown()
-        return task.done(), aloop.is_closed()
-
-    gc.collect()
-    caplog.clear()
-    task_done, closed = run()
-    resource, complaints = leftovers(caplog)
-    assert closed
-    assert (task_done, resource, complaints) == (True, [], [])
-
-
-def test_shutdown_after_the_budget_ran_out_still_closes_the_loop(caplog):
-    # Was: shutdown() ran the leftover handles under the spent budget, raised LoopBudgetExceeded again and
-    # never closed the loop.
-    caplog.set_level(logging.DEBUG, logger="asyncio")
-
-    def run():
-        kernel = AsyncioIOLoop(max_steps=100)
-        aloop = kernel.asyncio_loop
-
-        def again():
-            aloop.call_soon(again)
-
-        aloop.call_soon(again)
-        aloop.call_soon(again)  # two livelocked callbacks: one is still ready when the budget runs out
-        with pytest.raises(LoopBudgetExceeded):
-            kernel.run_until_quiescent()
-        try:
-            kernel.shutdown()
-        except LoopBudgetExceeded as exc:
-            raised = exc
-        else:
-            raised = None
-        closed = aloop.is_closed()
-        if not closed:
-            aloop._ready.clear()  # so that the test leaves nothing behind either way
-            aloop.close()
-        return raised, closed
-
-    raised, closed = run()
-    resource, _ = leftovers(caplog)
-    assert (raised, closed, resource) == (None, True, [])
 
 
 def test_a_coroutine_run_by_run_sync_survives_a_garbage_collection_while_it_waits_on_a_stream(make_kernel):
