@@ -30,3 +30,43 @@ def project(pytester):
     """A fresh project directory with the repository's own strict pytest policy."""
     pytester.makeini(STRICT_INI)
     return pytester
+
+
+#: A length-prefixed server, as the seed document builds one, tested under the marker (``server_test``).
+SERVER_TEST = '''
+import struct
+
+import pytest
+
+MESSAGES = [b"hello world, %d." % i for i in range(13)] + [b"break"]
+
+
+async def handle_connection(stream, received):
+    payload = None
+    while payload != b"break":
+        (length,) = struct.unpack("!I", await stream.read_bytes(4))
+        payload = await stream.read_bytes(length{partial})
+        received.append(payload)
+        await stream.write(b"server is good")
+    stream.close()
+
+
+@pytest.mark.faults({kinds}, transports={transports})
+def test_server_reads_every_message(fault_loop, fault_streams):
+    received = []
+    fault_loop.spawn(handle_connection(fault_streams.stream, received))
+
+    async def client():
+        for message in MESSAGES:
+            await fault_streams.peer.send_all(struct.pack("!I", len(message)) + message)
+            if await fault_streams.peer.recv_exactly(14) != b"server is good":
+                break
+
+    fault_loop.run_sync(client)
+    fault_streams.check_received(received, MESSAGES)
+'''
+
+
+def server_test(*, buggy=False, kinds='"all"', transports='("plain",)'):
+    """The server test; ``buggy`` plants the seed's classic bug: a short read taken for the whole message."""
+    return SERVER_TEST.format(partial=", partial=True" if buggy else "", kinds=kinds, transports=transports)
